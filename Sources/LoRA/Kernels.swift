@@ -1,0 +1,106 @@
+// The fast paths of the library live here: BLAS matrix products and the element loops that
+// every operation is built from. Loops run over unsafe buffer pointers and take their
+// element function as a generic value, so each specialises to a plain loop with no closure
+// call and no allocation per element.
+
+#if canImport(Accelerate)
+  import Accelerate
+#else
+  import CBLAS
+#endif
+
+/// `c = alpha · op(a) · op(b) + beta · c` for row-major matrices, where `op` transposes
+/// when asked. `m × k` times `k × n` gives `m × n`; leading dimensions are row strides.
+func gemm(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  guard m > 0 && n > 0 else { return }
+  guard k > 0 else {
+    // BLAS leaves C untouched for k = 0 only when beta is 1; make the empty sum explicit.
+    for row in 0..<m {
+      for column in 0..<n { c[row * ldc + column] *= beta }
+    }
+    return
+  }
+  cblas_sgemm(
+    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// A function of one element with its derivative, for element-wise operations.
+protocol UnaryKernel {
+  /// The function's value at `x`.
+  func callAsFunction(_ x: Float) -> Float
+  /// dy/dx, given both the input `x` and the output `y` (some derivatives are cheaper in y).
+  func derivative(x: Float, y: Float) -> Float
+}
+
+/// A function of two elements, for broadcasting binary operations.
+protocol BinaryKernel {
+  /// The function's value at `(a, b)`.
+  func callAsFunction(_ a: Float, _ b: Float) -> Float
+}
+
+/// `output[i] = kernel(input[i])`.
+@inline(__always)
+func applyUnary<K: UnaryKernel>(
+  _ kernel: K, _ input: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>
+) {
+  for i in 0..<input.count { output[i] = kernel(input[i]) }
+}
+
+/// `inputGradient[i] += gradient[i] · kernel'(x[i])`.
+@inline(__always)
+func accumulateUnaryGradient<K: UnaryKernel>(
+  _ kernel: K, x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>,
+  gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
+) {
+  for i in 0..<x.count {
+    inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i])
+  }
+}
+
+/// `output = kernel(a, b)` with `a` and `b` broadcast to `layout.shape`.
+@inline(__always)
+func applyBinary<K: BinaryKernel>(
+  _ kernel: K, _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>,
+  layout: BroadcastLayout, into output: UnsafeMutableBufferPointer<Float>
+) {
+  var outputOffset = 0
+  layout.forEachRow { aOffset, bOffset, length, aStride, bStride in
+    let out = output.baseAddress! + outputOffset
+    let pa = a.baseAddress! + aOffset
+    let pb = b.baseAddress! + bOffset
+    switch (aStride, bStride) {
+    case (1, 1): for i in 0..<length { out[i] = kernel(pa[i], pb[i]) }
+    case (1, 0): for i in 0..<length { out[i] = kernel(pa[i], pb[0]) }
+    case (0, 1): for i in 0..<length { out[i] = kernel(pa[0], pb[i]) }
+    default: for i in 0..<length { out[i] = kernel(pa[i * aStride], pb[i * bStride]) }
+    }
+    outputOffset += length
+  }
+}
+
+/// Adds `source`, shaped like `layout.shape`, into `target` broadcast to that shape: the
+/// reverse of broadcasting, which sums over every broadcast dimension.
+@inline(__always)
+func accumulateBroadcast(
+  _ source: UnsafeBufferPointer<Float>, layout: BroadcastLayout,
+  into target: UnsafeMutableBufferPointer<Float>
+) {
+  var sourceOffset = 0
+  layout.forEachRow { targetOffset, _, length, targetStride, _ in
+    let pt = target.baseAddress! + targetOffset
+    let ps = source.baseAddress! + sourceOffset
+    if targetStride == 0 {
+      var sum: Float = 0
+      for i in 0..<length { sum += ps[i] }
+      pt[0] += sum
+    } else {
+      for i in 0..<length { pt[i * targetStride] += ps[i] }
+    }
+    sourceOffset += length
+  }
+}

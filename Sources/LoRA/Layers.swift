@@ -1,0 +1,141 @@
+/// A fully connected layer, `y = x·Wᵀ + b`, like `torch.nn.Linear`.
+///
+/// Initialised as PyTorch does: the weight Kaiming-uniform with a = √5, which is
+/// U(±1/√inFeatures), and the bias U(±1/√inFeatures).
+///
+/// ```swift
+/// let layer = Linear(100, 100, bias: false)
+/// let y = layer(Tensor.randn([10, 100]))  // [10, 100]
+/// ```
+open class Linear: Module {
+  /// `[outFeatures, inFeatures]`.
+  public let weight: Tensor
+  /// `[outFeatures]`, or `nil` for a layer without bias.
+  public let bias: Tensor?
+
+  /// - Parameters:
+  ///   - inFeatures: the size of each input sample.
+  ///   - outFeatures: the size of each output sample.
+  ///   - bias: whether to learn an additive bias.
+  public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+    let bound = 1 / Float(inFeatures).squareRoot()
+    weight = .uniform([outFeatures, inFeatures], low: -bound, high: bound, requiresGrad: true)
+    self.bias = bias ? .uniform([outFeatures], low: -bound, high: bound, requiresGrad: true) : nil
+  }
+
+  /// Wraps existing tensors: `weight` `[out, in]` and an optional `bias` `[out]`.
+  public init(weight: Tensor, bias: Tensor? = nil) {
+    self.weight = weight
+    self.bias = bias
+  }
+
+  /// The size of each input sample.
+  public var inFeatures: Int { weight.shape[1] }
+  /// The size of each output sample.
+  public var outFeatures: Int { weight.shape[0] }
+
+  /// `x·Wᵀ + b` over the last dimension of `x`.
+  open override func callAsFunction(_ x: Tensor) -> Tensor {
+    x.linear(weight: weight, bias: bias)
+  }
+}
+
+/// A lookup table of learned vectors, like `torch.nn.Embedding`, initialised N(0, 1).
+public final class Embedding: Module {
+  /// `[count, dimensions]`.
+  public let weight: Tensor
+
+  /// A table of `count` vectors of `dimensions` elements.
+  public init(_ count: Int, _ dimensions: Int) {
+    weight = .randn([count, dimensions], requiresGrad: true)
+  }
+
+  /// The vectors of `indices`, shaped `[indices.count, dimensions]`.
+  public func callAsFunction(_ indices: [Int]) -> Tensor {
+    weight.indexSelect(indices)
+  }
+
+  /// The vectors of a batch of index sequences, shaped `[batch, length, dimensions]`.
+  public func callAsFunction(_ indices: [[Int]]) -> Tensor {
+    let length = indices.first?.count ?? 0
+    guard indices.allSatisfy({ $0.count == length }) else {
+      fatalError("Embedding: every sequence in a batch must have the same length")
+    }
+    return weight.indexSelect(indices.flatMap { $0 }).reshaped([indices.count, length, weight.shape[1]])
+  }
+}
+
+/// Layer normalisation over the last dimension, like `torch.nn.LayerNorm`.
+public final class LayerNorm: Module {
+  /// The per-feature scale, initialised to 1.
+  public let weight: Tensor
+  /// The per-feature shift, initialised to 0.
+  public let bias: Tensor
+  /// Added to the variance for numerical stability.
+  public let eps: Float
+
+  /// Normalises vectors of `features` elements.
+  public init(_ features: Int, eps: Float = 1e-5) {
+    weight = .ones([features], requiresGrad: true)
+    bias = .zeros([features], requiresGrad: true)
+    self.eps = eps
+  }
+
+  /// The normalised input.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    x.layerNorm(weight: weight, bias: bias, eps: eps)
+  }
+}
+
+/// Zeroes elements with probability `p` in training mode, like `torch.nn.Dropout`.
+public final class Dropout: Module {
+  /// The probability of zeroing an element.
+  public let p: Float
+
+  /// A dropout layer with probability `p`.
+  public init(_ p: Float = 0.5) {
+    self.p = p
+  }
+
+  /// The input with dropout applied in training mode, unchanged in evaluation mode.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    x.dropout(p, training: isTraining)
+  }
+}
+
+/// The rectified linear unit as a layer, for use in `Sequential`.
+public final class ReLU: Module {
+  /// A ReLU layer.
+  public override init() {}
+  /// max(x, 0).
+  public override func callAsFunction(_ x: Tensor) -> Tensor { x.relu() }
+}
+
+/// The exact GELU as a layer, for use in `Sequential`.
+public final class GELU: Module {
+  /// A GELU layer.
+  public override init() {}
+  /// x·Φ(x).
+  public override func callAsFunction(_ x: Tensor) -> Tensor { x.gelu() }
+}
+
+/// Modules applied one after another, like `torch.nn.Sequential`; named `0`, `1`, ….
+public final class Sequential: Module {
+  /// The modules, in order.
+  public let layers: [Module]
+
+  /// Chains `layers`.
+  public init(_ layers: [Module]) {
+    self.layers = layers
+  }
+
+  /// The layers, named by position as in PyTorch (`net.0.weight`, not `net.layers.0.weight`).
+  public override var namedChildren: [(name: String, module: Module)] {
+    layers.enumerated().map { ("\($0.offset)", $0.element) }
+  }
+
+  /// The input passed through every layer in turn.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    layers.reduce(x) { $1($0) }
+  }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// Updates parameters from their gradients, in the shape of `torch.optim.Optimizer`.
+///
+/// Only parameters that require gradients are kept, so frozen weights never get optimizer
+/// state. A parameter whose `grad` is `nil` is skipped by `step()`.
+public protocol Optimizer: AnyObject {
+  /// The parameters updated by `step()`.
+  var parameters: [Tensor] { get }
+  /// The step size; a schedule may change it between steps.
+  var learningRate: Float { get set }
+  /// Applies one update from the current gradients.
+  func step()
+}
+
+extension Optimizer {
+  /// Clears the gradients of every parameter, like `optimizer.zero_grad()`.
+  public func zeroGrad() {
+    for parameter in parameters { parameter.grad = nil }
+  }
+}
+
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
+/// L2 weight decay, with `torch.optim.SGD`'s update rule.
+public final class SGD: Optimizer {
+  public let parameters: [Tensor]
+  public var learningRate: Float
+  /// The momentum factor; 0 for plain SGD.
+  public let momentum: Float
+  /// Dampening for momentum.
+  public let dampening: Float
+  /// L2 penalty, added to the gradient.
+  public let weightDecay: Float
+  /// Whether to use Nesterov momentum.
+  public let nesterov: Bool
+  private var velocity: [ObjectIdentifier: [Float]] = [:]
+
+  /// An SGD optimizer over the trainable ones among `parameters`.
+  public init(
+    _ parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+    weightDecay: Float = 0, nesterov: Bool = false
+  ) {
+    self.parameters = parameters.filter(\.requiresGrad)
+    self.learningRate = learningRate
+    self.momentum = momentum
+    self.dampening = dampening
+    self.weightDecay = weightDecay
+    self.nesterov = nesterov
+  }
+
+  public func step() {
+    for parameter in parameters {
+      guard let grad = parameter.grad else { continue }
+      let key = ObjectIdentifier(parameter)
+      let isFirstStep = velocity[key] == nil
+      var buffer = velocity.removeValue(forKey: key) ?? []
+      if momentum != 0 && isFirstStep { buffer = [Float](repeating: 0, count: parameter.count) }
+      parameter.scalars.withUnsafeMutableBufferPointer { p in
+        grad.scalars.withUnsafeBufferPointer { g in
+          buffer.withUnsafeMutableBufferPointer { b in
+            for i in 0..<p.count {
+              var d = g[i] + weightDecay * p[i]
+              if momentum != 0 {
+                b[i] = isFirstStep ? d : momentum * b[i] + (1 - dampening) * d
+                d = nesterov ? d + momentum * b[i] : b[i]
+              }
+              p[i] -= learningRate * d
+            }
+          }
+        }
+      }
+      if momentum != 0 { velocity[key] = buffer }
+    }
+  }
+}
+
+/// Adam, with `torch.optim.Adam`'s update rule and defaults; with `decoupledWeightDecay` it is
+/// AdamW (Loshchilov and Hutter), which shrinks weights directly instead of through the gradient.
+public class Adam: Optimizer {
+  public let parameters: [Tensor]
+  public var learningRate: Float
+  /// Decay rates of the first and second moment estimates.
+  public let betas: (Float, Float)
+  /// Added to the denominator for numerical stability.
+  public let eps: Float
+  /// The weight decay factor.
+  public let weightDecay: Float
+  /// Whether weight decay is decoupled from the gradient (AdamW) or added to it as L2 (Adam).
+  public let decoupledWeightDecay: Bool
+  private var moments: [ObjectIdentifier: (first: [Float], second: [Float])] = [:]
+  /// The number of steps taken, for bias correction.
+  public private(set) var stepCount = 0
+
+  /// An Adam optimizer over the trainable ones among `parameters`.
+  public init(
+    _ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+  ) {
+    self.parameters = parameters.filter(\.requiresGrad)
+    self.learningRate = learningRate
+    self.betas = betas
+    self.eps = eps
+    self.weightDecay = weightDecay
+    self.decoupledWeightDecay = decoupledWeightDecay
+  }
+
+  /// Bytes held by the moment estimates; only parameters that have been updated have any.
+  public var stateBytes: Int {
+    moments.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.size }
+  }
+
+  public func step() {
+    stepCount += 1
+    let (beta1, beta2) = betas
+    let biasCorrection1 = 1 - Foundation.pow(beta1, Float(stepCount))
+    let biasCorrection2Root = (1 - Foundation.pow(beta2, Float(stepCount))).squareRoot()
+    let stepSize = learningRate / biasCorrection1
+    for parameter in parameters {
+      guard let grad = parameter.grad else { continue }
+      let key = ObjectIdentifier(parameter)
+      let zeros = [Float](repeating: 0, count: parameter.count)
+      var (first, second) = moments.removeValue(forKey: key) ?? (zeros, zeros)
+      parameter.scalars.withUnsafeMutableBufferPointer { p in
+        grad.scalars.withUnsafeBufferPointer { g in
+          first.withUnsafeMutableBufferPointer { m in
+            second.withUnsafeMutableBufferPointer { v in
+              for i in 0..<p.count {
+                var gradient = g[i]
+                if decoupledWeightDecay {
+                  p[i] *= 1 - learningRate * weightDecay
+                } else {
+                  gradient += weightDecay * p[i]
+                }
+                m[i] = beta1 * m[i] + (1 - beta1) * gradient
+                v[i] = beta2 * v[i] + (1 - beta2) * gradient * gradient
+                let denominator = v[i].squareRoot() / biasCorrection2Root + eps
+                p[i] -= stepSize * m[i] / denominator
+              }
+            }
+          }
+        }
+      }
+      moments[key] = (first, second)
+    }
+  }
+}
+
+/// AdamW: Adam with decoupled weight decay, as `torch.optim.AdamW` (weight decay 0.01 by default).
+public final class AdamW: Adam {
+  /// An AdamW optimizer over the trainable ones among `parameters`.
+  public init(
+    _ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 0.01
+  ) {
+    super.init(
+      parameters, learningRate: learningRate, betas: betas, eps: eps, weightDecay: weightDecay,
+      decoupledWeightDecay: true)
+  }
+}
+
+/// Scales all gradients down together when their global L2 norm exceeds `maxNorm`, like
+/// `torch.nn.utils.clip_grad_norm_`, and returns the norm before clipping.
+@discardableResult
+public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
+  var squares: Double = 0
+  for parameter in parameters {
+    for g in parameter.grad?.scalars ?? [] { squares += Double(g) * Double(g) }
+  }
+  let norm = Float(squares.squareRoot())
+  let scale = maxNorm / (norm + 1e-6)
+  if scale < 1 {
+    for parameter in parameters {
+      parameter.grad?.scalars.withUnsafeMutableBufferPointer { g in
+        for i in 0..<g.count { g[i] *= scale }
+      }
+    }
+  }
+  return norm
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+struct ExpKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { Foundation.exp(x) }
+  func derivative(x: Float, y: Float) -> Float { y }
+}
+struct LogKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
+  func derivative(x: Float, y: Float) -> Float { 1 / x }
+}
+struct SqrtKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+  func derivative(x: Float, y: Float) -> Float { 0.5 / y }
+}
+struct PowKernel: UnaryKernel {
+  let exponent: Float
+  func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, exponent) }
+  func derivative(x: Float, y: Float) -> Float { exponent * Foundation.pow(x, exponent - 1) }
+}
+struct ReLUKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
+  func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+}
+struct TanhKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { Foundation.tanh(x) }
+  func derivative(x: Float, y: Float) -> Float { 1 - y * y }
+}
+struct SigmoidKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+  func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
+}
+/// The exact GELU, x·Φ(x), which is PyTorch's default (`approximate='none'`).
+struct GELUKernel: UnaryKernel {
+  func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erf(x * 0.70710678)) }
+  func derivative(x: Float, y: Float) -> Float {
+    let cdf = 0.5 * (1 + erf(x * 0.70710678))
+    let pdf = 0.39894228 * Foundation.exp(-0.5 * x * x)
+    return cdf + x * pdf
+  }
+}
+
+extension Tensor {
+  /// Applies `kernel` to every element and records its derivative for backward.
+  func elementwise<K: UnaryKernel>(_ kernel: K, operation: String) -> Tensor {
+    let input = self
+    let output = scalars.withUnsafeBufferPointer { x in
+      makeScalars(count: count) { y in applyUnary(kernel, x, y) }
+    }
+    return .result(of: operation, shape: shape, scalars: output, inputs: [input]) { gradient in
+      input.scalars.withUnsafeBufferPointer { x in
+        output.withUnsafeBufferPointer { y in
+          gradient.scalars.withUnsafeBufferPointer { g in
+            input.accumulateGrad { accumulateUnaryGradient(kernel, x: x, y: y, gradient: g, into: $0) }
+          }
+        }
+      }
+    }
+  }
+
+  /// eˣ for every element.
+  public func exp() -> Tensor { elementwise(ExpKernel(), operation: "exp") }
+  /// The natural logarithm of every element.
+  public func log() -> Tensor { elementwise(LogKernel(), operation: "log") }
+  /// The square root of every element.
+  public func sqrt() -> Tensor { elementwise(SqrtKernel(), operation: "sqrt") }
+  /// Every element raised to `exponent`.
+  public func pow(_ exponent: Float) -> Tensor {
+    elementwise(PowKernel(exponent: exponent), operation: "pow")
+  }
+  /// max(x, 0) for every element.
+  public func relu() -> Tensor { elementwise(ReLUKernel(), operation: "relu") }
+  /// The hyperbolic tangent of every element.
+  public func tanh() -> Tensor { elementwise(TanhKernel(), operation: "tanh") }
+  /// 1 / (1 + e⁻ˣ) for every element.
+  public func sigmoid() -> Tensor { elementwise(SigmoidKernel(), operation: "sigmoid") }
+  /// The Gaussian error linear unit x·Φ(x), exact as in PyTorch's default.
+  public func gelu() -> Tensor { elementwise(GELUKernel(), operation: "gelu") }
+}

@@ -1,0 +1,89 @@
+/// An n-dimensional array of `Float` with reverse-mode automatic differentiation.
+///
+/// Storage is contiguous and row-major. A tensor is a reference, as in PyTorch: parameters are
+/// shared between the modules and optimizers that hold them, and an optimizer updates them in
+/// place. Operations never alias storage they may later write, so results behave as values.
+///
+/// ```swift
+/// let w = Tensor.randn([3, 2], requiresGrad: true)
+/// let loss = (Tensor([[1, 2, 3]]).matmul(w)).sum()
+/// loss.backward()
+/// print(w.grad!)  // tensor([[1., 1.], [2., 2.], [3., 3.]], shape: [3, 2])
+/// ```
+public final class Tensor {
+  /// The elements, row-major.
+  public internal(set) var scalars: [Float]
+  /// The size of each dimension; `[]` for a scalar.
+  public let shape: [Int]
+
+  /// Whether gradients flow to this tensor. Set it on leaves (parameters); results of
+  /// operations on such tensors require gradients automatically.
+  public var requiresGrad: Bool
+
+  /// The accumulated gradient of the last `backward()` calls, shaped like the tensor.
+  /// Gradients add up until `zeroGrad()` or setting `grad = nil`, as in PyTorch.
+  public var grad: Tensor?
+
+  /// The tensors this one was computed from, kept only while a graph is recorded.
+  var parents: [Tensor] = []
+  /// Adds this tensor's gradient (the argument) into its parents' gradients.
+  var backwardFunction: ((Tensor) -> Void)?
+  /// The name of the operation that made this tensor, for error messages.
+  var operation: String?
+  /// Set once `backward()` has used and freed the graph behind this tensor.
+  var graphWasFreed = false
+
+  /// Creates a tensor from its shape and row-major elements.
+  public init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
+    for dimension in shape where dimension < 0 {
+      fatalError("Tensor: negative dimension in shape \(shape)")
+    }
+    let count = shape.reduce(1, *)
+    guard count == scalars.count else {
+      fatalError("Tensor: shape \(shape) needs \(count) elements, got \(scalars.count)")
+    }
+    self.shape = shape
+    self.scalars = scalars
+    self.requiresGrad = requiresGrad
+  }
+
+  /// The number of elements.
+  public var count: Int { scalars.count }
+  /// The number of dimensions.
+  public var rank: Int { shape.count }
+  /// Whether this tensor was created directly rather than computed by an operation.
+  public var isLeaf: Bool { backwardFunction == nil }
+
+  /// The value of a one-element tensor.
+  public func item() -> Float {
+    guard count == 1 else {
+      fatalError("item(): the tensor has \(count) elements (shape \(shape)); item() needs one")
+    }
+    return scalars[0]
+  }
+
+  /// A tensor with the same values that is cut off from the graph and never requires grad.
+  public func detach() -> Tensor {
+    Tensor(shape: shape, scalars: scalars)
+  }
+
+  /// Resets the accumulated gradient.
+  public func zeroGrad() {
+    grad = nil
+  }
+
+  /// Gives `shape` with a negative `axis` counted from the end, checked against the rank.
+  func normalizedAxis(_ axis: Int, for operation: String) -> Int {
+    let resolved = axis < 0 ? axis + rank : axis
+    guard resolved >= 0 && resolved < Swift.max(rank, 1) else {
+      fatalError("\(operation): axis \(axis) is out of range for shape \(shape)")
+    }
+    return resolved
+  }
+}
+
+/// The product of the sizes in `shape`, which is the element count of a tensor of that shape.
+@inline(__always)
+func elementCount<S: Sequence<Int>>(_ shape: S) -> Int {
+  shape.reduce(1, *)
+}
