@@ -1,16 +1,16 @@
 /// Whether operations record a graph for `backward()`; off inside `withNoGrad`.
+///
+/// A task-local value, so that concurrent tasks (tests running in parallel, say) each have
+/// their own mode.
 enum GradMode {
-  nonisolated(unsafe) static var isEnabled = true
+  @TaskLocal static var isEnabled = true
 }
 
 /// Runs `body` without recording operations for autograd, like `torch.no_grad()`.
 ///
 /// Use it for evaluation, generation and hand-written parameter updates.
 public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
-  let wasEnabled = GradMode.isEnabled
-  GradMode.isEnabled = false
-  defer { GradMode.isEnabled = wasEnabled }
-  return try body()
+  try GradMode.$isEnabled.withValue(false, operation: body)
 }
 
 extension Tensor {
@@ -102,10 +102,10 @@ extension Tensor {
         if let nodeGradient = node.grad {
           function(nodeGradient)
         }
+        // Intermediate gradients are not needed again, nor, unless retained, is the graph:
+        // freeing them as we go keeps the peak memory of a training step low.
+        node.grad = nil
         if !retainGraph {
-          // Intermediate gradients and the graph are not needed again: free them now,
-          // which keeps the peak memory of a training step low.
-          node.grad = nil
           node.backwardFunction = nil
           node.parents = []
           node.graphWasFreed = true

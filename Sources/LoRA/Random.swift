@@ -71,12 +71,34 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 /// The library-wide generator behind `Tensor.randn`, `Tensor.uniform`, initialisers and dropout.
 ///
 /// It starts from seed 0, so a program that never calls `seed(_:)` is still deterministic.
+/// `withSeed(_:_:)` gives a block a generator of its own, which concurrent tasks do not share.
 public enum Random {
-  /// The generator that library functions draw from when none is passed.
-  nonisolated(unsafe) public static var generator = RandomGenerator(seed: 0)
+  /// A generator shared by reference within one `withSeed` scope.
+  final class Box: @unchecked Sendable {
+    var generator: RandomGenerator
+    init(_ generator: RandomGenerator) { self.generator = generator }
+  }
 
-  /// Restarts the library-wide generator from `seed`, like `torch.manual_seed`.
+  nonisolated(unsafe) private static var global = RandomGenerator(seed: 0)
+  @TaskLocal static var scoped: Box?
+
+  /// The generator that library functions draw from when none is passed: the one of the
+  /// innermost `withSeed` scope, or else the global one.
+  public static var generator: RandomGenerator {
+    get { scoped?.generator ?? global }
+    set {
+      if let scoped { scoped.generator = newValue } else { global = newValue }
+    }
+  }
+
+  /// Restarts the generator from `seed`, like `torch.manual_seed`.
   public static func seed(_ seed: UInt64) {
     generator = RandomGenerator(seed: seed)
+  }
+
+  /// Runs `body` with a generator of its own, started from `seed`; the generator outside is
+  /// neither used nor advanced.
+  public static func withSeed<T>(_ seed: UInt64, _ body: () throws -> T) rethrows -> T {
+    try $scoped.withValue(Box(RandomGenerator(seed: seed)), operation: body)
   }
 }

@@ -51,8 +51,13 @@ extension Tensor {
     full(shape, 1, requiresGrad: requiresGrad)
   }
 
+  /// `0, 1, 2, …` up to but excluding `end`, like `torch.arange(end)`.
+  public static func arange(_ end: Float) -> Tensor {
+    arange(0, end)
+  }
+
   /// `start, start + step, …` up to but excluding `end`, like `torch.arange`.
-  public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
+  public static func arange(_ start: Float, _ end: Float, step: Float = 1) -> Tensor {
     guard step != 0 else { fatalError("arange: step must not be zero") }
     let count = Swift.max(0, Int(((end - start) / step).rounded(.up)))
     return Tensor((0..<count).map { start + Float($0) * step })
