@@ -95,9 +95,9 @@ func accumulateBroadcast(
     let pt = target.baseAddress! + targetOffset
     let ps = source.baseAddress! + sourceOffset
     if targetStride == 0 {
-      var sum: Float = 0
-      for i in 0..<length { sum += ps[i] }
-      pt[0] += sum
+      pt[0] += vectorSum(ps, count: length)
+    } else if targetStride == 1 {
+      for i in 0..<length { pt[i] += ps[i] }
     } else {
       for i in 0..<length { pt[i * targetStride] += ps[i] }
     }

@@ -61,7 +61,9 @@ public final class Embedding: Module {
     guard indices.allSatisfy({ $0.count == length }) else {
       fatalError("Embedding: every sequence in a batch must have the same length")
     }
-    return weight.indexSelect(indices.flatMap { $0 }).reshaped([indices.count, length, weight.shape[1]])
+    return weight.indexSelect(indices.flatMap { $0 }).reshaped([
+      indices.count, length, weight.shape[1],
+    ])
   }
 }
 

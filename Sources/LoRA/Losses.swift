@@ -14,7 +14,8 @@ extension Tensor {
   /// `nn.functional.cross_entropy`: `-mean(logSoftmax(logits)[n, target[n]])`.
   public func crossEntropy(_ targets: [Int]) -> Tensor {
     guard rank == 2 else {
-      fatalError("crossEntropy: logits must be [N, C], got shape \(shape); reshape to [-1, C] first")
+      fatalError(
+        "crossEntropy: logits must be [N, C], got shape \(shape); reshape to [-1, C] first")
     }
     let (rows, classes) = (shape[0], shape[1])
     guard targets.count == rows else {
@@ -37,7 +38,9 @@ extension Tensor {
       logProbabilities.scalars.withUnsafeBufferPointer { logP in
         logits.accumulateGrad { dx in
           for row in 0..<rows {
-            for c in 0..<classes { dx[row * classes + c] += Foundation.exp(logP[row * classes + c]) * scale }
+            for c in 0..<classes {
+              dx[row * classes + c] += fastExp(logP[row * classes + c]) * scale
+            }
             dx[row * classes + targets[row]] -= scale
           }
         }

@@ -31,7 +31,9 @@ open class Module {
       if let module = value as? Module {
         children.append((label, module))
       } else if let modules = value as? [Module] {
-        for (index, module) in modules.enumerated() { children.append(("\(label).\(index)", module)) }
+        for (index, module) in modules.enumerated() {
+          children.append(("\(label).\(index)", module))
+        }
       }
     }
     return children

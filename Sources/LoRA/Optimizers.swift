@@ -23,7 +23,9 @@ extension Optimizer {
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
 /// L2 weight decay, with `torch.optim.SGD`'s update rule.
 public final class SGD: Optimizer {
+  /// The trainable parameters this optimizer updates.
   public let parameters: [Tensor]
+  /// The step size.
   public var learningRate: Float
   /// The momentum factor; 0 for plain SGD.
   public let momentum: Float
@@ -48,6 +50,7 @@ public final class SGD: Optimizer {
     self.nesterov = nesterov
   }
 
+  /// Applies one update to every parameter that has a gradient.
   public func step() {
     for parameter in parameters {
       guard let grad = parameter.grad else { continue }
@@ -77,7 +80,9 @@ public final class SGD: Optimizer {
 /// Adam, with `torch.optim.Adam`'s update rule and defaults; with `decoupledWeightDecay` it is
 /// AdamW (Loshchilov and Hutter), which shrinks weights directly instead of through the gradient.
 public class Adam: Optimizer {
+  /// The trainable parameters this optimizer updates.
   public let parameters: [Tensor]
+  /// The step size.
   public var learningRate: Float
   /// Decay rates of the first and second moment estimates.
   public let betas: (Float, Float)
@@ -109,6 +114,7 @@ public class Adam: Optimizer {
     moments.values.reduce(0) { $0 + ($1.first.count + $1.second.count) * MemoryLayout<Float>.size }
   }
 
+  /// Applies one update to every parameter that has a gradient.
   public func step() {
     stepCount += 1
     let (beta1, beta2) = betas

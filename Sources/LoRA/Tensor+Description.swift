@@ -27,9 +27,11 @@ extension Tensor: CustomStringConvertible {
     let length = shape[axis]
     let stride = shape[(axis + 1)...].reduce(1, *)
     let indentation = String(repeating: " ", count: 8 + axis)
-    let separator = axis == rank - 1 ? ", " : "," + String(repeating: "\n", count: rank - 1 - axis) + indentation
+    let separator =
+      axis == rank - 1 ? ", " : "," + String(repeating: "\n", count: rank - 1 - axis) + indentation
     let shown: [Int?] =
-      summarize && length > 6 ? Array(0..<3) + [nil] + Array((length - 3)..<length) : Array(0..<length)
+      summarize && length > 6
+      ? Array(0..<3) + [nil] + Array((length - 3)..<length) : Array(0..<length)
     text += "["
     for (position, index) in shown.enumerated() {
       if position > 0 { text += separator }

@@ -1,7 +1,7 @@
 import Foundation
 
 struct ExpKernel: UnaryKernel {
-  func callAsFunction(_ x: Float) -> Float { Foundation.exp(x) }
+  func callAsFunction(_ x: Float) -> Float { fastExp(x) }
   func derivative(x: Float, y: Float) -> Float { y }
 }
 struct LogKernel: UnaryKernel {
@@ -26,15 +26,15 @@ struct TanhKernel: UnaryKernel {
   func derivative(x: Float, y: Float) -> Float { 1 - y * y }
 }
 struct SigmoidKernel: UnaryKernel {
-  func callAsFunction(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+  func callAsFunction(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
   func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
 }
 /// The exact GELU, x·Φ(x), which is PyTorch's default (`approximate='none'`).
 struct GELUKernel: UnaryKernel {
-  func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erf(x * 0.70710678)) }
+  func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erf(x * 0.707_106_78)) }
   func derivative(x: Float, y: Float) -> Float {
-    let cdf = 0.5 * (1 + erf(x * 0.70710678))
-    let pdf = 0.39894228 * Foundation.exp(-0.5 * x * x)
+    let cdf = 0.5 * (1 + erf(x * 0.707_106_78))
+    let pdf = 0.398_942_28 * fastExp(-0.5 * x * x)
     return cdf + x * pdf
   }
 }
@@ -50,7 +50,9 @@ extension Tensor {
       input.scalars.withUnsafeBufferPointer { x in
         output.withUnsafeBufferPointer { y in
           gradient.scalars.withUnsafeBufferPointer { g in
-            input.accumulateGrad { accumulateUnaryGradient(kernel, x: x, y: y, gradient: g, into: $0) }
+            input.accumulateGrad {
+              accumulateUnaryGradient(kernel, x: x, y: y, gradient: g, into: $0)
+            }
           }
         }
       }

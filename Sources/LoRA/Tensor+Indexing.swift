@@ -48,7 +48,8 @@ extension Tensor {
     return .result(of: "maskedFill", shape: shape, scalars: filled.scalars, inputs: [input]) {
       gradient in
       // The gradient passes where the input was kept and is zero where it was replaced.
-      input.accumulateGrad(gradient.broadcasting(MaskedFillKernel(value: 0), mask, operation: "maskedFill"))
+      input.accumulateGrad(
+        gradient.broadcasting(MaskedFillKernel(value: 0), mask, operation: "maskedFill"))
     }
   }
 

@@ -7,7 +7,8 @@ extension Tensor {
   /// dimension dropped from the result.
   public func matmul(_ other: Tensor) -> Tensor {
     guard rank >= 1 && other.rank >= 1 else {
-      fatalError("matmul: both operands need at least one dimension, got \(shape) and \(other.shape)")
+      fatalError(
+        "matmul: both operands need at least one dimension, got \(shape) and \(other.shape)")
     }
     if rank == 1 {
       let product = unsqueezed(0).matmul(other)

@@ -10,29 +10,38 @@ extension Tensor {
       fatalError("layerNorm: needs a non-empty last dimension, got shape \(shape)")
     }
     for parameter in [weight, bias].compactMap({ $0 }) where parameter.shape != [features] {
-      fatalError("layerNorm: input of shape \(shape) needs weight and bias of shape [\(features)], got \(parameter.shape)")
+      fatalError(
+        "layerNorm: input of shape \(shape) needs weight and bias of shape [\(features)], "
+          + "got \(parameter.shape)")
     }
     let rows = count / features
     let gamma = weight?.scalars ?? [Float](repeating: 1, count: features)
     let beta = bias?.scalars ?? [Float](repeating: 0, count: features)
-    var normalized = [Float](repeating: 0, count: count)  // x̂, kept for backward
+    // x̂ and 1/σ of every row, kept for backward.
+    var normalized = makeScalars(count: count) { _ in }
     var inverseDeviations = [Float](repeating: 0, count: rows)
     let output = scalars.withUnsafeBufferPointer { x in
-      makeScalars(count: count) { y in
-        for row in 0..<rows {
-          let base = row * features
-          var mean: Float = 0
-          for j in 0..<features { mean += x[base + j] }
-          mean /= Float(features)
-          var variance: Float = 0
-          for j in 0..<features { variance += (x[base + j] - mean) * (x[base + j] - mean) }
-          variance /= Float(features)
-          let inverse = 1 / (variance + eps).squareRoot()
-          inverseDeviations[row] = inverse
-          for j in 0..<features {
-            let xHat = (x[base + j] - mean) * inverse
-            normalized[base + j] = xHat
-            y[base + j] = xHat * gamma[j] + beta[j]
+      normalized.withUnsafeMutableBufferPointer { xHat in
+        inverseDeviations.withUnsafeMutableBufferPointer { inverse in
+          makeScalars(count: count) { y in
+            gamma.withUnsafeBufferPointer { gamma in
+              beta.withUnsafeBufferPointer { beta in
+                for row in 0..<rows {
+                  let base = row * features
+                  let mean = vectorSum(x.baseAddress! + base, count: features) / Float(features)
+                  let variance =
+                    vectorSumOfSquares(x.baseAddress! + base, count: features, around: mean)
+                    / Float(features)
+                  let inverseDeviation = 1 / (variance + eps).squareRoot()
+                  inverse[row] = inverseDeviation
+                  for j in 0..<features {
+                    let normalizedValue = (x[base + j] - mean) * inverseDeviation
+                    xHat[base + j] = normalizedValue
+                    y[base + j] = normalizedValue * gamma[j] + beta[j]
+                  }
+                }
+              }
+            }
           }
         }
       }
@@ -40,36 +49,43 @@ extension Tensor {
     let input = self
     let inputs = [input] + [weight, bias].compactMap { $0 }
     return .result(of: "layerNorm", shape: shape, scalars: output, inputs: inputs) { gradient in
-      let g = gradient.scalars
-      if let weight, weight.requiresGrad {
-        weight.accumulateGrad { dw in
-          for index in 0..<g.count { dw[index % features] += g[index] * normalized[index] }
-        }
-      }
-      if let bias, bias.requiresGrad {
-        bias.accumulateGrad { db in
-          for index in 0..<g.count { db[index % features] += g[index] }
-        }
-      }
-      guard input.requiresGrad else { return }
-      input.accumulateGrad { dx in
-        let n = Float(features)
-        for row in 0..<rows {
-          let base = row * features
-          // With ĝ = g · weight: dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) / σ
-          var meanG: Float = 0
-          var meanGX: Float = 0
-          for j in 0..<features {
-            let scaled = g[base + j] * gamma[j]
-            meanG += scaled
-            meanGX += scaled * normalized[base + j]
+      gradient.scalars.withUnsafeBufferPointer { g in
+        normalized.withUnsafeBufferPointer { xHat in
+          if let weight, weight.requiresGrad {
+            weight.accumulateGrad { dw in
+              for row in 0..<rows {
+                for j in 0..<features { dw[j] += g[row * features + j] * xHat[row * features + j] }
+              }
+            }
           }
-          meanG /= n
-          meanGX /= n
-          for j in 0..<features {
-            let scaled = g[base + j] * gamma[j]
-            dx[base + j] +=
-              (scaled - meanG - normalized[base + j] * meanGX) * inverseDeviations[row]
+          if let bias, bias.requiresGrad {
+            bias.accumulateGrad { db in
+              for row in 0..<rows {
+                for j in 0..<features { db[j] += g[row * features + j] }
+              }
+            }
+          }
+          guard input.requiresGrad else { return }
+          input.accumulateGrad { dx in
+            let n = Float(features)
+            for row in 0..<rows {
+              let base = row * features
+              // With ĝ = g · weight: dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) / σ
+              var meanG: Float = 0
+              var meanGX: Float = 0
+              for j in 0..<features {
+                let scaled = g[base + j] * gamma[j]
+                meanG += scaled
+                meanGX += scaled * xHat[base + j]
+              }
+              meanG /= n
+              meanGX /= n
+              let inverse = inverseDeviations[row]
+              for j in 0..<features {
+                let scaled = g[base + j] * gamma[j]
+                dx[base + j] += (scaled - meanG - xHat[base + j] * meanGX) * inverse
+              }
+            }
           }
         }
       }

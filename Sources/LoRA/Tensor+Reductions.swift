@@ -10,9 +10,12 @@ extension Tensor {
     let layout = BroadcastLayout(output: shape, a: keptShape)
     var output = [Float](repeating: 0, count: elementCount(keptShape))
     scalars.withUnsafeBufferPointer { source in
-      output.withUnsafeMutableBufferPointer { accumulateBroadcast(source, layout: layout, into: $0) }
+      output.withUnsafeMutableBufferPointer {
+        accumulateBroadcast(source, layout: layout, into: $0)
+      }
     }
-    let outputShape = keepDims ? keptShape : shape.indices.filter { !axes.contains($0) }.map { shape[$0] }
+    let outputShape =
+      keepDims ? keptShape : shape.indices.filter { !axes.contains($0) }.map { shape[$0] }
     return .result(of: "sum", shape: outputShape, scalars: output, inputs: [input]) { gradient in
       input.accumulateGrad(gradient.reshaped(keptShape).expanded(to: input.shape))
     }
@@ -69,7 +72,9 @@ extension Tensor {
     let input = self
     return .result(of: "max", shape: outputShape, scalars: output, inputs: [input]) { gradient in
       input.accumulateGrad { target in
-        for (slot, position) in positions.enumerated() { target[position] += gradient.scalars[slot] }
+        for (slot, position) in positions.enumerated() {
+          target[position] += gradient.scalars[slot]
+        }
       }
     }
   }

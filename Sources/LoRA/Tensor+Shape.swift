@@ -23,7 +23,8 @@ extension Tensor {
     guard inferred.count <= 1, !resolved.contains(where: { $0 < 0 }),
       elementCount(resolved) == count
     else {
-      fatalError("reshape: cannot view a tensor of shape \(shape) (\(count) elements) as \(newShape)")
+      fatalError(
+        "reshape: cannot view a tensor of shape \(shape) (\(count) elements) as \(newShape)")
     }
     return resolved
   }
@@ -32,7 +33,8 @@ extension Tensor {
   public func permuted(_ dimensions: [Int]) -> Tensor {
     let axes = dimensions.map { normalizedAxis($0, for: "permute") }
     guard axes.count == rank, Set(axes).count == rank else {
-      fatalError("permute: \(dimensions) is not a permutation of the \(rank) dimensions of \(shape)")
+      fatalError(
+        "permute: \(dimensions) is not a permutation of the \(rank) dimensions of \(shape)")
     }
     let input = self
     let outputShape = axes.map { shape[$0] }
@@ -42,7 +44,9 @@ extension Tensor {
       stridesB: [Int](repeating: 0, count: rank))
     let output = scalars.withUnsafeBufferPointer { source in
       [Float(0)].withUnsafeBufferPointer { unused in
-        makeScalars(count: count) { applyBinary(FirstKernel(), source, unused, layout: layout, into: $0) }
+        makeScalars(count: count) {
+          applyBinary(FirstKernel(), source, unused, layout: layout, into: $0)
+        }
       }
     }
     return .result(of: "permute", shape: outputShape, scalars: output, inputs: [input]) {

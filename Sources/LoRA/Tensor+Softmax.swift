@@ -3,70 +3,64 @@ import Foundation
 extension Tensor {
   /// exp(x) / Σ exp(x) along `axis`, computed stably by subtracting the maximum first.
   public func softmax(axis: Int = -1) -> Tensor {
-    normalizedExponential(axis: axis, logarithm: false)
+    alongLastAxis(axis) { $0.softmaxRows(logarithm: false) }
   }
 
   /// log(softmax(x)) along `axis`, computed as x - max - log Σ exp(x - max).
   public func logSoftmax(axis: Int = -1) -> Tensor {
-    normalizedExponential(axis: axis, logarithm: true)
+    alongLastAxis(axis) { $0.softmaxRows(logarithm: true) }
   }
 
-  private func normalizedExponential(axis: Int, logarithm: Bool) -> Tensor {
-    let operation = logarithm ? "logSoftmax" : "softmax"
-    let axis = normalizedAxis(axis, for: operation)
-    let (outer, length, inner) = blocks(around: axis)
+  /// Applies a last-axis operation along `axis` by moving that axis last and back.
+  private func alongLastAxis(_ axis: Int, _ operation: (Tensor) -> Tensor) -> Tensor {
+    let axis = normalizedAxis(axis, for: "softmax")
+    if axis == Swift.max(rank - 1, 0) { return operation(self) }
+    return operation(transposed(axis, -1)).transposed(axis, -1)
+  }
+
+  /// Softmax or log-softmax of each contiguous row of the last dimension.
+  private func softmaxRows(logarithm: Bool) -> Tensor {
+    let length = Swift.max(shape.last ?? 1, 1)
+    let rows = count / length
     let input = self
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in
-        for o in 0..<outer {
-          for i in 0..<inner {
-            let base = o * length * inner + i
-            var largest = -Float.infinity
-            for j in 0..<length { largest = Swift.max(largest, x[base + j * inner]) }
-            // A row that is all -inf (fully masked) has no finite maximum; use 0 so that
-            // exp gives 0s rather than NaNs from -inf - -inf.
-            if largest == -.infinity { largest = 0 }
-            var total: Float = 0
-            for j in 0..<length {
-              let e = Foundation.exp(x[base + j * inner] - largest)
-              y[base + j * inner] = e
-              total += e
-            }
-            if logarithm {
-              let logTotal = Foundation.log(total) + largest
-              for j in 0..<length { y[base + j * inner] = x[base + j * inner] - logTotal }
-            } else {
-              let scale = 1 / total
-              for j in 0..<length { y[base + j * inner] *= scale }
-            }
+        for row in 0..<rows {
+          let xRow = UnsafeBufferPointer(rebasing: x[(row * length)..<((row + 1) * length)])
+          let yRow = UnsafeMutableBufferPointer(rebasing: y[(row * length)..<((row + 1) * length)])
+          var largest = -Float.infinity
+          for value in xRow where value > largest { largest = value }
+          // A row that is all -inf (fully masked) has no finite maximum; 0 keeps exp at 0
+          // instead of NaN from -inf - -inf.
+          if largest == -.infinity { largest = 0 }
+          for j in 0..<length { yRow[j] = fastExp(xRow[j] - largest) }
+          let total = vectorSum(yRow.baseAddress!, count: length)
+          if logarithm {
+            let logTotal = Foundation.log(total) + largest
+            for j in 0..<length { yRow[j] = xRow[j] - logTotal }
+          } else {
+            let scale = 1 / total
+            for j in 0..<length { yRow[j] *= scale }
           }
         }
       }
     }
+    let operation = logarithm ? "logSoftmax" : "softmax"
     return .result(of: operation, shape: shape, scalars: output, inputs: [input]) { gradient in
       output.withUnsafeBufferPointer { y in
         gradient.scalars.withUnsafeBufferPointer { g in
           input.accumulateGrad { dx in
-            for o in 0..<outer {
-              for i in 0..<inner {
-                let base = o * length * inner + i
-                if logarithm {
-                  // dx = g - softmax · Σg
-                  var total: Float = 0
-                  for j in 0..<length { total += g[base + j * inner] }
-                  for j in 0..<length {
-                    let index = base + j * inner
-                    dx[index] += g[index] - Foundation.exp(y[index]) * total
-                  }
-                } else {
-                  // dx = y · (g - Σ g·y)
-                  var dot: Float = 0
-                  for j in 0..<length { dot += g[base + j * inner] * y[base + j * inner] }
-                  for j in 0..<length {
-                    let index = base + j * inner
-                    dx[index] += y[index] * (g[index] - dot)
-                  }
-                }
+            for row in 0..<rows {
+              let start = row * length
+              if logarithm {
+                // dx = g - softmax · Σg
+                let total = vectorSum(g.baseAddress! + start, count: length)
+                for j in start..<(start + length) { dx[j] += g[j] - fastExp(y[j]) * total }
+              } else {
+                // dx = y · (g - Σ g·y)
+                var dot: Float = 0
+                for j in start..<(start + length) { dot += g[j] * y[j] }
+                for j in start..<(start + length) { dx[j] += y[j] * (g[j] - dot) }
               }
             }
           }

@@ -35,6 +35,7 @@ public final class Tensor {
 
   /// Creates a tensor from its shape and row-major elements.
   public init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
+    _ = Tensor.allocatorIsConfigured
     for dimension in shape where dimension < 0 {
       fatalError("Tensor: negative dimension in shape \(shape)")
     }
@@ -46,6 +47,9 @@ public final class Tensor {
     self.scalars = scalars
     self.requiresGrad = requiresGrad
   }
+
+  /// Makes sure the allocator is tuned before tensors start allocating (see `Allocator`).
+  private static let allocatorIsConfigured = Allocator.isConfigured
 
   /// The number of elements.
   public var count: Int { scalars.count }

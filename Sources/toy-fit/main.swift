@@ -24,6 +24,8 @@ for epoch in 0..<100 {
   optimizer.step()
   if epoch % 10 == 0 { print("epoch \(epoch)  loss \(loss.item())") }
 }
-let final = withNoGrad { (frozen(x) + x.matmul(a).matmul(b) * (alpha / Float(rank))).mseLoss(target) }
+let final = withNoGrad {
+  (frozen(x) + x.matmul(a).matmul(b) * (alpha / Float(rank))).mseLoss(target)
+}
 print("final loss \(final.item())")
 print("frozen weights unchanged: \(frozen.weight.sum().item() == weightSum)")

@@ -28,14 +28,17 @@ struct ErrorMessageTests {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Linear(5, 4)(Tensor.zeros([2, 3]))
     }
-    #expect(stderr(result, contains: "linear: input of shape [2, 3] does not fit weight of shape [4, 5]"))
+    #expect(
+      stderr(result, contains: "linear: input of shape [2, 3] does not fit weight of shape [4, 5]"))
   }
 
   @Test func reshapeNamesTheShapes() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor.zeros([2, 3]).reshaped([4, -1])
     }
-    #expect(stderr(result, contains: "reshape: cannot view a tensor of shape [2, 3] (6 elements) as [4, -1]"))
+    #expect(
+      stderr(
+        result, contains: "reshape: cannot view a tensor of shape [2, 3] (6 elements) as [4, -1]"))
   }
 
   @Test func itemNeedsOneElement() async {

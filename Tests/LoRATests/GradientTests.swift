@@ -5,9 +5,11 @@ import Testing
 /// A finite-difference check of the gradient of every differentiable operation.
 @Suite("Gradients match finite differences")
 struct GradientTests {
-  @Test("add, subtract, multiply, divide with broadcasting", arguments: [
-    ([2, 3], [2, 3]), ([2, 3], [3]), ([2, 1], [1, 3]), ([4, 1, 3], [2, 1]), ([3], []),
-  ])
+  @Test(
+    "add, subtract, multiply, divide with broadcasting",
+    arguments: [
+      ([2, 3], [2, 3]), ([2, 3], [3]), ([2, 1], [1, 3]), ([4, 1, 3], [2, 1]), ([3], []),
+    ])
   func arithmetic(shapes: ([Int], [Int])) {
     let a = parameter(shapes.0, seed: 1)
     let b = parameter(shapes.1, seed: 2, scale: 0.3, offset: 2)  // away from 0 for division
@@ -24,10 +26,13 @@ struct GradientTests {
     checkGradients([a]) { 2 / $0[0] }
   }
 
-  @Test("matmul", arguments: [
-    ([3, 4], [4, 5]), ([2, 3, 4], [4, 5]), ([2, 2, 3, 4], [2, 2, 4, 3]), ([2, 1, 3, 4], [3, 4, 2]),
-    ([4], [4, 2]), ([3, 4], [4]), ([3, 4], [2, 4, 5]),
-  ])
+  @Test(
+    "matmul",
+    arguments: [
+      ([3, 4], [4, 5]), ([2, 3, 4], [4, 5]), ([2, 2, 3, 4], [2, 2, 4, 3]),
+      ([2, 1, 3, 4], [3, 4, 2]),
+      ([4], [4, 2]), ([3, 4], [4]), ([3, 4], [2, 4, 5]),
+    ])
   func matmul(shapes: ([Int], [Int])) {
     let a = parameter(shapes.0, seed: 4)
     let b = parameter(shapes.1, seed: 5)

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import LoRA
+
+/// Measures the library's speed and prints Markdown tables, with PyTorch's figures from the
+/// reference scripts beside ours when a Python with PyTorch is given.
+@main
+struct LoRABench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "lora-bench",
+    abstract: "Benchmark the LoRA library: matrix products, element-wise ops, the toy fit.",
+    discussion: """
+      Build in release for meaningful figures: swift run -c release lora-bench
+      With --python, the PyTorch reference (shared/reference/toy_fit.py) runs in the same
+      session and its figure is printed beside ours.
+      """)
+
+  @Option(help: "Sections to run: matmul, elementwise, toy (default: all).")
+  var only: [Section] = Section.allCases
+
+  @Option(help: "A Python with PyTorch installed, to run the reference scripts.")
+  var python: String?
+
+  @Option(help: "The folder holding the reference scripts.")
+  var reference = "../shared/reference"
+
+  @Option(help: "Threads for the PyTorch reference.")
+  var threads = 2
+
+  enum Section: String, CaseIterable, ExpressibleByArgument {
+    case matmul, elementwise, toy
+  }
+
+  func run() throws {
+    #if DEBUG
+      print("warning: this is a debug build; use `swift run -c release lora-bench`\n")
+    #endif
+    Random.seed(0)
+    if only.contains(.matmul) {
+      print("## Matrix products (square N × N, float32)\n")
+      print(benchmarkMatmul(sizes: [64, 128, 256, 512, 1024]).render() + "\n")
+    }
+    if only.contains(.elementwise) {
+      print("## Element-wise operations and reductions\n")
+      print(benchmarkElementwise().render() + "\n")
+    }
+    if only.contains(.toy) {
+      print("## The y = Wx + 5 toy fit (100 Adam steps, rank-4 LoRA on a frozen 100×100)\n")
+      let ours = benchmarkToyFit()
+      var table = MarkdownTable("implementation", "median ms / 100 steps", "final loss")
+      table.add(
+        "LoRA (this library)", fixed(ours.milliseconds, 2), String(format: "%.6f", ours.finalLoss))
+      if let python {
+        switch runReference(
+          python: python, script: reference + "/toy_fit.py",
+          arguments: ["--threads", "\(threads)", "--runs", "11"])
+        {
+        case .success(let output):
+          let milliseconds = number(after: "median wall time of 100 steps:", in: output)
+          let loss = number(after: "final     loss", in: output)
+          table.add(
+            "PyTorch \(threads) threads (toy_fit.py)", milliseconds.map { fixed($0, 2) } ?? "?",
+            loss.map { String(format: "%.6f", $0) } ?? "?")
+          if let milliseconds {
+            print("Speed-up over PyTorch: \(fixed(milliseconds / ours.milliseconds))×\n")
+          }
+        case .failure(let error):
+          print("PyTorch reference skipped: \(error)\n")
+        }
+      }
+      print(table.render() + "\n")
+    }
+  }
+}
