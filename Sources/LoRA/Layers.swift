@@ -124,7 +124,7 @@ public final class GELU: Module {
 /// Modules applied one after another, like `torch.nn.Sequential`; named `0`, `1`, ….
 public final class Sequential: Module {
   /// The modules, in order.
-  public let layers: [Module]
+  public private(set) var layers: [Module]
 
   /// Chains `layers`.
   public init(_ layers: [Module]) {
@@ -134,6 +134,14 @@ public final class Sequential: Module {
   /// The layers, named by position as in PyTorch (`net.0.weight`, not `net.layers.0.weight`).
   public override var namedChildren: [(name: String, module: Module)] {
     layers.enumerated().map { ("\($0.offset)", $0.element) }
+  }
+
+  /// Replaces the layer at position `name` (`"0"`, `"1"`, …) with any module.
+  public override func replaceChild(named name: String, with replacement: Module) throws {
+    guard let index = Int(name), layers.indices.contains(index) else {
+      throw ModuleError.noSuchChild(name, in: "Sequential")
+    }
+    layers[index] = replacement
   }
 
   /// The input passed through every layer in turn.

@@ -3,12 +3,13 @@
 /// A subclass declares its parameters as stored `Tensor` properties and its submodules as
 /// stored `Module` properties (or arrays of modules); they are found by reflection, so
 /// nothing needs registering. Names follow PyTorch's dotted paths, with array elements
-/// numbered: `blocks.0.sa.heads.1.query.weight`.
+/// numbered: `blocks.0.sa.heads.1.query.weight`. A submodule that LoRA may replace is
+/// declared `@Child var`, so that `applyLoRA` can put a `LoRALinear` in its place.
 ///
 /// ```swift
 /// final class MLP: Module {
-///   let fc1 = Linear(4, 8)
-///   let fc2 = Linear(8, 1)
+///   @Child var fc1 = Linear(4, 8)
+///   @Child var fc2 = Linear(8, 1)
 ///   override func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x).relu()) }
 /// }
 /// ```
@@ -30,6 +31,8 @@ open class Module {
     forEachStoredProperty { label, value in
       if let module = value as? Module {
         children.append((label, module))
+      } else if let slot = value as? any ModuleSlot {
+        children.append((label, slot.module))
       } else if let modules = value as? [Module] {
         for (index, module) in modules.enumerated() {
           children.append(("\(label).\(index)", module))
@@ -50,20 +53,45 @@ open class Module {
     return result
   }
 
+  /// This module's own parameters (not its children's), named; by default its stored
+  /// `Tensor` properties in declaration order.
+  open var namedOwnParameters: [(name: String, parameter: Tensor)] {
+    var result: [(String, Tensor)] = []
+    forEachStoredProperty { label, value in
+      if let tensor = value as? Tensor { result.append((label, tensor)) }
+    }
+    return result
+  }
+
   /// Every parameter in the tree with its dotted name, like `named_parameters()`.
   /// A tensor shared by two modules is listed once, under its first name.
   public var namedParameters: [(name: String, parameter: Tensor)] {
     var seen = Set<ObjectIdentifier>()
     var result: [(String, Tensor)] = []
     for (moduleName, module) in namedModules {
-      module.forEachStoredProperty { label, value in
-        guard let tensor = value as? Tensor, seen.insert(ObjectIdentifier(tensor)).inserted else {
-          return
-        }
+      for (label, tensor) in module.namedOwnParameters
+      where seen.insert(ObjectIdentifier(tensor)).inserted {
         result.append((moduleName.isEmpty ? label : "\(moduleName).\(label)", tensor))
       }
     }
     return result
+  }
+
+  /// Puts `replacement` in place of the direct child called `name` (as `namedChildren`
+  /// names it). The child must be declared `@Child var`, and `replacement` must be of its
+  /// declared type (a `LoRALinear` for a `Linear`, say).
+  open func replaceChild(named name: String, with replacement: Module) throws {
+    var found: Any?
+    forEachStoredProperty { label, value in
+      if label == name { found = value }
+    }
+    guard let found else {
+      throw ModuleError.noSuchChild(name, in: String(describing: type(of: self)))
+    }
+    guard let slot = found as? any ModuleSlot else {
+      throw ModuleError.notReplaceable(name, in: String(describing: type(of: self)))
+    }
+    try slot.replace(with: replacement, named: name)
   }
 
   /// Every parameter in the tree.
@@ -99,7 +127,7 @@ open class Module {
 
   /// Calls `body` for each stored property of this object, its superclasses' first,
   /// with the leading underscore of property-wrapper storage removed from the label.
-  private func forEachStoredProperty(_ body: (String, Any) -> Void) {
+  func forEachStoredProperty(_ body: (String, Any) -> Void) {
     var mirrors: [Mirror] = []
     var mirror: Mirror? = Mirror(reflecting: self)
     while let current = mirror {

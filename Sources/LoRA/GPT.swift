@@ -1,0 +1,234 @@
+import Foundation
+
+/// The shape of a character-level GPT.
+public struct GPTConfig: Codable, Equatable, Sendable {
+  /// Tokens in the vocabulary (characters, for `CharTokenizer`).
+  public var vocabSize: Int
+  /// The longest context the model attends to.
+  public var blockSize: Int
+  /// Width of the residual stream.
+  public var nEmbd: Int
+  /// Attention heads per block; each has `nEmbd / nHead` dimensions.
+  public var nHead: Int
+  /// Transformer blocks.
+  public var nLayer: Int
+  /// Dropout after attention, projections and the MLP, during training.
+  public var dropout: Float
+
+  /// A configuration; `nEmbd` must be divisible by `nHead`.
+  public init(
+    vocabSize: Int, blockSize: Int, nEmbd: Int, nHead: Int, nLayer: Int, dropout: Float = 0
+  ) {
+    precondition(nEmbd % nHead == 0, "GPTConfig: nEmbd \(nEmbd) is not divisible by nHead \(nHead)")
+    self.vocabSize = vocabSize
+    self.blockSize = blockSize
+    self.nEmbd = nEmbd
+    self.nHead = nHead
+    self.nLayer = nLayer
+    self.dropout = dropout
+  }
+
+  /// The benchmark configurations of `gpt_bench.py`, with a 65-character vocabulary.
+  public static let small = GPTConfig(vocabSize: 65, blockSize: 64, nEmbd: 64, nHead: 4, nLayer: 4)
+  /// Config M of the benchmark.
+  public static let medium = GPTConfig(
+    vocabSize: 65, blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4)
+  /// Config L of the benchmark, the size of Karpathy's Shakespeare model.
+  public static let large = GPTConfig(
+    vocabSize: 65, blockSize: 256, nEmbd: 384, nHead: 6, nLayer: 6)
+}
+
+/// One head of causal self-attention, with its own `key`, `query` and `value` projections,
+/// so that LoRA can target `query` and `value` by name.
+public final class Head: Module {
+  @Child public var key: Linear
+  @Child public var query: Linear
+  @Child public var value: Linear
+  let dropout: Dropout
+
+  /// A head reading `nEmbd` features and producing `headSize`.
+  public init(nEmbd: Int, headSize: Int, dropout: Float) {
+    self.dropout = Dropout(dropout)
+    key = Linear(nEmbd, headSize, bias: false)
+    query = Linear(nEmbd, headSize, bias: false)
+    value = Linear(nEmbd, headSize, bias: false)
+  }
+
+  /// Attention of every position over itself and the positions before it.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    attend(x, cache: nil)
+  }
+
+  /// Attention over `x` [B, T, C], and over the keys and values in `cache` before it.
+  func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
+    var k = key(x)  // [B, T, hs]
+    let q = query(x)  // [B, T, hs]
+    var v = value(x)  // [B, T, hs]
+    if let cache {
+      (k, v) = cache.append(keys: k, values: v)  // [1, cached + T, hs]
+    }
+    let scale = 1 / Float(k.shape[2]).squareRoot()
+    let weights = q.matmul(k.mT).causalSoftmax(scale: scale)  // [B, T, cached + T]
+    return dropout(weights).matmul(v)  // [B, T, hs]
+  }
+}
+
+/// Several heads side by side, then a projection back to the residual stream.
+public final class MultiHeadAttention: Module {
+  public let heads: [Head]
+  @Child public var proj: Linear
+  let dropout: Dropout
+
+  /// `nHead` heads of `nEmbd / nHead` dimensions.
+  public init(nEmbd: Int, nHead: Int, dropout: Float) {
+    heads = (0..<nHead).map { _ in Head(nEmbd: nEmbd, headSize: nEmbd / nHead, dropout: dropout) }
+    self.dropout = Dropout(dropout)
+    proj = Linear(nEmbd, nEmbd)
+  }
+
+  /// The heads' outputs concatenated and projected.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    attend(x, cache: nil)
+  }
+
+  func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+    let outputs = heads.enumerated().map { index, head in head.attend(x, cache: cache?[index]) }
+    return dropout(proj(Tensor.concatenate(outputs, axis: -1)))  // [B, T, C]
+  }
+}
+
+/// A transformer block: pre-norm attention and a 4× ReLU MLP, each added to the stream.
+public final class Block: Module {
+  public let sa: MultiHeadAttention
+  /// `Linear(C, 4C)`, ReLU, `Linear(4C, C)`, dropout.
+  public let ffwd: Sequential
+  public let ln1: LayerNorm
+  public let ln2: LayerNorm
+
+  /// A block of the given width.
+  public init(nEmbd: Int, nHead: Int, dropout: Float) {
+    sa = MultiHeadAttention(nEmbd: nEmbd, nHead: nHead, dropout: dropout)
+    ffwd = Sequential([
+      Linear(nEmbd, 4 * nEmbd), ReLU(), Linear(4 * nEmbd, nEmbd), Dropout(dropout),
+    ])
+    ln1 = LayerNorm(nEmbd)
+    ln2 = LayerNorm(nEmbd)
+  }
+
+  /// `x + sa(ln1(x))`, then `+ ffwd(ln2(·))`.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    forward(x, cache: nil)
+  }
+
+  func forward(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+    let attended = x + sa.attend(ln1(x), cache: cache)
+    return attended + ffwd(ln2(attended))
+  }
+}
+
+/// The character-level GPT of the course: token and position embeddings, `nLayer` blocks,
+/// a final LayerNorm and a linear head to logits over the vocabulary. It follows Karpathy's
+/// "Let's build GPT" model, so module names read `blocks.0.sa.heads.1.query`.
+///
+/// ```swift
+/// let model = GPT(GPTConfig(vocabSize: 65, blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4))
+/// let (logits, loss) = model.forward([[1, 2, 3]], targets: [[2, 3, 4]])
+/// ```
+public final class GPT: Module {
+  public let config: GPTConfig
+  public let tokenEmbedding: Embedding
+  public let positionEmbedding: Embedding
+  public let blocks: [Block]
+  public let lnF: LayerNorm
+  @Child public var lmHead: Linear
+
+  /// A model with fresh weights: N(0, 0.02) for linear and embedding weights, zero biases,
+  /// as nanoGPT initialises them.
+  public init(_ config: GPTConfig) {
+    self.config = config
+    tokenEmbedding = Embedding(config.vocabSize, config.nEmbd)
+    positionEmbedding = Embedding(config.blockSize, config.nEmbd)
+    blocks = (0..<config.nLayer).map { _ in
+      Block(nEmbd: config.nEmbd, nHead: config.nHead, dropout: config.dropout)
+    }
+    lnF = LayerNorm(config.nEmbd)
+    lmHead = Linear(config.nEmbd, config.vocabSize)
+    super.init()
+    for (_, module) in namedModules {
+      if let linear = module as? Linear {
+        linear.weight.scalars = Tensor.randn(linear.weight.shape).scalars.map { $0 * 0.02 }
+        linear.bias?.scalars = [Float](repeating: 0, count: linear.outFeatures)
+      } else if let embedding = module as? Embedding {
+        embedding.weight.scalars = Tensor.randn(embedding.weight.shape).scalars.map { $0 * 0.02 }
+      }
+    }
+  }
+
+  /// Logits `[B, T, vocab]` for a batch of token sequences of equal length, and, given
+  /// targets, the mean cross-entropy of predicting each next token.
+  public func forward(_ tokens: [[Int]], targets: [[Int]]? = nil) -> (logits: Tensor, loss: Tensor?) {
+    let logits = forward(tokens, cache: nil)
+    guard let targets else { return (logits, nil) }
+    guard targets.count == tokens.count, zip(targets, tokens).allSatisfy({ $0.count == $1.count })
+    else {
+      fatalError("GPT.forward: targets must have the same shape as tokens")
+    }
+    let loss = logits.reshaped([-1, config.vocabSize]).crossEntropy(targets.flatMap { $0 })
+    return (logits, loss)
+  }
+
+  /// The forward pass, continuing the sequences in `cache` when one is given (batch of 1).
+  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
+    let length = tokens.first?.count ?? 0
+    let start = cache?.length ?? 0
+    guard !tokens.isEmpty, length > 0, tokens.allSatisfy({ $0.count == length }) else {
+      fatalError("GPT.forward: needs a non-empty batch of sequences of equal length")
+    }
+    guard start + length <= config.blockSize else {
+      fatalError(
+        "GPT.forward: \(start + length) positions exceed the block size \(config.blockSize)")
+    }
+    for token in tokens.joined() where token < 0 || token >= config.vocabSize {
+      fatalError("GPT.forward: token \(token) is outside the vocabulary of \(config.vocabSize)")
+    }
+    let positions = positionEmbedding(Array(start..<(start + length)))  // [T, C]
+    var x = tokenEmbedding(tokens) + positions  // [B, T, C]
+    for (index, block) in blocks.enumerated() {
+      x = block.forward(x, cache: cache?.layers[index])
+    }
+    cache?.length += length
+    return lmHead(lnF(x))  // [B, T, vocab]
+  }
+}
+
+/// The keys and values a GPT computed for the tokens so far, so that generation computes
+/// only the newest token at each step instead of the whole prefix again.
+final class KVCache {
+  /// One head's keys and values, `[length, headSize]` each, row after row.
+  final class Entry {
+    var keys: [Float] = []
+    var values: [Float] = []
+
+    /// Appends `[1, T, hs]` keys and values; returns all of them as `[1, length, hs]`.
+    func append(keys newKeys: Tensor, values newValues: Tensor) -> (Tensor, Tensor) {
+      keys += newKeys.scalars
+      values += newValues.scalars
+      let headSize = newKeys.shape[2]
+      let length = keys.count / headSize
+      return (
+        Tensor(shape: [1, length, headSize], scalars: keys),
+        Tensor(shape: [1, length, headSize], scalars: values)
+      )
+    }
+  }
+
+  /// Per layer, per head.
+  let layers: [[Entry]]
+
+  init(config: GPTConfig) {
+    layers = (0..<config.nLayer).map { _ in (0..<config.nHead).map { _ in Entry() } }
+  }
+
+  /// Tokens cached so far.
+  var length = 0
+}

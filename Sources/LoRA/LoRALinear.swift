@@ -1,0 +1,187 @@
+/// One low-rank update `ΔW = scaling · B·A` of a `LoRALinear`, with its hyperparameters.
+public final class LoRAAdapter {
+  /// The adapter's name, `"default"` unless given.
+  public let name: String
+  /// The rank r.
+  public let rank: Int
+  /// The scaling numerator α.
+  public let alpha: Float
+  /// Dropout on the input of the LoRA path, during training.
+  public let dropout: Float
+  /// Whether scaling is α/√r (rank-stabilised LoRA) rather than α/r.
+  public let useRSLoRA: Bool
+  /// `[r, in]`, Kaiming-uniform with a = √5, as PEFT initialises it.
+  public let loraA: Tensor
+  /// `[out, r]`, zeros, so a new adapter leaves the layer's output unchanged.
+  public let loraB: Tensor
+
+  /// The factor on the LoRA path: α/r, or α/√r with rsLoRA.
+  public var scaling: Float {
+    useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+  }
+
+  /// A fresh adapter for a layer with `inFeatures` inputs and `outFeatures` outputs.
+  public init(
+    name: String, inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float,
+    dropout: Float = 0, useRSLoRA: Bool = false
+  ) {
+    precondition(rank > 0, "LoRA rank must be positive, got \(rank)")
+    self.name = name
+    self.rank = rank
+    self.alpha = alpha
+    self.dropout = dropout
+    self.useRSLoRA = useRSLoRA
+    let bound = 1 / Float(inFeatures).squareRoot()
+    loraA = .uniform([rank, inFeatures], low: -bound, high: bound, requiresGrad: true)
+    loraB = .zeros([outFeatures, rank], requiresGrad: true)
+  }
+
+  /// `scaling · B·A`, shaped like the base weight `[out, in]`.
+  public func delta() -> Tensor {
+    loraB.matmul(loraA) * scaling
+  }
+}
+
+/// A `Linear` whose weight and bias are frozen, plus trainable low-rank adapters:
+/// `y = x·Wᵀ + b + scaling · (dropout(x)·Aᵀ)·Bᵀ`, following PEFT's `lora.Linear`.
+///
+/// The base layer's tensors are shared, not copied. Several adapters can live on one layer;
+/// one is active at a time, and all can be disabled to get the base output back.
+///
+/// ```swift
+/// let layer = LoRALinear(base: Linear(100, 100), rank: 4, alpha: 8)
+/// layer.merge()     // W += scaling · B·A, for inference without the extra path
+/// layer.unmerge()   // W back to its exact original values
+/// ```
+public final class LoRALinear: Linear {
+  /// The adapters, in the order they were added.
+  public private(set) var adapters: [LoRAAdapter] = []
+  /// The name of the adapter used in the forward pass, or `nil` when none is active.
+  public private(set) var activeAdapterName: String?
+  /// Whether the adapters are switched off, so that the layer computes its base output.
+  public private(set) var adaptersDisabled = false
+  /// The base weight's exact values while an adapter is merged into it.
+  private var unmergedWeight: [Float]?
+  /// The adapter merged into the weight, if any.
+  public private(set) var mergedAdapterName: String?
+
+  /// Wraps `base`, freezing its weight and bias, with one new adapter called `adapterName`.
+  public init(
+    base: Linear, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false,
+    adapterName: String = "default"
+  ) {
+    super.init(weight: base.weight, bias: base.bias)
+    weight.requiresGrad = false
+    bias?.requiresGrad = false
+    try! addAdapter(
+      named: adapterName, rank: rank, alpha: alpha, dropout: dropout, useRSLoRA: useRSLoRA)
+  }
+
+  /// Whether an adapter is merged into the base weight.
+  public var isMerged: Bool { mergedAdapterName != nil }
+
+  /// The active adapter.
+  public var activeAdapter: LoRAAdapter? {
+    adapters.first { $0.name == activeAdapterName }
+  }
+
+  /// The active adapter's A, `[r, in]`.
+  public var loraA: Tensor { requireActiveAdapter().loraA }
+  /// The active adapter's B, `[out, r]`.
+  public var loraB: Tensor { requireActiveAdapter().loraB }
+  /// The active adapter's scaling.
+  public var scaling: Float { requireActiveAdapter().scaling }
+
+  private func requireActiveAdapter() -> LoRAAdapter {
+    guard let adapter = activeAdapter else {
+      fatalError("LoRALinear: no active adapter (adapters: \(adapters.map(\.name)))")
+    }
+    return adapter
+  }
+
+  /// The base weight and bias, then each adapter's A and B as PEFT names them:
+  /// `loraA.<adapter>` and `loraB.<adapter>`.
+  public override var namedOwnParameters: [(name: String, parameter: Tensor)] {
+    var result: [(String, Tensor)] = [("weight", weight)]
+    if let bias { result.append(("bias", bias)) }
+    for adapter in adapters {
+      result.append(("loraA.\(adapter.name)", adapter.loraA))
+      result.append(("loraB.\(adapter.name)", adapter.loraB))
+    }
+    return result
+  }
+
+  /// Adds a new adapter and makes it the active one.
+  public func addAdapter(
+    named name: String, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false
+  ) throws {
+    guard !adapters.contains(where: { $0.name == name }) else {
+      throw ModuleError.duplicateAdapter(name)
+    }
+    adapters.append(
+      LoRAAdapter(
+        name: name, inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, alpha: alpha,
+        dropout: dropout, useRSLoRA: useRSLoRA))
+    try activateAdapter(name)
+  }
+
+  /// Makes `name` the adapter used in the forward pass; unmerges any other first.
+  /// (`Module.setActiveAdapter(_:)` does this for every layer of a model.)
+  func activateAdapter(_ name: String) throws {
+    guard adapters.contains(where: { $0.name == name }) else {
+      throw ModuleError.noSuchAdapter(name, available: adapters.map(\.name))
+    }
+    if mergedAdapterName != name { unmerge() }
+    activeAdapterName = name
+    adaptersDisabled = false
+  }
+
+  /// Removes the adapter `name`; if it was active, no adapter is active afterwards.
+  func removeAdapter(_ name: String) throws {
+    guard adapters.contains(where: { $0.name == name }) else {
+      throw ModuleError.noSuchAdapter(name, available: adapters.map(\.name))
+    }
+    if mergedAdapterName == name { unmerge() }
+    adapters.removeAll { $0.name == name }
+    if activeAdapterName == name { activeAdapterName = nil }
+  }
+
+  /// Switches the adapters off (`true`) or on again (`false`); a merged adapter is unmerged.
+  func setAdaptersDisabled(_ disabled: Bool) {
+    if disabled { unmerge() }
+    adaptersDisabled = disabled
+  }
+
+  /// Adds the active adapter's `scaling · B·A` into the base weight, so the forward pass
+  /// needs no LoRA path. Merging twice changes nothing.
+  public func merge() {
+    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return }
+    let delta = withNoGrad { adapter.delta() }
+    unmergedWeight = weight.scalars
+    weight.scalars.withUnsafeMutableBufferPointer { w in
+      delta.scalars.withUnsafeBufferPointer { d in
+        for i in w.indices { w[i] += d[i] }
+      }
+    }
+    mergedAdapterName = adapter.name
+  }
+
+  /// Restores the base weight to its exact values from before `merge()`. Unmerging an
+  /// unmerged layer changes nothing.
+  public func unmerge() {
+    guard let original = unmergedWeight else { return }
+    weight.scalars = original
+    unmergedWeight = nil
+    mergedAdapterName = nil
+  }
+
+  /// The base output plus, unless merged or disabled, the active adapter's low-rank path.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    let base = x.linear(weight: weight, bias: bias)
+    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return base }
+    let input = x.dropout(adapter.dropout, training: isTraining)
+    // linear(weight:) multiplies by the transpose, so A [r, in] and B [out, r] are used as
+    // they are stored, with no transposed copies.
+    return base + input.linear(weight: adapter.loraA).linear(weight: adapter.loraB) * adapter.scaling
+  }
+}

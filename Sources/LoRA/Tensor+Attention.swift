@@ -1,0 +1,54 @@
+extension Tensor {
+  /// `softmax(scale · scores)` over the last axis with a causal mask, in one pass: query `i`
+  /// sees keys `0...i + (keys - queries)`, so a square `[..., T, T]` is the usual lower
+  /// triangle and a single new query sees every cached key.
+  ///
+  /// The same as `(scores * scale).maskedFill(1 - tril, -.infinity).softmax()`, without
+  /// the two intermediate `[..., T, T]` tensors that autograd would otherwise keep.
+  public func causalSoftmax(scale: Float) -> Tensor {
+    guard scale > 0 else { fatalError("causalSoftmax: scale must be positive, got \(scale)") }
+    guard rank >= 2, shape[rank - 1] >= shape[rank - 2] else {
+      fatalError("causalSoftmax: needs scores [..., queries, keys] with keys >= queries, got \(shape)")
+    }
+    let (queries, keys) = (shape[rank - 2], shape[rank - 1])
+    let offset = keys - queries
+    let rows = count / keys
+    let input = self
+    let output = scalars.withUnsafeBufferPointer { x in
+      makeScalars(count: count) { y in
+        for row in 0..<rows {
+          let base = row * keys
+          let visible = row % queries + offset + 1
+          var largest = -Float.infinity
+          for j in 0..<visible where x[base + j] > largest { largest = x[base + j] }
+          var total: Float = 0
+          for j in 0..<visible {
+            let e = fastExp(scale * (x[base + j] - largest))
+            y[base + j] = e
+            total += e
+          }
+          let inverse = 1 / total
+          for j in 0..<visible { y[base + j] *= inverse }
+          for j in visible..<keys { y[base + j] = 0 }
+        }
+      }
+    }
+    return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [input]) {
+      gradient in
+      output.withUnsafeBufferPointer { y in
+        gradient.scalars.withUnsafeBufferPointer { g in
+          input.accumulateGrad { dx in
+            // dx = scale · y · (g - Σ g·y); masked entries have y = 0 and get nothing.
+            for row in 0..<rows {
+              let base = row * keys
+              let visible = row % queries + offset + 1
+              var dot: Float = 0
+              for j in base..<(base + visible) { dot += g[j] * y[j] }
+              for j in base..<(base + visible) { dx[j] += scale * y[j] * (g[j] - dot) }
+            }
+          }
+        }
+      }
+    }
+  }
+}
