@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import LoRA
+
+@Suite("The char-level GPT")
+struct GPTTests {
+  let config = GPTConfig(vocabSize: 11, blockSize: 8, nEmbd: 12, nHead: 3, nLayer: 2)
+
+  @Test func shapesAndLoss() {
+    let model = Random.withSeed(1) { GPT(config) }
+    let tokens = [[1, 2, 3, 4], [5, 6, 7, 8]]
+    let (logits, loss) = model.forward(tokens, targets: [[2, 3, 4, 5], [6, 7, 8, 9]])
+    #expect(logits.shape == [2, 4, 11])
+    // Freshly initialised logits are near zero, so the loss is near log(vocab).
+    #expect(abs(loss!.item() - log(11)) < 0.1)
+    #expect(model.forward(tokens).loss == nil)
+  }
+
+  @Test func moduleNamesFollowTheSeed() {
+    let names = Set(GPT(config).namedModules.map(\.name))
+    for name in [
+      "blocks.0.sa.heads.2.query", "blocks.1.sa.heads.0.value", "blocks.0.sa.proj",
+      "blocks.1.ffwd.0", "blocks.1.ffwd.2", "blocks.0.ln1", "lnF", "lmHead", "tokenEmbedding",
+    ] {
+      #expect(names.contains(name), "\(name)")
+    }
+    let parameters = GPT(config).namedParameters.map(\.name)
+    #expect(parameters.contains("blocks.0.sa.heads.1.query.weight"))
+    #expect(parameters.first == "tokenEmbedding.weight")
+  }
+
+  @Test func queryAndValueTargetsEveryHead() throws {
+    let model = GPT(config)
+    let replaced = try applyLoRA(to: model, targets: ["query", "value"], rank: 4, alpha: 8)
+    #expect(replaced.count == 2 * 3 * 2)
+    #expect(replaced.first == "blocks.0.sa.heads.0.query")
+    // Per head: A [4, 12] and B [4, 4], for query and value: 2 · (48 + 16) = 128.
+    #expect(parameterReport(model).trainable == 2 * 3 * 128)
+  }
+
+  @Test func causalAttentionIgnoresTheFuture() {
+    let model = Random.withSeed(2) { GPT(config) }
+    let a = model.forward([[1, 2, 3, 4]]).logits
+    let b = model.forward([[1, 2, 3, 9]]).logits
+    // Positions 0...2 cannot see the last token.
+    #expect(a.scalars[0..<33] == b.scalars[0..<33])
+    #expect(a.scalars[33...] != b.scalars[33...])
+  }
+
+  @Test func cachedGenerationMatchesRecomputingThePrefix() {
+    let model = Random.withSeed(3) { GPT(config) }
+    let tokens = [1, 4, 2, 8, 5, 7]
+    let cache = KVCache(config: config)
+    var cachedLogits: [Float] = []
+    _ = model.forward([Array(tokens.prefix(3))], cache: cache)
+    for token in tokens.dropFirst(3) {
+      cachedLogits += model.forward([[token]], cache: cache).scalars
+    }
+    let full = model.forward([tokens]).logits.scalars
+    #expect(isClose(cachedLogits, Array(full[(3 * 11)...]), tolerance: 1e-5))
+  }
+
+  @Test func generationIsSeededAndSlidesPastTheBlockSize() {
+    let model = Random.withSeed(4) { GPT(config) }
+    let first = model.generate(context: [1, 2], maxNewTokens: 20, seed: 7)
+    let second = model.generate(context: [1, 2], maxNewTokens: 20, seed: 7)
+    #expect(first == second)
+    #expect(first.count == 22)
+    #expect(first.prefix(2) == [1, 2])
+    #expect(first.allSatisfy { (0..<11).contains($0) })
+    // Greedy decoding past the block size equals cropping the context and recomputing.
+    let greedy = model.generate(context: [3], maxNewTokens: 12, temperature: 0)
+    var reference = [3]
+    for _ in 0..<12 {
+      let window = Array(reference.suffix(config.blockSize))
+      let logits = model.forward([window]).logits.scalars.suffix(11)
+      reference.append(Array(logits).indices.max { logits[logits.startIndex + $0] < logits[logits.startIndex + $1] }!)
+    }
+    #expect(greedy == reference)
+  }
+
+  @Test func topKSamplesOnlyTheLikeliest() {
+    var generator = RandomGenerator(seed: 1)
+    let logits: [Float] = [0, 5, 1, 4.9, -2]
+    for _ in 0..<200 {
+      #expect([1, 3].contains(sample(logits, temperature: 1, topK: 2, using: &generator)))
+    }
+    #expect(sample(logits, temperature: 0, topK: nil, using: &generator) == 1)
+  }
+
+  @Test func causalSoftmaxMatchesTheUnfusedOps() {
+    let scores = parameter([2, 4, 4], seed: 8)
+    let fused = scores.causalSoftmax(scale: 0.5)
+    let unfused = (scores * 0.5).maskedFill(1 - Tensor.tril(4), -.infinity).softmax()
+    #expect(isClose(fused.scalars, unfused.scalars, tolerance: 1e-6))
+    checkGradients([scores]) { $0[0].causalSoftmax(scale: 0.5) }
+    let rectangular = parameter([2, 3], seed: 9)  // 2 new queries over 3 keys
+    checkGradients([rectangular]) { $0[0].causalSoftmax(scale: 2) }
+    #expect(rectangular.causalSoftmax(scale: 1).scalars[2] == 0)
+  }
+
+  @Test func wholeModelGradientsMatchFiniteDifferences() {
+    let small = GPTConfig(vocabSize: 5, blockSize: 4, nEmbd: 4, nHead: 2, nLayer: 1)
+    let model = Random.withSeed(5) { GPT(small) }
+    let weight = model.blocks[0].sa.heads[1].query.weight
+    let embedding = model.tokenEmbedding.weight
+    checkGradients([weight, embedding], tolerance: 2e-2) { _ in
+      model.forward([[1, 2, 3]], targets: [[2, 3, 4]]).loss!
+    }
+  }
+}
+
+@Suite("Character tokenizer")
+struct CharTokenizerTests {
+  @Test func encodesAndDecodes() throws {
+    let tokenizer = CharTokenizer(corpus: "hello world")
+    #expect(String(tokenizer.vocabulary) == " dehlorw")
+    let ids = try tokenizer.encode("hello")
+    #expect(ids == [3, 2, 4, 4, 5])
+    #expect(tokenizer.decode(ids) == "hello")
+  }
+
+  @Test func unknownCharactersAreNamed() {
+    let tokenizer = CharTokenizer(corpus: "abc")
+    #expect(throws: TokenizerError.unknownCharacter("z", offset: 2, vocabulary: "abc")) {
+      try tokenizer.encode("abz")
+    }
+    let message = TokenizerError.unknownCharacter("z", offset: 2, vocabulary: "abc").description
+    #expect(message == #"character "z" at offset 2 is not in the vocabulary "abc""#)
+  }
+
+  @Test func roundTripsThroughJSON() throws {
+    let tokenizer = CharTokenizer(corpus: "KING: hi\n")
+    let data = try JSONEncoder().encode(tokenizer)
+    #expect(try JSONDecoder().decode(CharTokenizer.self, from: data) == tokenizer)
+  }
+}
