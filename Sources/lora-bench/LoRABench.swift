@@ -8,6 +8,14 @@ import LoRA
 struct LoRABench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lora-bench",
+    subcommands: [Tables.self, GPTStep.self],
+    defaultSubcommand: Tables.self)
+}
+
+/// The benchmark tables.
+struct Tables: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tables",
     abstract: "Benchmark the LoRA library: matrix products, element-wise ops, the toy fit.",
     discussion: """
       Build in release for meaningful figures: swift run -c release lora-bench
@@ -15,7 +23,7 @@ struct LoRABench: ParsableCommand {
       session and its figure is printed beside ours.
       """)
 
-  @Option(help: "Sections to run: matmul, elementwise, toy (default: all).")
+  @Option(help: "Sections to run: matmul, elementwise, toy, gpt (default: all).")
   var only: [Section] = Section.allCases
 
   @Option(help: "A Python with PyTorch installed, to run the reference scripts.")
@@ -28,7 +36,7 @@ struct LoRABench: ParsableCommand {
   var threads = 2
 
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy
+    case matmul, elementwise, toy, gpt
   }
 
   func run() throws {
@@ -52,9 +60,8 @@ struct LoRABench: ParsableCommand {
       table.add(
         "LoRA (this library)", fixed(ours.milliseconds, 2), String(format: "%.6f", ours.finalLoss))
       if let python {
-        switch runReference(
-          python: python, script: reference + "/toy_fit.py",
-          arguments: ["--threads", "\(threads)", "--runs", "11"])
+        switch runProcess(
+          python, [reference + "/toy_fit.py", "--threads", "\(threads)", "--runs", "11"])
         {
         case .success(let output):
           let milliseconds = number(after: "median wall time of 100 steps:", in: output)
@@ -72,6 +79,12 @@ struct LoRABench: ParsableCommand {
       }
       print(table.render() + "\n")
       if let speedUp { print(speedUp + "\n") }
+    }
+    if only.contains(.gpt) {
+      print("## GPT training step (forward, cross-entropy, backward, AdamW) and generation\n")
+      for table in benchmarkGPT(python: python, reference: reference, threads: threads) {
+        print(table.render() + "\n")
+      }
     }
   }
 }

@@ -1,31 +1,25 @@
 import Foundation
 
-/// Runs a PyTorch reference script from `shared/reference` and returns its output, or a
-/// reason why it could not.
-func runReference(python: String, script: String, arguments: [String]) -> Result<
-  String, ReferenceError
-> {
-  guard FileManager.default.isExecutableFile(atPath: python) else {
-    return .failure(ReferenceError("no Python at \(python)"))
-  }
-  guard FileManager.default.fileExists(atPath: script) else {
-    return .failure(ReferenceError("no reference script at \(script)"))
+/// Runs `program` with `arguments` and returns what it printed, or why it could not.
+func runProcess(_ program: String, _ arguments: [String]) -> Result<String, ReferenceError> {
+  guard FileManager.default.isExecutableFile(atPath: program) else {
+    return .failure(ReferenceError("no executable at \(program)"))
   }
   let process = Process()
-  process.executableURL = URL(fileURLWithPath: python)
-  process.arguments = [script] + arguments
+  process.executableURL = URL(fileURLWithPath: program)
+  process.arguments = arguments
   let pipe = Pipe()
   process.standardOutput = pipe
   process.standardError = pipe
   do {
     try process.run()
   } catch {
-    return .failure(ReferenceError("could not start \(python): \(error)"))
+    return .failure(ReferenceError("could not start \(program): \(error)"))
   }
   let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
   process.waitUntilExit()
   guard process.terminationStatus == 0 else {
-    return .failure(ReferenceError("\(script) failed: \(output.suffix(500))"))
+    return .failure(ReferenceError("failed: \(output.suffix(500))"))
   }
   return .success(output)
 }

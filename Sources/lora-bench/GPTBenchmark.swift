@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import LoRA
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One configuration of the GPT benchmark, measured in a process of its own so that its
+/// peak memory is its own. Mirrors `shared/reference/gpt_bench.py`: random tokens, AdamW
+/// lr 3e-4; with `--mode lora`, the base frozen and rank-4, α 8 adapters on every head's
+/// query and value.
+struct GPTStep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gpt-step", abstract: "Time one GPT configuration (run by the benchmark).",
+    shouldDisplay: false)
+
+  @Option var config: GPTSize = .S
+  @Option var mode: TrainingMode = .full
+  @Option var steps = 20
+  @Option var warmup = 3
+  @Option(help: "Time generating this many tokens instead of training.") var generate = 0
+
+  enum GPTSize: String, ExpressibleByArgument, CaseIterable {
+    case S, M, L
+    var config: GPTConfig { [.S: GPTConfig.small, .M: .medium, .L: .large][self]! }
+    var batchSize: Int { 16 }
+  }
+
+  enum TrainingMode: String, ExpressibleByArgument, CaseIterable {
+    case full, lora
+  }
+
+  func run() throws {
+    Random.seed(1337)
+    let gptConfig = config.config
+    let model = GPT(gptConfig)
+    if generate > 0 {
+      _ = model.generate(context: [0], maxNewTokens: 5, seed: 0)
+      let clock = ContinuousClock()
+      let timings = (0..<3).map { run in
+        clock.measure { _ = model.generate(context: [0], maxNewTokens: generate, seed: UInt64(run)) }
+          .seconds
+      }
+      print("median_s=\(median(timings)) peak_rss_MiB=\(peakResidentMiB())")
+      return
+    }
+    if mode == .lora {
+      try applyLoRA(to: model, targets: ["query", "value"], rank: 4, alpha: 8)
+    }
+    let report = parameterReport(model)
+    let optimizer = AdamW(model.parameters, learningRate: 3e-4)
+    var generator = RandomGenerator(seed: 0)
+    let (batch, length) = (config.batchSize, gptConfig.blockSize)
+    func randomTokens() -> [[Int]] {
+      (0..<batch).map { _ in
+        (0..<length).map { _ in Int(generator.next() % UInt64(gptConfig.vocabSize)) }
+      }
+    }
+    let clock = ContinuousClock()
+    var timings: [Double] = []
+    var lastLoss: Float = 0
+    for step in 0..<(warmup + steps) {
+      let x = randomTokens()
+      let y = randomTokens()
+      let elapsed = clock.measure {
+        let (_, loss) = model.forward(x, targets: y)
+        optimizer.zeroGrad()
+        loss!.backward()
+        optimizer.step()
+        lastLoss = loss!.item()
+      }
+      if step >= warmup { timings.append(elapsed.seconds) }
+    }
+    let stepSeconds = median(timings)
+    print(
+      "step_ms_median=\(stepSeconds * 1000) tok_per_s=\(Double(batch * length) / stepSeconds) "
+        + "params_total=\(report.total) params_trainable=\(report.trainable) "
+        + "optimizer_state_bytes=\(optimizer.stateBytes) loss_last=\(lastLoss) "
+        + "peak_rss_MiB=\(peakResidentMiB())")
+  }
+}
+
+#if os(Linux)
+  /// `RUSAGE_SELF`, which Glibc imports as an enum case rather than the `Int32` it takes.
+  let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
+#else
+  let RUSAGE_SELF_WHO = RUSAGE_SELF
+#endif
+
+/// The process's peak resident memory in MiB.
+func peakResidentMiB() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF_WHO, &usage)
+  #if os(Linux)
+    return Double(usage.ru_maxrss) / 1024  // KiB on Linux
+  #else
+    return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
+  #endif
+}
+
+/// `key=value` pairs from one line of benchmark output.
+func keyValues(_ text: String) -> [String: String] {
+  var result: [String: String] = [:]
+  for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+    let parts = field.split(separator: "=", maxSplits: 1)
+    if parts.count == 2 { result[String(parts[0])] = String(parts[1]) }
+  }
+  return result
+}
+
+/// Runs this executable's `gpt-step` for every configuration, and the PyTorch reference
+/// beside it when a Python is given, and tabulates both.
+func benchmarkGPT(python: String?, reference: String, threads: Int) -> [MarkdownTable] {
+  let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+  func run(_ program: String, _ arguments: [String]) -> [String: String] {
+    switch runProcess(program, arguments) {
+    case .success(let output): return keyValues(output)
+    case .failure(let error):
+      print("  \(program) \(arguments.joined(separator: " ")): \(error)")
+      return [:]
+    }
+  }
+  func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
+    values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
+  }
+  var steps = MarkdownTable(
+    "config", "mode", "ms/step", "PyTorch ms/step", "tokens/s", "PyTorch tokens/s",
+    "trainable params", "optimizer state MiB", "peak RSS MiB", "PyTorch peak RSS MiB")
+  for size in GPTStep.GPTSize.allCases {
+    for mode in GPTStep.TrainingMode.allCases {
+      let arguments = ["--config", size.rawValue, "--mode", mode.rawValue]
+      let ours = run(executable, ["gpt-step"] + arguments)
+      let theirs =
+        python.map {
+          run($0, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments)
+        } ?? [:]
+      let stateMiB = ours["optimizer_state_bytes"].flatMap(Double.init).map { fixed($0 / 1_048_576, 2) }
+      steps.add(
+        size.rawValue, mode.rawValue, number(ours, "step_ms_median", 1),
+        number(theirs, "step_ms_median", 1), number(ours, "tok_per_s"), number(theirs, "tok_per_s"),
+        ours["params_trainable"] ?? "—", stateMiB ?? "—", number(ours, "peak_rss_MiB"),
+        number(theirs, "peak_rss_MiB"))
+    }
+  }
+  var generation = MarkdownTable("config", "new tokens", "seconds", "PyTorch seconds (no KV cache)")
+  let ours = run(executable, ["gpt-step", "--config", "L", "--generate", "150"])
+  let theirs =
+    python.map {
+      run($0, [reference + "/gpt_bench.py", "--threads", "\(threads)", "--config", "L", "--generate", "150"])
+    } ?? [:]
+  generation.add("L", "150", number(ours, "median_s", 3), number(theirs, "median_s", 3))
+  return [steps, generation]
+}
