@@ -138,18 +138,24 @@ extension Module {
     do {
       config = try JSONDecoder().decode(AdapterConfig.self, from: Data(contentsOf: configURL))
     } catch let error as DecodingError {
-      throw AdapterFileError(path: configURL.path, reason: "is not a valid adapter config (\(error))")
+      throw AdapterFileError(
+        path: configURL.path, reason: "is not a valid adapter config (\(error))")
     } catch {
-      throw AdapterFileError(path: configURL.path, reason: "cannot be read (\(error.localizedDescription))")
+      throw AdapterFileError(
+        path: configURL.path, reason: "cannot be read (\(error.localizedDescription))")
     }
     guard config.peftType == "LORA" else {
-      throw AdapterFileError(path: configURL.path, reason: "is a \(config.peftType) adapter, not LORA")
+      throw AdapterFileError(
+        path: configURL.path, reason: "is a \(config.peftType) adapter, not LORA")
     }
-    let weights = try Safetensors(contentsOf: directory.appendingPathComponent(AdapterFiles.weights))
+    let weights = try Safetensors(
+      contentsOf: directory.appendingPathComponent(AdapterFiles.weights))
     let plan = try planAdapterLoad(config: config, tensors: weights.tensors)
 
     let targets = plan.map(\.module)
-    guard !adapterNames.contains(adapterName) else { throw ModuleError.duplicateAdapter(adapterName) }
+    guard !adapterNames.contains(adapterName) else {
+      throw ModuleError.duplicateAdapter(adapterName)
+    }
     try applyLoRA(
       to: self, targets: targets, rank: config.r, alpha: config.loraAlpha,
       dropout: config.loraDropout, useRSLoRA: config.useRslora, adapterName: adapterName)

@@ -13,51 +13,158 @@ public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
   try GradMode.$isEnabled.withValue(false, operation: body)
 }
 
-extension Tensor {
-  /// Builds the result of an operation and, when any input needs gradients, records how to
-  /// send the result's gradient back to the inputs.
-  ///
-  /// `backward` receives the result's gradient and must add into the gradient of each input
-  /// that `requiresGrad` (see `accumulateGrad`). It runs with recording switched off.
-  static func result(
-    of operation: String, shape: [Int], scalars: [Float], inputs: [Tensor],
-    backward: @escaping (_ gradient: Tensor) -> Void
-  ) -> Tensor {
-    let output = Tensor(shape: shape, scalars: scalars)
-    if GradMode.isEnabled && inputs.contains(where: \.requiresGrad) {
-      output.requiresGrad = true
-      output.parents = inputs
-      output.backwardFunction = backward
-      output.operation = operation
-    }
-    return output
+/// A tensor's place in the autograd graph.
+///
+/// Nodes point to the nodes of their inputs, never to tensors, so the graph by itself keeps
+/// no activations alive: an operation's backward function holds exactly the values it needs
+/// (PyTorch's "saved tensors"), and everything else is freed as soon as the forward pass
+/// drops it.
+final class GradNode {
+  /// Whether this node stands for a tensor created directly (a parameter).
+  let isLeaf: Bool
+  /// The leaf tensor whose `grad` receives gradients. Weak, so the graph does not keep it.
+  private weak var leaf: Tensor?
+  /// The shape of the tensor, which every gradient must have.
+  let shape: [Int]
+  /// The operation that made the tensor, for error messages.
+  let operation: String
+  /// The nodes of the inputs that require grad.
+  private(set) var parents: [GradNode]
+  /// Adds the tensor's gradient (the argument) into its inputs' nodes.
+  private(set) var backwardFunction: ((Tensor) -> Void)?
+  /// The gradient gathered so far during `backward()`, for results of operations.
+  private var gradient: Tensor?
+  /// Set once `backward()` has used and freed the graph behind this node.
+  private(set) var graphWasFreed = false
+
+  /// The node of a leaf tensor.
+  init(leaf: Tensor) {
+    isLeaf = true
+    self.leaf = leaf
+    shape = leaf.shape
+    operation = "leaf"
+    parents = []
   }
 
-  /// Adds `gradient` into this tensor's gradient.
-  func accumulateGrad(_ gradient: Tensor) {
+  /// The node of an operation's result.
+  init(operation: String, shape: [Int], parents: [GradNode], backward: @escaping (Tensor) -> Void) {
+    isLeaf = false
+    self.shape = shape
+    self.operation = operation
+    self.parents = parents
+    backwardFunction = backward
+  }
+
+  /// Adds `gradient` into this node's gradient.
+  func accumulate(_ gradient: Tensor) {
     guard gradient.shape == shape else {
       fatalError(
-        "backward of \(operation ?? "leaf"): gradient shape \(gradient.shape) "
-          + "does not match tensor shape \(shape)")
+        "backward of \(operation): gradient shape \(gradient.shape) does not match tensor shape \(shape)"
+      )
     }
-    guard let existing = grad else {
-      grad = gradient.detach()
-      return
-    }
-    existing.scalars.withUnsafeMutableBufferPointer { sum in
+    accumulate { sum in
       gradient.scalars.withUnsafeBufferPointer { addend in
         for i in sum.indices { sum[i] += addend[i] }
       }
     }
   }
 
-  /// Lets `body` add directly into this tensor's gradient buffer, created as zeros if needed.
-  /// Kernels such as matrix products accumulate in place this way, without a temporary.
-  func accumulateGrad(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
-    if grad == nil {
-      grad = Tensor(shape: shape, scalars: [Float](repeating: 0, count: count))
+  /// Lets `body` add directly into the gradient buffer, created as zeros if needed. Kernels
+  /// such as matrix products accumulate in place this way, without a temporary.
+  func accumulate(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+    if isLeaf {
+      guard let leaf else { return }  // nobody can read this gradient any more
+      if leaf.grad == nil { leaf.grad = .zeros(shape) }
+      leaf.grad!.scalars.withUnsafeMutableBufferPointer { body($0) }
+    } else {
+      if gradient == nil { gradient = .zeros(shape) }
+      gradient!.scalars.withUnsafeMutableBufferPointer { body($0) }
     }
-    grad!.scalars.withUnsafeMutableBufferPointer { body($0) }
+  }
+
+  /// Adds `gradient`, shaped like a broadcast result, summing over the dimensions along
+  /// which this node's tensor was broadcast.
+  func accumulateBroadcast(_ gradient: Tensor) {
+    if gradient.shape == shape {
+      accumulate(gradient)
+      return
+    }
+    let layout = BroadcastLayout(output: gradient.shape, a: shape)
+    gradient.scalars.withUnsafeBufferPointer { source in
+      accumulate { target in LoRA.accumulateBroadcast(source, layout: layout, into: target) }
+    }
+  }
+
+  /// Runs backward from this node, seeded with `seed`.
+  func backpropagate(seed: Tensor, retainGraph: Bool) {
+    let order = topologicalOrder()
+    accumulate(seed)
+    withNoGrad {
+      for node in order.reversed() {
+        if let function = node.backwardFunction, let gradient = node.gradient {
+          function(gradient)
+        }
+        // Intermediate gradients are not needed again, nor, unless retained, is the graph
+        // with the values its functions hold: freeing them as we go keeps the peak memory
+        // of a training step low.
+        node.gradient = nil
+        if !retainGraph && !node.isLeaf {
+          node.backwardFunction = nil
+          node.parents = []
+          node.graphWasFreed = true
+        }
+      }
+    }
+  }
+
+  /// Every node this one depends on, inputs before outputs.
+  private func topologicalOrder() -> [GradNode] {
+    var order: [GradNode] = []
+    var visited = Set<ObjectIdentifier>()
+    // An explicit stack rather than recursion, so deep graphs cannot overflow the call stack.
+    var stack: [(node: GradNode, parentsPushed: Bool)] = [(self, false)]
+    while let (node, parentsPushed) = stack.popLast() {
+      if parentsPushed {
+        order.append(node)
+        continue
+      }
+      guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+      stack.append((node, true))
+      for parent in node.parents where !visited.contains(ObjectIdentifier(parent)) {
+        stack.append((parent, false))
+      }
+    }
+    return order
+  }
+}
+
+extension Tensor {
+  /// Wraps an operation's result and, when any input needs gradients, records how to send
+  /// the result's gradient back.
+  ///
+  /// `backward` receives the result's gradient and adds into the nodes of the inputs that
+  /// require grad, which the operation captures beforehand (`input.gradNode`). It should
+  /// capture input tensors only when it needs their values, so that the rest can be freed.
+  /// It runs with recording switched off.
+  static func result(
+    of operation: String, _ value: Tensor, inputs: [Tensor],
+    backward: @escaping (_ gradient: Tensor) -> Void
+  ) -> Tensor {
+    let parents = inputs.compactMap(\.gradNode)
+    if GradMode.isEnabled && !parents.isEmpty {
+      value.gradNode = GradNode(
+        operation: operation, shape: value.shape, parents: parents, backward: backward)
+    }
+    return value
+  }
+
+  /// `result(of:_:inputs:backward:)` for a result given as its shape and elements.
+  static func result(
+    of operation: String, shape: [Int], scalars: [Float], inputs: [Tensor],
+    backward: @escaping (_ gradient: Tensor) -> Void
+  ) -> Tensor {
+    result(
+      of: operation, Tensor(shape: shape, scalars: scalars), inputs: inputs, backward: backward)
   }
 
   /// Computes the gradient of this tensor with respect to every leaf that requires grad,
@@ -69,12 +176,12 @@ extension Tensor {
   ///   - retainGraph: keep the recorded graph, so that `backward` can run through it again.
   ///     By default the graph is freed as it is used, as in PyTorch.
   public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
-    guard requiresGrad else {
+    guard let node = gradNode else {
       fatalError(
         "backward(): the tensor (shape \(shape)) does not require grad; set requiresGrad on a "
           + "parameter it depends on, outside withNoGrad")
     }
-    if graphWasFreed {
+    if node.graphWasFreed {
       fatalError(
         "backward(): the graph behind this tensor was already used and freed; "
           + "pass retainGraph: true to the first backward() to go through it twice")
@@ -93,44 +200,6 @@ extension Tensor {
       }
       seed = Tensor(shape: shape, scalars: [1])
     }
-
-    let order = topologicalOrder()
-    accumulateGrad(seed)
-    withNoGrad {
-      for node in order.reversed() {
-        guard let function = node.backwardFunction else { continue }
-        if let nodeGradient = node.grad {
-          function(nodeGradient)
-        }
-        // Intermediate gradients are not needed again, nor, unless retained, is the graph:
-        // freeing them as we go keeps the peak memory of a training step low.
-        node.grad = nil
-        if !retainGraph {
-          node.backwardFunction = nil
-          node.parents = []
-          node.graphWasFreed = true
-        }
-      }
-    }
-  }
-
-  /// Every tensor this one depends on through recorded operations, inputs before outputs.
-  private func topologicalOrder() -> [Tensor] {
-    var order: [Tensor] = []
-    var visited = Set<ObjectIdentifier>()
-    // An explicit stack rather than recursion, so deep graphs cannot overflow the call stack.
-    var stack: [(node: Tensor, parentsPushed: Bool)] = [(self, false)]
-    while let (node, parentsPushed) = stack.popLast() {
-      if parentsPushed {
-        order.append(node)
-        continue
-      }
-      guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
-      stack.append((node, true))
-      for parent in node.parents where parent.requiresGrad {
-        if !visited.contains(ObjectIdentifier(parent)) { stack.append((parent, false)) }
-      }
-    }
-    return order
+    node.backpropagate(seed: seed, retainGraph: retainGraph)
   }
 }

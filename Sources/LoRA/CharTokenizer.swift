@@ -32,7 +32,8 @@ public struct CharTokenizer: Codable, Equatable, Sendable {
   public func encode(_ text: String) throws -> [Int] {
     try text.enumerated().map { offset, character in
       guard let id = ids[character] else {
-        throw TokenizerError.unknownCharacter(character, offset: offset, vocabulary: String(vocabulary))
+        throw TokenizerError.unknownCharacter(
+          character, offset: offset, vocabulary: String(vocabulary))
       }
       return id
     }
@@ -47,7 +48,8 @@ public struct CharTokenizer: Codable, Equatable, Sendable {
 
   /// Reads a tokenizer saved as its vocabulary string.
   public init(from decoder: Decoder) throws {
-    let text = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .vocabulary)
+    let text = try decoder.container(keyedBy: CodingKeys.self).decode(
+      String.self, forKey: .vocabulary)
     self.init(vocabulary: Array(text))
   }
 

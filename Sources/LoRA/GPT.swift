@@ -166,7 +166,8 @@ public final class GPT: Module {
 
   /// Logits `[B, T, vocab]` for a batch of token sequences of equal length, and, given
   /// targets, the mean cross-entropy of predicting each next token.
-  public func forward(_ tokens: [[Int]], targets: [[Int]]? = nil) -> (logits: Tensor, loss: Tensor?) {
+  public func forward(_ tokens: [[Int]], targets: [[Int]]? = nil) -> (logits: Tensor, loss: Tensor?)
+  {
     let logits = forward(tokens, cache: nil)
     guard let targets else { return (logits, nil) }
     guard targets.count == tokens.count, zip(targets, tokens).allSatisfy({ $0.count == $1.count })

@@ -35,6 +35,8 @@ protocol UnaryKernel {
   func callAsFunction(_ x: Float) -> Float
   /// dy/dx, given both the input `x` and the output `y` (some derivatives are cheaper in y).
   func derivative(x: Float, y: Float) -> Float
+  /// Whether `derivative` reads `x`; when it does not, backward keeps only the output.
+  var derivativeNeedsInput: Bool { get }
 }
 
 /// A function of two elements, for broadcasting binary operations.
@@ -51,14 +53,17 @@ func applyUnary<K: UnaryKernel>(
   for i in 0..<input.count { output[i] = kernel(input[i]) }
 }
 
-/// `inputGradient[i] += gradient[i] · kernel'(x[i])`.
+/// `inputGradient[i] += gradient[i] · kernel'(x[i])`; `x` is empty when the kernel does not
+/// need it.
 @inline(__always)
 func accumulateUnaryGradient<K: UnaryKernel>(
   _ kernel: K, x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>,
   gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
 ) {
-  for i in 0..<x.count {
-    inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i])
+  if kernel.derivativeNeedsInput {
+    for i in 0..<y.count { inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i]) }
+  } else {
+    for i in 0..<y.count { inputGradient[i] += gradient[i] * kernel.derivative(x: 0, y: y[i]) }
   }
 }
 

@@ -181,7 +181,9 @@ public final class LoRALinear: Linear {
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return base }
     let input = x.dropout(adapter.dropout, training: isTraining)
     // linear(weight:) multiplies by the transpose, so A [r, in] and B [out, r] are used as
-    // they are stored, with no transposed copies.
-    return base + input.linear(weight: adapter.loraA).linear(weight: adapter.loraB) * adapter.scaling
+    // they are stored. Scaling the narrow [..., r] middle rather than the [..., out] result
+    // is the same product with less work and memory.
+    let down = input.linear(weight: adapter.loraA) * adapter.scaling  // [..., r]
+    return base + down.linear(weight: adapter.loraB)  // [..., out]
   }
 }

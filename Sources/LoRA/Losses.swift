@@ -24,19 +24,19 @@ extension Tensor {
     for target in targets where target < 0 || target >= classes {
       fatalError("crossEntropy: target \(target) is out of range for \(classes) classes")
     }
-    let logits = self
+    let node = gradNode
     let logProbabilities = withNoGrad { logSoftmax(axis: 1) }
     var total: Float = 0
     for (row, target) in targets.enumerated() {
       total -= logProbabilities.scalars[row * classes + target]
     }
     let loss = total / Float(rows)
-    return .result(of: "crossEntropy", shape: [], scalars: [loss], inputs: [logits]) {
+    return .result(of: "crossEntropy", shape: [], scalars: [loss], inputs: [self]) {
       gradient in
       // d loss / d logits = (softmax - onehot) / N
       let scale = gradient.scalars[0] / Float(rows)
       logProbabilities.scalars.withUnsafeBufferPointer { logP in
-        logits.accumulateGrad { dx in
+        node?.accumulate { dx in
           for row in 0..<rows {
             for c in 0..<classes {
               dx[row * classes + c] += fastExp(logP[row * classes + c]) * scale

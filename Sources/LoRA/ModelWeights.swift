@@ -30,7 +30,8 @@ extension Module {
     }
     for (name, parameter) in parameters {
       if let tensor = tensors[name], tensor.shape != parameter.shape {
-        throw ModuleError.shapeMismatch(tensor: name, expected: parameter.shape, found: tensor.shape)
+        throw ModuleError.shapeMismatch(
+          tensor: name, expected: parameter.shape, found: tensor.shape)
       }
     }
     for (name, parameter) in parameters {

@@ -43,7 +43,9 @@ public enum ModuleError: Error, Equatable, CustomStringConvertible {
       return "tensor '\(tensor)' has shape \(found) in the file, but the model expects \(expected)"
     case .keyMismatch(let missing, let unexpected):
       var parts: [String] = []
-      if !missing.isEmpty { parts.append("missing from the file: " + missing.joined(separator: ", ")) }
+      if !missing.isEmpty {
+        parts.append("missing from the file: " + missing.joined(separator: ", "))
+      }
       if !unexpected.isEmpty {
         parts.append("not in the model: " + unexpected.joined(separator: ", "))
       }

@@ -29,14 +29,17 @@ public struct Safetensors {
     do {
       data = try Data(contentsOf: url)
     } catch {
-      throw SafetensorsError(file: url.path, reason: "cannot be read (\(error.localizedDescription))")
+      throw SafetensorsError(
+        file: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
     try self.init(data: data, source: url.path)
   }
 
   /// Decodes and checks a safetensors buffer; `source` names it in error messages.
   public init(data: Data, source: String = "safetensors data") throws {
-    func fail(_ reason: String) -> SafetensorsError { SafetensorsError(file: source, reason: reason) }
+    func fail(_ reason: String) -> SafetensorsError {
+      SafetensorsError(file: source, reason: reason)
+    }
     let bytes = [UInt8](data)
     guard bytes.count >= 8 else {
       throw fail("is \(bytes.count) bytes long, too short for the 8-byte header length")
@@ -97,7 +100,8 @@ public struct Safetensors {
       ranges.append((name, begin..<end))
       let scalars = bytes.withUnsafeBufferPointer { buffer in
         Self.decode(
-          UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[(dataStart + begin)..<(dataStart + end)]),
+          UnsafeRawBufferPointer(
+            rebasing: UnsafeRawBufferPointer(buffer)[(dataStart + begin)..<(dataStart + end)]),
           dtype: dtype)
       }
       tensors[name] = Tensor(shape: shape, scalars: scalars)
@@ -155,7 +159,8 @@ public struct Safetensors {
     do {
       try encoded().write(to: url, options: .atomic)
     } catch {
-      throw SafetensorsError(file: url.path, reason: "cannot be written (\(error.localizedDescription))")
+      throw SafetensorsError(
+        file: url.path, reason: "cannot be written (\(error.localizedDescription))")
     }
   }
 
@@ -175,7 +180,8 @@ public struct Safetensors {
       }
     default:  // F16
       return (0..<(raw.count / 2)).map {
-        halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))
+        halfToFloat(
+          UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))
       }
     }
   }
@@ -199,7 +205,9 @@ func halfToFloat(_ bits: UInt16) -> Float {
   switch exponent {
   case 0: return sign * fraction * 0x1p-24  // subnormal
   case 31: return fraction == 0 ? sign * .infinity : .nan
-  default: return sign * (1 + fraction / 1024) * Float(sign: .plus, exponent: exponent - 15, significand: 1)
+  default:
+    return sign * (1 + fraction / 1024)
+      * Float(sign: .plus, exponent: exponent - 15, significand: 1)
   }
 }
 

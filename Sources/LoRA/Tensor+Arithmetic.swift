@@ -35,61 +35,52 @@ extension Tensor {
     return Tensor(shape: outputShape, scalars: output)
   }
 
-  /// Adds `gradient`, shaped like a broadcast result, into this tensor's gradient, summing
-  /// over the dimensions along which this tensor was broadcast.
-  func accumulateBroadcastGrad(_ gradient: Tensor) {
-    guard requiresGrad else { return }
-    if gradient.shape == shape {
-      accumulateGrad(gradient)
-      return
-    }
-    let layout = BroadcastLayout(output: gradient.shape, a: shape)
-    gradient.scalars.withUnsafeBufferPointer { source in
-      accumulateGrad { target in accumulateBroadcast(source, layout: layout, into: target) }
-    }
-  }
-
   /// Element-wise sum with broadcasting.
   public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-    let value = lhs.broadcasting(AddKernel(), rhs, operation: "add")
-    return result(of: "add", shape: value.shape, scalars: value.scalars, inputs: [lhs, rhs]) {
-      gradient in
-      lhs.accumulateBroadcastGrad(gradient)
-      rhs.accumulateBroadcastGrad(gradient)
+    let (a, b) = (lhs.gradNode, rhs.gradNode)
+    return result(
+      of: "add", lhs.broadcasting(AddKernel(), rhs, operation: "add"), inputs: [lhs, rhs]
+    ) { gradient in
+      a?.accumulateBroadcast(gradient)
+      b?.accumulateBroadcast(gradient)
     }
   }
 
   /// Element-wise difference with broadcasting.
   public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
-    let value = lhs.broadcasting(SubtractKernel(), rhs, operation: "subtract")
+    let (a, b) = (lhs.gradNode, rhs.gradNode)
     return result(
-      of: "subtract", shape: value.shape, scalars: value.scalars, inputs: [lhs, rhs]
+      of: "subtract", lhs.broadcasting(SubtractKernel(), rhs, operation: "subtract"),
+      inputs: [lhs, rhs]
     ) { gradient in
-      lhs.accumulateBroadcastGrad(gradient)
-      if rhs.requiresGrad { rhs.accumulateBroadcastGrad(-gradient) }
+      a?.accumulateBroadcast(gradient)
+      b?.accumulateBroadcast(-gradient)
     }
   }
 
   /// Element-wise product with broadcasting.
   public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
-    let value = lhs.broadcasting(MultiplyKernel(), rhs, operation: "multiply")
+    let (a, b) = (lhs.gradNode, rhs.gradNode)
+    // Each side's gradient needs the other side's values; keep only those that are needed.
+    let (savedLeft, savedRight) = (b == nil ? nil : lhs, a == nil ? nil : rhs)
     return result(
-      of: "multiply", shape: value.shape, scalars: value.scalars, inputs: [lhs, rhs]
+      of: "multiply", lhs.broadcasting(MultiplyKernel(), rhs, operation: "multiply"),
+      inputs: [lhs, rhs]
     ) { gradient in
-      if lhs.requiresGrad { lhs.accumulateBroadcastGrad(gradient * rhs) }
-      if rhs.requiresGrad { rhs.accumulateBroadcastGrad(gradient * lhs) }
+      if let a, let savedRight { a.accumulateBroadcast(gradient * savedRight) }
+      if let b, let savedLeft { b.accumulateBroadcast(gradient * savedLeft) }
     }
   }
 
   /// Element-wise quotient with broadcasting.
   public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
-    let value = lhs.broadcasting(DivideKernel(), rhs, operation: "divide")
-    return result(
-      of: "divide", shape: value.shape, scalars: value.scalars, inputs: [lhs, rhs]
-    ) { gradient in
-      if lhs.requiresGrad { lhs.accumulateBroadcastGrad(gradient / rhs) }
+    let (a, b) = (lhs.gradNode, rhs.gradNode)
+    let quotient = lhs.broadcasting(DivideKernel(), rhs, operation: "divide")
+    let savedQuotient = b == nil ? nil : quotient.detach()
+    return result(of: "divide", quotient, inputs: [lhs, rhs]) { gradient in
+      a?.accumulateBroadcast(gradient / rhs)
       // d(a/b)/db = -a/b² = -(a/b)/b
-      if rhs.requiresGrad { rhs.accumulateBroadcastGrad(-(gradient * value) / rhs) }
+      if let b, let savedQuotient { b.accumulateBroadcast(-(gradient * savedQuotient) / rhs) }
     }
   }
 

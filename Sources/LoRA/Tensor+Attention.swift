@@ -8,12 +8,13 @@ extension Tensor {
   public func causalSoftmax(scale: Float) -> Tensor {
     guard scale > 0 else { fatalError("causalSoftmax: scale must be positive, got \(scale)") }
     guard rank >= 2, shape[rank - 1] >= shape[rank - 2] else {
-      fatalError("causalSoftmax: needs scores [..., queries, keys] with keys >= queries, got \(shape)")
+      fatalError(
+        "causalSoftmax: needs scores [..., queries, keys] with keys >= queries, got \(shape)")
     }
     let (queries, keys) = (shape[rank - 2], shape[rank - 1])
     let offset = keys - queries
     let rows = count / keys
-    let input = self
+    let node = gradNode
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in
         for row in 0..<rows {
@@ -33,11 +34,11 @@ extension Tensor {
         }
       }
     }
-    return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [input]) {
+    return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [self]) {
       gradient in
       output.withUnsafeBufferPointer { y in
         gradient.scalars.withUnsafeBufferPointer { g in
-          input.accumulateGrad { dx in
+          node?.accumulate { dx in
             // dx = scale · y · (g - Σ g·y); masked entries have y = 0 and get nothing.
             for row in 0..<rows {
               let base = row * keys

@@ -1,36 +1,44 @@
 import Foundation
 
 struct ExpKernel: UnaryKernel {
+  let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { fastExp(x) }
   func derivative(x: Float, y: Float) -> Float { y }
 }
 struct LogKernel: UnaryKernel {
+  let derivativeNeedsInput = true
   func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
   func derivative(x: Float, y: Float) -> Float { 1 / x }
 }
 struct SqrtKernel: UnaryKernel {
+  let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
   func derivative(x: Float, y: Float) -> Float { 0.5 / y }
 }
 struct PowKernel: UnaryKernel {
   let exponent: Float
+  let derivativeNeedsInput = true
   func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, exponent) }
   func derivative(x: Float, y: Float) -> Float { exponent * Foundation.pow(x, exponent - 1) }
 }
 struct ReLUKernel: UnaryKernel {
+  let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
-  func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+  func derivative(x: Float, y: Float) -> Float { y > 0 ? 1 : 0 }
 }
 struct TanhKernel: UnaryKernel {
+  let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { Foundation.tanh(x) }
   func derivative(x: Float, y: Float) -> Float { 1 - y * y }
 }
 struct SigmoidKernel: UnaryKernel {
+  let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
   func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
 }
 /// The exact GELU, x·Φ(x), which is PyTorch's default (`approximate='none'`).
 struct GELUKernel: UnaryKernel {
+  let derivativeNeedsInput = true
   func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erf(x * 0.707_106_78)) }
   func derivative(x: Float, y: Float) -> Float {
     let cdf = 0.5 * (1 + erf(x * 0.707_106_78))
@@ -42,17 +50,17 @@ struct GELUKernel: UnaryKernel {
 extension Tensor {
   /// Applies `kernel` to every element and records its derivative for backward.
   func elementwise<K: UnaryKernel>(_ kernel: K, operation: String) -> Tensor {
-    let input = self
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in applyUnary(kernel, x, y) }
     }
-    return .result(of: operation, shape: shape, scalars: output, inputs: [input]) { gradient in
-      input.scalars.withUnsafeBufferPointer { x in
+    let node = gradNode
+    // Keep the input only when the derivative needs it: ReLU's, for one, reads the output.
+    let savedInput = node != nil && kernel.derivativeNeedsInput ? scalars : []
+    return .result(of: operation, shape: shape, scalars: output, inputs: [self]) { gradient in
+      savedInput.withUnsafeBufferPointer { x in
         output.withUnsafeBufferPointer { y in
           gradient.scalars.withUnsafeBufferPointer { g in
-            input.accumulateGrad {
-              accumulateUnaryGradient(kernel, x: x, y: y, gradient: g, into: $0)
-            }
+            node?.accumulate { accumulateUnaryGradient(kernel, x: x, y: y, gradient: g, into: $0) }
           }
         }
       }

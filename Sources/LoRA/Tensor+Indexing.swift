@@ -13,7 +13,7 @@ extension Tensor {
     for index in indices where index < 0 || index >= rows {
       fatalError("indexSelect: index \(index) is out of range for \(rows) rows (shape \(shape))")
     }
-    let table = self
+    let node = gradNode
     let output = scalars.withUnsafeBufferPointer { source in
       makeScalars(count: indices.count * width) { out in
         for (position, index) in indices.enumerated() {
@@ -23,10 +23,10 @@ extension Tensor {
       }
     }
     let outputShape = [indices.count] + shape.dropFirst()
-    return .result(of: "indexSelect", shape: outputShape, scalars: output, inputs: [table]) {
+    return .result(of: "indexSelect", shape: outputShape, scalars: output, inputs: [self]) {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        table.accumulateGrad { target in
+        node?.accumulate { target in
           for (position, index) in indices.enumerated() {
             for j in 0..<width { target[index * width + j] += g[position * width + j] }
           }
@@ -43,12 +43,11 @@ extension Tensor {
     guard outputShape == shape else {
       fatalError("maskedFill: mask of shape \(mask.shape) does not broadcast to \(shape)")
     }
-    let input = self
+    let node = gradNode
     let filled = broadcasting(MaskedFillKernel(value: value), mask, operation: "maskedFill")
-    return .result(of: "maskedFill", shape: shape, scalars: filled.scalars, inputs: [input]) {
-      gradient in
+    return .result(of: "maskedFill", filled, inputs: [self]) { gradient in
       // The gradient passes where the input was kept and is zero where it was replaced.
-      input.accumulateGrad(
+      node?.accumulate(
         gradient.broadcasting(MaskedFillKernel(value: 0), mask, operation: "maskedFill"))
     }
   }

@@ -38,7 +38,10 @@ extension Tensor {
 
   /// `[..., K]·[K, N]`: every row of `self` times one matrix, as a single BLAS call.
   private func flattenedProduct(_ other: Tensor, rows: Int, k: Int, n: Int) -> Tensor {
-    let left = self
+    let (leftNode, rightNode) = (gradNode, other.gradNode)
+    // dA needs B and dB needs A: keep each only when the other side needs a gradient.
+    let savedLeft = rightNode == nil ? [] : scalars
+    let savedRight = leftNode == nil ? [] : other.scalars
     let output = scalars.withUnsafeBufferPointer { a in
       other.scalars.withUnsafeBufferPointer { b in
         makeScalars(count: rows * n) { c in
@@ -50,12 +53,12 @@ extension Tensor {
       }
     }
     let outputShape = Array(shape.dropLast()) + [n]
-    return .result(of: "matmul", shape: outputShape, scalars: output, inputs: [left, other]) {
+    return .result(of: "matmul", shape: outputShape, scalars: output, inputs: [self, other]) {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        if left.requiresGrad {
-          other.scalars.withUnsafeBufferPointer { b in
-            left.accumulateGrad { gradA in  // dA = dC · Bᵀ
+        if let leftNode {
+          savedRight.withUnsafeBufferPointer { b in
+            leftNode.accumulate { gradA in  // dA = dC · Bᵀ
               gemm(
                 transposeA: false, transposeB: true, m: rows, n: k, k: n,
                 a: g.baseAddress!, lda: n, b: b.baseAddress!, ldb: n,
@@ -63,9 +66,9 @@ extension Tensor {
             }
           }
         }
-        if other.requiresGrad {
-          left.scalars.withUnsafeBufferPointer { a in
-            other.accumulateGrad { gradB in  // dB = Aᵀ · dC
+        if let rightNode {
+          savedLeft.withUnsafeBufferPointer { a in
+            rightNode.accumulate { gradB in  // dB = Aᵀ · dC
               gemm(
                 transposeA: true, transposeB: false, m: k, n: n, k: rows,
                 a: a.baseAddress!, lda: k, b: g.baseAddress!, ldb: n,
@@ -79,7 +82,9 @@ extension Tensor {
 
   /// `[batch..., M, K]·[batch..., K, N]` with equal batch dimensions, matrix by matrix.
   private func batchedProduct(_ other: Tensor, batch: [Int], m: Int, k: Int, n: Int) -> Tensor {
-    let left = self
+    let (leftNode, rightNode) = (gradNode, other.gradNode)
+    let savedLeft = rightNode == nil ? [] : scalars
+    let savedRight = leftNode == nil ? [] : other.scalars
     let count = elementCount(batch)
     let output = scalars.withUnsafeBufferPointer { a in
       other.scalars.withUnsafeBufferPointer { b in
@@ -94,12 +99,12 @@ extension Tensor {
       }
     }
     return .result(
-      of: "matmul", shape: batch + [m, n], scalars: output, inputs: [left, other]
+      of: "matmul", shape: batch + [m, n], scalars: output, inputs: [self, other]
     ) { gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        if left.requiresGrad {
-          other.scalars.withUnsafeBufferPointer { b in
-            left.accumulateGrad { gradA in
+        if let leftNode {
+          savedRight.withUnsafeBufferPointer { b in
+            leftNode.accumulate { gradA in
               for i in 0..<count {
                 gemm(
                   transposeA: false, transposeB: true, m: m, n: k, k: n,
@@ -109,9 +114,9 @@ extension Tensor {
             }
           }
         }
-        if other.requiresGrad {
-          left.scalars.withUnsafeBufferPointer { a in
-            other.accumulateGrad { gradB in
+        if let rightNode {
+          savedLeft.withUnsafeBufferPointer { a in
+            rightNode.accumulate { gradB in
               for i in 0..<count {
                 gemm(
                   transposeA: true, transposeB: false, m: k, n: n, k: m,
@@ -142,7 +147,10 @@ extension Tensor {
       fatalError("linear: bias of shape \(bias.shape) does not fit weight of shape \(weight.shape)")
     }
     let rows = elementCount(shape.dropLast())
-    let input = self
+    let (inputNode, weightNode, biasNode) = (gradNode, weight.gradNode, bias?.gradNode)
+    // dX needs W and dW needs X: keep each only when the other's gradient is wanted.
+    let savedInput = weightNode == nil ? [] : scalars
+    let savedWeight = inputNode == nil ? [] : weight.scalars
     let output = scalars.withUnsafeBufferPointer { x in
       weight.scalars.withUnsafeBufferPointer { w in
         makeScalars(count: rows * outFeatures) { y in
@@ -158,14 +166,14 @@ extension Tensor {
         }
       }
     }
-    let inputs = [input, weight] + (bias.map { [$0] } ?? [])
+    let inputs = [self, weight] + (bias.map { [$0] } ?? [])
     let outputShape = Array(shape.dropLast()) + [outFeatures]
     return .result(of: "linear", shape: outputShape, scalars: output, inputs: inputs) {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        if input.requiresGrad {
-          weight.scalars.withUnsafeBufferPointer { w in
-            input.accumulateGrad { gradX in  // dX = dY · W
+        if let inputNode {
+          savedWeight.withUnsafeBufferPointer { w in
+            inputNode.accumulate { gradX in  // dX = dY · W
               gemm(
                 transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
                 a: g.baseAddress!, lda: outFeatures, b: w.baseAddress!, ldb: inFeatures,
@@ -173,9 +181,9 @@ extension Tensor {
             }
           }
         }
-        if weight.requiresGrad {
-          input.scalars.withUnsafeBufferPointer { x in
-            weight.accumulateGrad { gradW in  // dW = dYᵀ · X
+        if let weightNode {
+          savedInput.withUnsafeBufferPointer { x in
+            weightNode.accumulate { gradW in  // dW = dYᵀ · X
               gemm(
                 transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                 a: g.baseAddress!, lda: outFeatures, b: x.baseAddress!, ldb: inFeatures,
@@ -183,8 +191,8 @@ extension Tensor {
             }
           }
         }
-        if let bias, bias.requiresGrad {
-          bias.accumulateGrad { gradB in
+        if let biasNode {
+          biasNode.accumulate { gradB in
             for row in 0..<rows {
               for j in 0..<outFeatures { gradB[j] += g[row * outFeatures + j] }
             }

@@ -46,27 +46,27 @@ extension Tensor {
         }
       }
     }
-    let input = self
-    let inputs = [input] + [weight, bias].compactMap { $0 }
+    let (inputNode, weightNode, biasNode) = (gradNode, weight?.gradNode, bias?.gradNode)
+    let inputs = [self] + [weight, bias].compactMap { $0 }
     return .result(of: "layerNorm", shape: shape, scalars: output, inputs: inputs) { gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
         normalized.withUnsafeBufferPointer { xHat in
-          if let weight, weight.requiresGrad {
-            weight.accumulateGrad { dw in
+          if let weightNode {
+            weightNode.accumulate { dw in
               for row in 0..<rows {
                 for j in 0..<features { dw[j] += g[row * features + j] * xHat[row * features + j] }
               }
             }
           }
-          if let bias, bias.requiresGrad {
-            bias.accumulateGrad { db in
+          if let biasNode {
+            biasNode.accumulate { db in
               for row in 0..<rows {
                 for j in 0..<features { db[j] += g[row * features + j] }
               }
             }
           }
-          guard input.requiresGrad else { return }
-          input.accumulateGrad { dx in
+          guard let inputNode else { return }
+          inputNode.accumulate { dx in
             let n = Float(features)
             for row in 0..<rows {
               let base = row * features

@@ -4,7 +4,7 @@ extension Tensor {
   public func sum(axes: [Int], keepDims: Bool = false) -> Tensor {
     let axes = Set(axes.map { normalizedAxis($0, for: "sum") })
     let keptShape = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
-    let input = self
+    let (node, inputShape) = (gradNode, shape)
     // Summing is broadcasting in reverse: every input element adds into the output element
     // it would have been broadcast from.
     let layout = BroadcastLayout(output: shape, a: keptShape)
@@ -16,8 +16,8 @@ extension Tensor {
     }
     let outputShape =
       keepDims ? keptShape : shape.indices.filter { !axes.contains($0) }.map { shape[$0] }
-    return .result(of: "sum", shape: outputShape, scalars: output, inputs: [input]) { gradient in
-      input.accumulateGrad(gradient.reshaped(keptShape).expanded(to: input.shape))
+    return .result(of: "sum", shape: outputShape, scalars: output, inputs: [self]) { gradient in
+      node?.accumulate(gradient.reshaped(keptShape).expanded(to: inputShape))
     }
   }
 
@@ -69,9 +69,9 @@ extension Tensor {
     }
     var outputShape = shape
     if keepDims { outputShape[axis] = 1 } else { outputShape.remove(at: axis) }
-    let input = self
-    return .result(of: "max", shape: outputShape, scalars: output, inputs: [input]) { gradient in
-      input.accumulateGrad { target in
+    let node = gradNode
+    return .result(of: "max", shape: outputShape, scalars: output, inputs: [self]) { gradient in
+      node?.accumulate { target in
         for (slot, position) in positions.enumerated() {
           target[position] += gradient.scalars[slot]
         }

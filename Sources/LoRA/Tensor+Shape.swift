@@ -6,10 +6,10 @@ extension Tensor {
   /// The same elements in a new shape; one dimension may be `-1` to be inferred.
   public func reshaped(_ newShape: [Int]) -> Tensor {
     let resolved = resolveShape(newShape)
-    let input = self
-    return .result(of: "reshape", shape: resolved, scalars: scalars, inputs: [input]) {
+    let (node, inputShape) = (gradNode, shape)
+    return .result(of: "reshape", shape: resolved, scalars: scalars, inputs: [self]) {
       gradient in
-      input.accumulateGrad(Tensor(shape: input.shape, scalars: gradient.scalars))
+      node?.accumulate(Tensor(shape: inputShape, scalars: gradient.scalars))
     }
   }
 
@@ -36,7 +36,7 @@ extension Tensor {
       fatalError(
         "permute: \(dimensions) is not a permutation of the \(rank) dimensions of \(shape)")
     }
-    let input = self
+    let node = gradNode
     let outputShape = axes.map { shape[$0] }
     let sourceStrides = contiguousStrides(shape)
     let layout = BroadcastLayout(
@@ -49,11 +49,11 @@ extension Tensor {
         }
       }
     }
-    return .result(of: "permute", shape: outputShape, scalars: output, inputs: [input]) {
+    return .result(of: "permute", shape: outputShape, scalars: output, inputs: [self]) {
       gradient in
       var inverse = [Int](repeating: 0, count: axes.count)
       for (position, axis) in axes.enumerated() { inverse[axis] = position }
-      input.accumulateGrad(gradient.permuted(inverse))
+      node?.accumulate(gradient.permuted(inverse))
     }
   }
 
@@ -87,10 +87,10 @@ extension Tensor {
     guard outputShape == newShape else {
       fatalError("expand: shape \(shape) cannot be expanded to \(newShape)")
     }
-    let input = self
+    let node = gradNode
     let value = broadcasting(FirstKernel(), Tensor.zeros(newShape), operation: "expand")
-    return .result(of: "expand", shape: newShape, scalars: value.scalars, inputs: [input]) {
-      gradient in input.accumulateBroadcastGrad(gradient)
+    return .result(of: "expand", value, inputs: [self]) { gradient in
+      node?.accumulateBroadcast(gradient)
     }
   }
 
@@ -110,7 +110,7 @@ extension Tensor {
     var outputShape = shape
     outputShape[axis] = range.count
     let block = range.count * inner
-    let input = self
+    let node = gradNode
     let output = scalars.withUnsafeBufferPointer { source in
       makeScalars(count: outer * block) { out in
         for o in 0..<outer {
@@ -119,10 +119,10 @@ extension Tensor {
         }
       }
     }
-    return .result(of: "slice", shape: outputShape, scalars: output, inputs: [input]) {
+    return .result(of: "slice", shape: outputShape, scalars: output, inputs: [self]) {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        input.accumulateGrad { target in
+        node?.accumulate { target in
           for o in 0..<outer {
             let base = (o * length + range.lowerBound) * inner
             for i in 0..<block { target[base + i] += g[o * block + i] }
@@ -163,13 +163,14 @@ extension Tensor {
         start += block
       }
     }
+    let nodes = tensors.map(\.gradNode)
     return result(of: "concatenate", shape: outputShape, scalars: output, inputs: tensors) {
       gradient in
       var start = 0
-      for (tensor, block) in zip(tensors, blocks) {
-        if tensor.requiresGrad {
+      for (node, block) in zip(nodes, blocks) {
+        if let node {
           gradient.scalars.withUnsafeBufferPointer { g in
-            tensor.accumulateGrad { target in
+            node.accumulate { target in
               for o in 0..<outer {
                 for i in 0..<block { target[o * block + i] += g[o * outputBlock + start + i] }
               }

@@ -22,7 +22,7 @@ extension Tensor {
   private func softmaxRows(logarithm: Bool) -> Tensor {
     let length = Swift.max(shape.last ?? 1, 1)
     let rows = count / length
-    let input = self
+    let node = gradNode
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in
         for row in 0..<rows {
@@ -46,10 +46,10 @@ extension Tensor {
       }
     }
     let operation = logarithm ? "logSoftmax" : "softmax"
-    return .result(of: operation, shape: shape, scalars: output, inputs: [input]) { gradient in
+    return .result(of: operation, shape: shape, scalars: output, inputs: [self]) { gradient in
       output.withUnsafeBufferPointer { y in
         gradient.scalars.withUnsafeBufferPointer { g in
-          input.accumulateGrad { dx in
+          node?.accumulate { dx in
             for row in 0..<rows {
               let start = row * length
               if logarithm {

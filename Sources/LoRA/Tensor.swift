@@ -17,21 +17,25 @@ public final class Tensor {
   public let shape: [Int]
 
   /// Whether gradients flow to this tensor. Set it on leaves (parameters); results of
-  /// operations on such tensors require gradients automatically.
-  public var requiresGrad: Bool
+  /// operations on such tensors require gradients automatically. Setting it to `false`
+  /// cuts the tensor from the graph.
+  public var requiresGrad: Bool {
+    get { gradNode != nil }
+    set {
+      if !newValue {
+        gradNode = nil
+      } else if gradNode == nil {
+        gradNode = GradNode(leaf: self)
+      }
+    }
+  }
 
   /// The accumulated gradient of the last `backward()` calls, shaped like the tensor.
   /// Gradients add up until `zeroGrad()` or setting `grad = nil`, as in PyTorch.
   public var grad: Tensor?
 
-  /// The tensors this one was computed from, kept only while a graph is recorded.
-  var parents: [Tensor] = []
-  /// Adds this tensor's gradient (the argument) into its parents' gradients.
-  var backwardFunction: ((Tensor) -> Void)?
-  /// The name of the operation that made this tensor, for error messages.
-  var operation: String?
-  /// Set once `backward()` has used and freed the graph behind this tensor.
-  var graphWasFreed = false
+  /// This tensor's place in the autograd graph; present exactly when it requires grad.
+  var gradNode: GradNode?
 
   /// Creates a tensor from its shape and row-major elements.
   public init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
@@ -55,8 +59,8 @@ public final class Tensor {
   public var count: Int { scalars.count }
   /// The number of dimensions.
   public var rank: Int { shape.count }
-  /// Whether this tensor was created directly rather than computed by an operation.
-  public var isLeaf: Bool { backwardFunction == nil }
+  /// Whether this tensor was created directly rather than computed by a recorded operation.
+  public var isLeaf: Bool { gradNode?.isLeaf ?? true }
 
   /// The value of a one-element tensor.
   public func item() -> Float {

@@ -39,8 +39,10 @@ struct GPTStep: ParsableCommand {
       _ = model.generate(context: [0], maxNewTokens: 5, seed: 0)
       let clock = ContinuousClock()
       let timings = (0..<3).map { run in
-        clock.measure { _ = model.generate(context: [0], maxNewTokens: generate, seed: UInt64(run)) }
-          .seconds
+        clock.measure {
+          _ = model.generate(context: [0], maxNewTokens: generate, seed: UInt64(run))
+        }
+        .seconds
       }
       print("median_s=\(median(timings)) peak_rss_MiB=\(peakResidentMiB())")
       return
@@ -135,7 +137,9 @@ func benchmarkGPT(python: String?, reference: String, threads: Int) -> [Markdown
         python.map {
           run($0, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments)
         } ?? [:]
-      let stateMiB = ours["optimizer_state_bytes"].flatMap(Double.init).map { fixed($0 / 1_048_576, 2) }
+      let stateMiB = ours["optimizer_state_bytes"].flatMap(Double.init).map {
+        fixed($0 / 1_048_576, 2)
+      }
       steps.add(
         size.rawValue, mode.rawValue, number(ours, "step_ms_median", 1),
         number(theirs, "step_ms_median", 1), number(ours, "tok_per_s"), number(theirs, "tok_per_s"),
@@ -147,7 +151,12 @@ func benchmarkGPT(python: String?, reference: String, threads: Int) -> [Markdown
   let ours = run(executable, ["gpt-step", "--config", "L", "--generate", "150"])
   let theirs =
     python.map {
-      run($0, [reference + "/gpt_bench.py", "--threads", "\(threads)", "--config", "L", "--generate", "150"])
+      run(
+        $0,
+        [
+          reference + "/gpt_bench.py", "--threads", "\(threads)", "--config", "L", "--generate",
+          "150",
+        ])
     } ?? [:]
   generation.add("L", "150", number(ours, "median_s", 3), number(theirs, "median_s", 3))
   return [steps, generation]

@@ -75,7 +75,10 @@ struct GPTTests {
     for _ in 0..<12 {
       let window = Array(reference.suffix(config.blockSize))
       let logits = model.forward([window]).logits.scalars.suffix(11)
-      reference.append(Array(logits).indices.max { logits[logits.startIndex + $0] < logits[logits.startIndex + $1] }!)
+      reference.append(
+        Array(logits).indices.max {
+          logits[logits.startIndex + $0] < logits[logits.startIndex + $1]
+        }!)
     }
     #expect(greedy == reference)
   }

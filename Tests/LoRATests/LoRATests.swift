@@ -11,7 +11,8 @@ private final class MLP: Module {
 }
 
 private func temporaryDirectory() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("lora-\(UUID().uuidString)")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "lora-\(UUID().uuidString)")
   try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -23,7 +24,9 @@ struct LoRATests {
   @Test func initialOutputEqualsBase() throws {
     let model = Random.withSeed(1) { MLP() }
     let before = model(input).scalars
-    try Random.withSeed(2) { try applyLoRA(to: model, targets: ["lin0", "lin1"], rank: 4, alpha: 8) }
+    try Random.withSeed(2) {
+      try applyLoRA(to: model, targets: ["lin0", "lin1"], rank: 4, alpha: 8)
+    }
     #expect(model(input).scalars == before)
   }
 
@@ -54,7 +57,8 @@ struct LoRATests {
     #expect(throws: ModuleError.noMatchingModules(targets: ["lin2"], available: ["lin0", "lin1"])) {
       try applyLoRA(to: model, targets: ["lin0", "lin2"], rank: 2, alpha: 4)
     }
-    let message = ModuleError.noMatchingModules(targets: ["qury"], available: ["a.query"]).description
+    let message = ModuleError.noMatchingModules(targets: ["qury"], available: ["a.query"])
+      .description
     #expect(message.contains("Modules that can be targeted: a.query"))
   }
 
@@ -148,15 +152,18 @@ struct LoRATests {
     #expect(loaded == ["lin0", "lin1"])
     #expect(fresh(input).scalars == expected)
 
-    let config = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: directory.appendingPathComponent("adapter_config.json"))) as! [String: Any]
+    let config =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: directory.appendingPathComponent("adapter_config.json")))
+      as! [String: Any]
     #expect(config["peft_type"] as? String == "LORA")
     #expect(config["r"] as? Int == 4)
     #expect(config["lora_alpha"] as? Double == 8)
     #expect(config["target_modules"] as? [String] == ["lin0", "lin1"])
     #expect(config["use_rslora"] as? Bool == false)
     #expect(config["base_model_name_or_path"] as? String == "mlp")
-    let file = try Safetensors(contentsOf: directory.appendingPathComponent("adapter_model.safetensors"))
+    let file = try Safetensors(
+      contentsOf: directory.appendingPathComponent("adapter_model.safetensors"))
     #expect(
       file.tensors.keys.sorted() == [
         "base_model.model.lin0.lora_A.weight", "base_model.model.lin0.lora_B.weight",
@@ -218,9 +225,11 @@ struct LoRATests {
     ) { try Smaller().loadWeights(from: url) }
   }
 
-  @Test("the seeds' parameter counts", arguments: [
-    (100, 4, 800, 10_800), (1000, 4, 8000, 1_008_000), (1024, 8, 16_384, 1_064_960),
-  ])
+  @Test(
+    "the seeds' parameter counts",
+    arguments: [
+      (100, 4, 800, 10_800), (1000, 4, 8000, 1_008_000), (1024, 8, 16_384, 1_064_960),
+    ])
   func parameterCounts(size: Int, rank: Int, trainable: Int, total: Int) throws {
     final class Layer: Module {
       @Child var layer: Linear

@@ -10,7 +10,8 @@ struct SafetensorsTests {
       "b": Tensor([1, 2]), "a": Tensor([[3, 4, 5]]),
     ])
     let bytes = [UInt8](file.encoded())
-    let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
+    let headerLength = Int(
+      bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
     #expect((8 + headerLength) % 8 == 0)
     let header = String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)
     #expect(
@@ -35,7 +36,8 @@ struct SafetensorsTests {
 
   @Test func readsHalfAndBFloat16() throws {
     // 1.0 in F16 is 0x3C00; -2.0 in BF16 is 0xC000.
-    let header = #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]}}"#
+    let header =
+      #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]}}"#
     var bytes = [UInt8]()
     withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
     bytes += Array(header.utf8) + [0x00, 0x3C, 0x00, 0xC0]
