@@ -73,6 +73,8 @@ public struct AdapterFileError: Error, CustomStringConvertible, Equatable {
   /// What is wrong.
   public let reason: String
 
+  /// A message naming what went wrong and where.
+
   public var description: String { "\(path): \(reason)" }
 }
 

@@ -65,6 +65,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   /// A character outside the vocabulary, at a character offset of the text.
   case unknownCharacter(Character, offset: Int, vocabulary: String)
 
+  /// A message naming what went wrong and where.
+
   public var description: String {
     switch self {
     case .unknownCharacter(let character, let offset, let vocabulary):

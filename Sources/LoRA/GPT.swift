@@ -41,8 +41,11 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 /// One head of causal self-attention, with its own `key`, `query` and `value` projections,
 /// so that LoRA can target `query` and `value` by name.
 public final class Head: Module {
+  /// Projects each position to the key it offers, `[C] -> [headSize]`.
   @Child public var key: Linear
+  /// Projects each position to the query it asks with.
   @Child public var query: Linear
+  /// Projects each position to the value it passes on.
   @Child public var value: Linear
   let dropout: Dropout
 
@@ -75,7 +78,9 @@ public final class Head: Module {
 
 /// Several heads side by side, then a projection back to the residual stream.
 public final class MultiHeadAttention: Module {
+  /// The heads, each attending on its own.
   public let heads: [Head]
+  /// Mixes the concatenated heads back into the residual stream.
   @Child public var proj: Linear
   let dropout: Dropout
 
@@ -99,10 +104,13 @@ public final class MultiHeadAttention: Module {
 
 /// A transformer block: pre-norm attention and a 4× ReLU MLP, each added to the stream.
 public final class Block: Module {
+  /// Self-attention.
   public let sa: MultiHeadAttention
   /// `Linear(C, 4C)`, ReLU, `Linear(4C, C)`, dropout.
   public let ffwd: Sequential
+  /// Normalises the input of attention.
   public let ln1: LayerNorm
+  /// Normalises the input of the MLP.
   public let ln2: LayerNorm
 
   /// A block of the given width.
@@ -135,11 +143,17 @@ public final class Block: Module {
 /// let (logits, loss) = model.forward([[1, 2, 3]], targets: [[2, 3, 4]])
 /// ```
 public final class GPT: Module {
+  /// The model's shape.
   public let config: GPTConfig
+  /// A vector for each token, `[vocab, C]`.
   public let tokenEmbedding: Embedding
+  /// A vector for each position, `[blockSize, C]`.
   public let positionEmbedding: Embedding
+  /// The transformer blocks.
   public let blocks: [Block]
+  /// The final LayerNorm.
   public let lnF: LayerNorm
+  /// Maps the residual stream to logits over the vocabulary.
   @Child public var lmHead: Linear
 
   /// A model with fresh weights: N(0, 0.02) for linear and embedding weights, zero biases,

@@ -19,6 +19,8 @@ public enum ModuleError: Error, Equatable, CustomStringConvertible {
   /// Parameters the model has but the file lacks, and tensors the file has but the model lacks.
   case keyMismatch(missing: [String], unexpected: [String])
 
+  /// A message naming what went wrong and where.
+
   public var description: String {
     switch self {
     case .noSuchChild(let name, let type):

@@ -194,6 +194,8 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
   /// What is wrong.
   public let reason: String
 
+  /// A message naming what went wrong and where.
+
   public var description: String { "\(file) \(reason)" }
 }
 

@@ -15,15 +15,15 @@ struct GPTStep: ParsableCommand {
     commandName: "gpt-step", abstract: "Time one GPT configuration (run by the benchmark).",
     shouldDisplay: false)
 
-  @Option var config: GPTSize = .S
+  @Option var config: GPTSize = .small
   @Option var mode: TrainingMode = .full
   @Option var steps = 20
   @Option var warmup = 3
   @Option(help: "Time generating this many tokens instead of training.") var generate = 0
 
   enum GPTSize: String, ExpressibleByArgument, CaseIterable {
-    case S, M, L
-    var config: GPTConfig { [.S: GPTConfig.small, .M: .medium, .L: .large][self]! }
+    case small = "S", medium = "M", large = "L"
+    var config: GPTConfig { [.small: GPTConfig.small, .medium: .medium, .large: .large][self]! }
     var batchSize: Int { 16 }
   }
 
@@ -85,15 +85,15 @@ struct GPTStep: ParsableCommand {
 
 #if os(Linux)
   /// `RUSAGE_SELF`, which Glibc imports as an enum case rather than the `Int32` it takes.
-  let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
+  let rusageSelf = __rusage_who_t(RUSAGE_SELF.rawValue)
 #else
-  let RUSAGE_SELF_WHO = RUSAGE_SELF
+  let rusageSelf = RUSAGE_SELF
 #endif
 
 /// The process's peak resident memory in MiB.
 func peakResidentMiB() -> Double {
   var usage = rusage()
-  getrusage(RUSAGE_SELF_WHO, &usage)
+  getrusage(rusageSelf, &usage)
   #if os(Linux)
     return Double(usage.ru_maxrss) / 1024  // KiB on Linux
   #else
