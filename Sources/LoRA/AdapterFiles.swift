@@ -74,7 +74,6 @@ public struct AdapterFileError: Error, CustomStringConvertible, Equatable {
   public let reason: String
 
   /// A message naming what went wrong and where.
-
   public var description: String { "\(path): \(reason)" }
 }
 

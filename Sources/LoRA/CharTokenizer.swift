@@ -66,7 +66,6 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case unknownCharacter(Character, offset: Int, vocabulary: String)
 
   /// A message naming what went wrong and where.
-
   public var description: String {
     switch self {
     case .unknownCharacter(let character, let offset, let vocabulary):

@@ -20,7 +20,6 @@ public enum ModuleError: Error, Equatable, CustomStringConvertible {
   case keyMismatch(missing: [String], unexpected: [String])
 
   /// A message naming what went wrong and where.
-
   public var description: String {
     switch self {
     case .noSuchChild(let name, let type):

@@ -195,7 +195,6 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
   public let reason: String
 
   /// A message naming what went wrong and where.
-
   public var description: String { "\(file) \(reason)" }
 }
 
