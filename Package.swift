@@ -13,6 +13,7 @@ let package = Package(
     .executable(name: "lessons", targets: ["lessons"]),
     .executable(name: "toy-fit", targets: ["toy-fit"]),
     .executable(name: "lora-bench", targets: ["lora-bench"]),
+    .executable(name: "lora-pretrain", targets: ["lora-pretrain"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -39,6 +40,10 @@ let package = Package(
       dependencies: [
         "LoRA", blas, .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
+    ),
+    .executableTarget(
+      name: "lora-pretrain",
+      dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
   ]

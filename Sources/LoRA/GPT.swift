@@ -64,9 +64,12 @@ public final class Head: Module {
 
   /// Attention over `x` [B, T, C], and over the keys and values in `cache` before it.
   func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
-    var k = key(x)  // [B, T, hs]
-    let q = query(x)  // [B, T, hs]
-    var v = value(x)  // [B, T, hs]
+    attend(key: key(x), query: query(x), value: value(x), cache: cache)
+  }
+
+  /// Attention from projections already computed, each [B, T, hs].
+  func attend(key k: Tensor, query q: Tensor, value v: Tensor, cache: KVCache.Entry?) -> Tensor {
+    var (k, v) = (k, v)
     if let cache {
       (k, v) = cache.append(keys: k, values: v)  // [1, cached + T, hs]
     }
@@ -97,7 +100,19 @@ public final class MultiHeadAttention: Module {
   }
 
   func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
-    let outputs = heads.enumerated().map { index, head in head.attend(x, cache: cache?[index]) }
+    let outputs: [Tensor]
+    let layers = heads.flatMap { [$0.key, $0.query, $0.value] }
+    // With many positions, one product for every head's key, query and value beats 3·H
+    // narrow ones; a single new token (generation) is cheaper head by head.
+    if x.count / x.shape[x.rank - 1] >= 64, let projected = Linear.fused(layers, x) {
+      outputs = heads.indices.map { index in
+        heads[index].attend(
+          key: projected[3 * index], query: projected[3 * index + 1],
+          value: projected[3 * index + 2], cache: cache?[index])
+      }
+    } else {
+      outputs = heads.indices.map { heads[$0].attend(x, cache: cache?[$0]) }
+    }
     return dropout(proj(Tensor.concatenate(outputs, axis: -1)))  // [B, T, C]
   }
 }

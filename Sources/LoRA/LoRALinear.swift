@@ -178,12 +178,19 @@ public final class LoRALinear: Linear {
   /// The base output plus, unless merged or disabled, the active adapter's low-rank path.
   public override func callAsFunction(_ x: Tensor) -> Tensor {
     let base = x.linear(weight: weight, bias: bias)
-    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return base }
+    guard let path = adapterPath(x) else { return base }
+    return base + path
+  }
+
+  /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ`, or `nil` when
+  /// an adapter is merged, adapters are disabled, or none is active.
+  public func adapterPath(_ x: Tensor) -> Tensor? {
+    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return nil }
     let input = x.dropout(adapter.dropout, training: isTraining)
     // linear(weight:) multiplies by the transpose, so A [r, in] and B [out, r] are used as
     // they are stored. Scaling the narrow [..., r] middle rather than the [..., out] result
     // is the same product with less work and memory.
     let down = input.linear(weight: adapter.loraA) * adapter.scaling  // [..., r]
-    return base + down.linear(weight: adapter.loraB)  // [..., out]
+    return down.linear(weight: adapter.loraB)  // [..., out]
   }
 }

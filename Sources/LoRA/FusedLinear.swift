@@ -1,0 +1,27 @@
+extension Linear {
+  /// Applies several layers that read the same input, such as every head's key, query and
+  /// value projections, with one matrix product over their stacked weights, and then adds
+  /// the low-rank path of each `LoRALinear` among them.
+  ///
+  /// The result equals `layers.map { $0(x) }`, and gradients reach each layer's own weights
+  /// through the stacking. One large product keeps BLAS far busier than many narrow ones.
+  /// Returns `nil` when the layers cannot be stacked: a subclass with a forward pass of its
+  /// own, or some layers with a bias and some without.
+  static func fused(_ layers: [Linear], _ x: Tensor) -> [Tensor]? {
+    let biases = layers.compactMap(\.bias)
+    guard
+      layers.allSatisfy({ type(of: $0) == Linear.self || $0 is LoRALinear }),
+      biases.isEmpty || biases.count == layers.count
+    else { return nil }
+    let weight = Tensor.concatenate(layers.map(\.weight), axis: 0)  // [Σ out, in]
+    let bias = biases.isEmpty ? nil : Tensor.concatenate(biases, axis: 0)
+    let stacked = x.linear(weight: weight, bias: bias)  // [..., Σ out]
+    var start = 0
+    return layers.map { layer in
+      let output = stacked.slice(axis: -1, start..<(start + layer.outFeatures))
+      start += layer.outFeatures
+      guard let path = (layer as? LoRALinear)?.adapterPath(x) else { return output }
+      return output + path
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// What a saved GPT needs beside its weights: its shape, its tokenizer, and how it was
+/// trained. Stored as `NAME.json` next to the weights in `NAME.safetensors`.
+public struct GPTCheckpoint: Codable, Equatable, Sendable {
+  /// The model's shape.
+  public var config: GPTConfig
+  /// The tokenizer the model was trained with.
+  public var tokenizer: CharTokenizer
+  /// How the weights were made, when they were trained by this project.
+  public var training: TrainingRecord?
+
+  /// A checkpoint description.
+  public init(config: GPTConfig, tokenizer: CharTokenizer, training: TrainingRecord? = nil) {
+    self.config = config
+    self.tokenizer = tokenizer
+    self.training = training
+  }
+}
+
+/// The settings and results of a training run, so that it can be checked and repeated.
+public struct TrainingRecord: Codable, Equatable, Sendable {
+  /// The command that produced the weights.
+  public var command: String
+  /// The seed of every random draw.
+  public var seed: UInt64
+  /// The corpus file, relative to the checkpoint's folder.
+  public var corpus: String
+  /// Characters held out for validation at the end of the corpus.
+  public var validationCharacters: Int
+  /// Optimizer steps taken.
+  public var steps: Int
+  /// Sequences per step.
+  public var batchSize: Int
+  /// The peak learning rate.
+  public var learningRate: Float
+  /// The mean training loss over the last steps.
+  public var trainLoss: Float
+  /// The mean cross-entropy over `validationWindows` fixed windows of the held-out text.
+  public var validationLoss: Float
+  /// How many non-overlapping windows of `blockSize + 1` characters, from the start of the
+  /// held-out text, `validationLoss` averages over.
+  public var validationWindows: Int
+
+  /// A record of a finished run.
+  public init(
+    command: String, seed: UInt64, corpus: String, validationCharacters: Int, steps: Int,
+    batchSize: Int, learningRate: Float, trainLoss: Float, validationLoss: Float,
+    validationWindows: Int
+  ) {
+    self.command = command
+    self.seed = seed
+    self.corpus = corpus
+    self.validationCharacters = validationCharacters
+    self.steps = steps
+    self.batchSize = batchSize
+    self.learningRate = learningRate
+    self.trainLoss = trainLoss
+    self.validationLoss = validationLoss
+    self.validationWindows = validationWindows
+  }
+}
+
+extension GPT {
+  /// Loads a model saved by `save(to:checkpoint:)`: `url` names the `.safetensors` file, and
+  /// the `.json` file of the same name beside it describes the model.
+  public static func load(contentsOf url: URL) throws -> (model: GPT, checkpoint: GPTCheckpoint) {
+    let descriptionURL = url.deletingPathExtension().appendingPathExtension("json")
+    let checkpoint: GPTCheckpoint
+    do {
+      checkpoint = try JSONDecoder().decode(
+        GPTCheckpoint.self, from: Data(contentsOf: descriptionURL))
+    } catch {
+      throw AdapterFileError(
+        path: descriptionURL.path, reason: "cannot be read as a GPT checkpoint (\(error))")
+    }
+    let model = GPT(checkpoint.config)
+    try model.loadWeights(from: url)
+    return (model, checkpoint)
+  }
+
+  /// Saves the weights to `url` (a `.safetensors` file) and the checkpoint beside it as
+  /// JSON, each atomically.
+  public func save(to url: URL, checkpoint: GPTCheckpoint) throws {
+    try saveWeights(to: url)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(checkpoint).write(
+      to: url.deletingPathExtension().appendingPathExtension("json"), options: .atomic)
+  }
+
+  /// The mean next-token cross-entropy over non-overlapping windows of `blockSize + 1`
+  /// tokens from the start of `tokens`, in evaluation mode and without recording gradients.
+  public func validationLoss(_ tokens: [Int], windows: Int) -> Float {
+    let span = config.blockSize + 1
+    precondition(
+      tokens.count >= windows * span, "validationLoss: too few tokens for \(windows) windows")
+    let wasTraining = isTraining
+    eval()
+    defer { train(wasTraining) }
+    return withNoGrad {
+      let batch = (0..<windows).map { Array(tokens[($0 * span)..<(($0 + 1) * span)]) }
+      return forward(
+        batch.map { Array($0.dropLast()) }, targets: batch.map { Array($0.dropFirst()) }
+      )
+      .loss!.item()
+    }
+  }
+}
