@@ -124,22 +124,26 @@ public class Adam: Optimizer {
     for parameter in parameters {
       guard let grad = parameter.grad else { continue }
       let key = ObjectIdentifier(parameter)
-      let zeros = [Float](repeating: 0, count: parameter.count)
-      var (first, second) = moments.removeValue(forKey: key) ?? (zeros, zeros)
+      var (first, second) =
+        moments.removeValue(forKey: key)
+        ?? (
+          [Float](repeating: 0, count: parameter.count),
+          [Float](repeating: 0, count: parameter.count)
+        )
       parameter.scalars.withUnsafeMutableBufferPointer { p in
         grad.scalars.withUnsafeBufferPointer { g in
           first.withUnsafeMutableBufferPointer { m in
             second.withUnsafeMutableBufferPointer { v in
+              // Constants hoisted, so that the loop is straight-line arithmetic that vectorises.
+              let shrink = decoupledWeightDecay ? 1 - learningRate * weightDecay : 1
+              let l2 = decoupledWeightDecay ? 0 : weightDecay
+              let inverseCorrection2 = 1 / biasCorrection2Root
               for i in 0..<p.count {
-                var gradient = g[i]
-                if decoupledWeightDecay {
-                  p[i] *= 1 - learningRate * weightDecay
-                } else {
-                  gradient += weightDecay * p[i]
-                }
+                let gradient = g[i] + l2 * p[i]
+                p[i] *= shrink
                 m[i] = beta1 * m[i] + (1 - beta1) * gradient
                 v[i] = beta2 * v[i] + (1 - beta2) * gradient * gradient
-                let denominator = v[i].squareRoot() / biasCorrection2Root + eps
+                let denominator = v[i].squareRoot() * inverseCorrection2 + eps
                 p[i] -= stepSize * m[i] / denominator
               }
             }

@@ -108,7 +108,11 @@ public struct Safetensors {
     }
     // The specification forbids holes and overlaps: the ranges must tile the data exactly.
     var position = 0
-    for (name, range) in ranges.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+    // Empty tensors sit at the offset where the next one starts; sort them first.
+    let ordered = ranges.sorted {
+      ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound)
+    }
+    for (name, range) in ordered {
       guard range.lowerBound == position else {
         throw fail(
           "has tensor '\(name)' at byte \(range.lowerBound) where byte \(position) was expected; "

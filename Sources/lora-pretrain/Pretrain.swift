@@ -36,7 +36,7 @@ struct Pretrain: ParsableCommand {
     let validationCount = tokens.count / 10
     let training = Array(tokens.dropLast(validationCount))
     let validation = Array(tokens.suffix(validationCount))
-    print(
+    say(
       "corpus: \(text.utf8.count) bytes, \(training.count) training and \(validation.count) held-out tokens"
     )
 
@@ -44,7 +44,7 @@ struct Pretrain: ParsableCommand {
       vocabSize: tokenizer.count, blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4, dropout: 0)
     Random.seed(seed)
     let model = GPT(config)
-    print(parameterReport(model))
+    say(parameterReport(model).description)
     let optimizer = AdamW(model.parameters, learningRate: learningRate)
     let schedule = LearningRateSchedule.cosine(
       peak: learningRate, totalSteps: steps, warmupSteps: steps / 20, minimum: learningRate / 10)
@@ -63,7 +63,7 @@ struct Pretrain: ParsableCommand {
       recentLosses = Array((recentLosses + [loss.item()]).suffix(50))
       if step % 250 == 0 || step == steps - 1 {
         let validationLoss = model.validationLoss(validation, windows: validationWindows)
-        print(
+        say(
           "step \(step): train loss \(String(format: "%.4f", loss.item())), "
             + "validation loss \(String(format: "%.4f", validationLoss)), "
             + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s")
@@ -78,8 +78,8 @@ struct Pretrain: ParsableCommand {
     try model.save(
       to: modelURL,
       checkpoint: GPTCheckpoint(config: config, tokenizer: tokenizer, training: record))
-    print("wrote \(modelURL.path): validation loss \(record.validationLoss)")
-    print(
+    say("wrote \(modelURL.path): validation loss \(record.validationLoss)")
+    say(
       "sample: "
         + tokenizer.decode(
           model.generate(context: try tokenizer.encode("KING: "), maxNewTokens: 200, seed: seed)))
@@ -95,4 +95,9 @@ func batch(
     starts.map { Array(tokens[$0..<($0 + length)]) },
     starts.map { Array(tokens[($0 + 1)..<($0 + length + 1)]) }
   )
+}
+
+/// Prints a line at once, even when standard output is a file or a pipe.
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
