@@ -52,7 +52,10 @@ struct BaseModelTests {
       optimizer.zeroGrad()
       loss.backward()
       optimizer.step()
-      if step % 40 == 0 || step == 199 { losses[step] = loss.item() }
+      if step % 40 == 0 || step == 199 {
+        losses[step] = loss.item()
+        print("AI ROBOT fine-tune, step \(step): loss \(String(format: "%.4f", loss.item()))")
+      }
     }
     #expect(losses[199]! < losses[0]! / 5, "losses: \(losses.sorted { $0.key < $1.key })")
 
