@@ -10,6 +10,7 @@ let package = Package(
   products: [
     // Dynamic, so that the programs generated from lessons can link it.
     .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
+    .library(name: "LessonRuntime", type: .dynamic, targets: ["LessonRuntime"]),
     .executable(name: "lessons", targets: ["lessons"]),
     .executable(name: "toy-fit", targets: ["toy-fit"]),
     .executable(name: "lora-bench", targets: ["lora-bench"]),
@@ -30,9 +31,13 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]
     ),
     .target(name: "LoRA", dependencies: [blas]),
+    .target(name: "LessonRuntime", dependencies: ["LoRA"]),
+    .target(name: "LessonKit", dependencies: ["CCmark"]),
     .executableTarget(
       name: "lessons",
-      dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: [
+        "LessonKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
     ),
     .executableTarget(name: "toy-fit", dependencies: ["LoRA"]),
     .executableTarget(
@@ -46,5 +51,6 @@ let package = Package(
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
+    .testTarget(name: "LessonKitTests", dependencies: ["LessonKit"]),
   ]
 )

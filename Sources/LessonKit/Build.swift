@@ -1,0 +1,164 @@
+import Foundation
+
+/// What compiling a lesson needs: the compiler and the runtime libraries of this build.
+public struct Toolchain: Sendable {
+  /// The Swift compiler.
+  public var swiftc: String
+  /// The folder with `libLoRA`, `libLessonRuntime` and `Modules/`.
+  public var libraryDirectory: String
+
+  /// Finds `swiftc` (the `SWIFTC` variable, then `PATH`) and the libraries built beside the
+  /// running `lessons` executable.
+  ///
+  /// - Throws: a `LessonError` that says how to build what is missing.
+  public static func locate(executable: String = CommandLine.arguments[0]) throws -> Toolchain {
+    let directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
+      .deletingLastPathComponent().path
+    let modules = directory + "/Modules"
+    for module in ["LoRA", "LessonRuntime"] {
+      let library = directory + "/" + sharedLibraryName(module)
+      guard FileManager.default.fileExists(atPath: library),
+        FileManager.default.fileExists(atPath: modules + "/\(module).swiftmodule")
+      else {
+        throw LessonError(
+          file: "lessons",
+          "the \(module) library is not built next to \(executable); build every product "
+            + "with `swift build -c release` (or run Scripts/lessons)")
+      }
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let candidates =
+      [environment["SWIFTC"]].compactMap { $0 }
+      + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/swiftc" }
+    guard let swiftc = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    else {
+      throw LessonError(
+        file: "lessons",
+        "no Swift compiler found: put swiftc on PATH or name it in the SWIFTC variable")
+    }
+    return Toolchain(swiftc: swiftc, libraryDirectory: directory)
+  }
+
+  /// What identifies this compiler and these libraries, for the build cache.
+  var fingerprint: String {
+    let files = [
+      swiftc, libraryDirectory + "/" + sharedLibraryName("LoRA"),
+      libraryDirectory + "/" + sharedLibraryName("LessonRuntime"),
+      libraryDirectory + "/Modules/LoRA.swiftmodule",
+      libraryDirectory + "/Modules/LessonRuntime.swiftmodule",
+    ]
+    return files.map { path in
+      let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+      let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
+      let date = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+      return "\(path):\(size):\(date)"
+    }.joined(separator: "\n")
+  }
+}
+
+/// The file name of a shared library on this platform.
+func sharedLibraryName(_ module: String) -> String {
+  #if os(macOS)
+    return "lib\(module).dylib"
+  #else
+    return "lib\(module).so"
+  #endif
+}
+
+/// A compiled lesson program.
+public struct Executable: Sendable {
+  /// Its path.
+  public var path: String
+  /// Whether it came from the cache rather than the compiler.
+  public var wasCached: Bool
+}
+
+/// Compiles `program` (or finds it in the cache, keyed by its source, the compiler and the
+/// libraries), with `-Onone`: the heavy work runs in the optimised library.
+///
+/// - Throws: `BuildError` with every compiler diagnostic, already pointing into the lesson.
+public func build(
+  _ program: Program, toolchain: Toolchain, cacheDirectory: String, useCache: Bool = true
+) throws -> Executable {
+  let key = stableHash(program.source + "\n" + toolchain.fingerprint)
+  let folder = cacheDirectory + "/" + key
+  let executable = folder + "/lesson"
+  if useCache && FileManager.default.isExecutableFile(atPath: executable) {
+    return Executable(path: executable, wasCached: true)
+  }
+  try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  let sourcePath = folder + "/main.swift"
+  try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+  let support = try supportModules(in: cacheDirectory)
+  let library = toolchain.libraryDirectory
+  // Compile to a temporary name, then rename: a half-written binary never enters the cache.
+  let partial = folder + "/lesson.partial-\(ProcessInfo.processInfo.processIdentifier)"
+  let arguments =
+    [
+      "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
+      "-I", library + "/Modules",
+    ] + support.flatMap { ["-I", $0] }
+    + [
+      "-L", library, "-lLoRA", "-lLessonRuntime", "-Xlinker", "-rpath", "-Xlinker", library,
+      sourcePath, "-o", partial,
+    ]
+  let result = try runTool(toolchain.swiftc, arguments)
+  guard result.status == 0 else {
+    try? FileManager.default.removeItem(atPath: partial)
+    throw BuildError(diagnostics: result.output)
+  }
+  _ = try? FileManager.default.removeItem(atPath: executable)
+  try FileManager.default.moveItem(atPath: partial, toPath: executable)
+  return Executable(path: executable, wasCached: false)
+}
+
+/// The compiler rejected the lesson; `diagnostics` is its output, in `LESSON.md:LINE:COL`
+/// terms.
+public struct BuildError: Error, CustomStringConvertible, Sendable {
+  /// The compiler's messages.
+  public var diagnostics: String
+  /// The messages.
+  public var description: String { diagnostics }
+}
+
+/// Module maps for the system libraries that `LoRA`'s interface mentions (OpenBLAS on
+/// Linux), written once into the cache, since a client of the library must load them too.
+private func supportModules(in cacheDirectory: String) throws -> [String] {
+  #if os(Linux)
+    let folder = cacheDirectory + "/support/CBLAS"
+    if !FileManager.default.fileExists(atPath: folder + "/module.modulemap") {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      try "#include <cblas.h>\n".write(
+        toFile: folder + "/shim.h", atomically: true, encoding: .utf8)
+      try "module CBLAS [system] {\n  header \"shim.h\"\n  link \"openblas\"\n  export *\n}\n"
+        .write(toFile: folder + "/module.modulemap", atomically: true, encoding: .utf8)
+    }
+    return [folder]
+  #else
+    return []
+  #endif
+}
+
+/// Runs a tool to completion and returns its exit status and combined output.
+func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: path)
+  process.arguments = arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// A 64-bit FNV-1a hash in hex: stable across runs and platforms, unlike `Hasher`.
+func stableHash(_ text: String) -> String {
+  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+  for byte in text.utf8 {
+    hash ^= UInt64(byte)
+    hash = hash &* 0x100_0000_01b3
+  }
+  return String(hash, radix: 16)
+}

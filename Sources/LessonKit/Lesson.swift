@@ -1,0 +1,83 @@
+/// A Markdown lesson as the runner sees it: its text and its fenced code blocks, in order.
+public struct Lesson: Sendable, Equatable {
+  /// Where the lesson was read from, as the user named it; used in every message.
+  public var path: String
+  /// The whole file, so that writing outputs back keeps the prose byte for byte.
+  public var text: String
+  /// The fenced code blocks, in document order.
+  public var cells: [Cell]
+
+  /// A lesson from its parts.
+  public init(path: String, text: String, cells: [Cell]) {
+    self.path = path
+    self.text = text
+    self.cells = cells
+  }
+
+  /// The first heading's text, or the file name.
+  public var title: String?
+
+  /// The cells that run, in order.
+  public var executableCells: [Cell] { cells.filter(\.role.isExecuted) }
+}
+
+/// One fenced code block of a lesson.
+public struct Cell: Sendable, Equatable {
+  /// The block's position among all code blocks, from 0.
+  public var index: Int
+  /// The language word of the info string (`swift`, `output`, `python`, ...).
+  public var language: String
+  /// What the cell is for, from its info string.
+  public var role: CellRole
+  /// The code, without the fences.
+  public var source: String
+  /// The 1-based line of the opening fence.
+  public var fenceLine: Int
+  /// The 1-based line of the closing fence (or the last line, for an unclosed block).
+  public var endLine: Int
+
+  /// A cell from its parts.
+  public init(
+    index: Int, language: String, role: CellRole, source: String, fenceLine: Int, endLine: Int
+  ) {
+    self.index = index
+    self.language = language
+    self.role = role
+    self.source = source
+    self.fenceLine = fenceLine
+    self.endLine = endLine
+  }
+
+  /// The 1-based line of the first line of code.
+  public var firstCodeLine: Int { fenceLine + 1 }
+}
+
+/// What a code block does, read from its info string (see the lesson format in the README).
+public enum CellRole: Sendable, Equatable {
+  /// ` ```swift `: runs and is shown.
+  case code
+  /// ` ```swift hidden `: runs, is not shown in exports.
+  case hidden
+  /// ` ```swift no_run `: shown, never compiled.
+  case noRun
+  /// ` ```swift exercise id=ID points=N `: a stub the student fills in.
+  case exercise(id: String, points: Int)
+  /// ` ```swift solution for=ID `: the teacher's answer, run in place of the exercise.
+  case solution(exercise: String)
+  /// ` ```swift check for=ID [hidden] `: assertions that grade an exercise.
+  case check(exercise: String, hidden: Bool)
+  /// ` ```output `: the recorded output of the cell above.
+  case output
+  /// Any other language: shown, never run.
+  case other
+
+  /// Whether the cell's position runs code: an exercise runs its solution's code when the
+  /// lesson has one (a teacher's file) and its own stub otherwise (a student's), so a
+  /// solution never runs at its own position.
+  public var isExecuted: Bool {
+    switch self {
+    case .code, .hidden, .exercise, .check: return true
+    case .solution, .noRun, .output, .other: return false
+    }
+  }
+}

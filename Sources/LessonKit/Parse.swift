@@ -1,0 +1,241 @@
+import CCmark
+import Foundation
+
+/// Reads the lesson at `path`, checking that it is a readable UTF-8 file.
+public func readLesson(at path: String) throws -> Lesson {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    throw LessonError(file: path, "no such file")
+  }
+  guard !isDirectory.boolValue else {
+    throw LessonError(file: path, "is a directory, not a Markdown lesson")
+  }
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw LessonError(file: path, "cannot be read")
+  }
+  guard let text = String(data: data, encoding: .utf8) else {
+    let offset = firstInvalidUTF8Offset(data)
+    let line = data.prefix(offset).filter { $0 == UInt8(ascii: "\n") }.count + 1
+    throw LessonError(file: path, line: line, "is not valid UTF-8 (byte \(offset))")
+  }
+  return try parseLesson(text, path: path)
+}
+
+/// Parses Markdown into a lesson with cmark and checks every cell's info string.
+///
+/// This is the only place that touches cmark's C API; the tree is walked once into Swift
+/// values and freed.
+public func parseLesson(_ text: String, path: String) throws -> Lesson {
+  let blocks = codeBlocks(in: text)
+  guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+    throw LessonError(file: path, "is empty")
+  }
+  var cells: [Cell] = []
+  for block in blocks {
+    let (language, role) = try cellRole(info: block.info, file: path, line: block.startLine)
+    cells.append(
+      Cell(
+        index: cells.count, language: language, role: role, source: block.literal,
+        fenceLine: block.startLine, endLine: block.endLine))
+  }
+  try checkReferences(cells, file: path)
+  var lesson = Lesson(path: path, text: text, cells: cells)
+  lesson.title = firstHeading(in: text)
+  return lesson
+}
+
+/// A fenced code block as cmark reports it.
+private struct CodeBlock {
+  var info: String
+  var literal: String
+  var startLine: Int
+  var endLine: Int
+}
+
+private func codeBlocks(in text: String) -> [CodeBlock] {
+  let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+  return walk(text) { node, blocks in
+    guard cmark_node_get_type(node) == CMARK_NODE_CODE_BLOCK else { return }
+    // Indented code blocks are prose examples, not cells; only fenced blocks count.
+    // (cmark 0.30, as Debian ships it, has no cmark_node_get_fenced.)
+    let start = Int(cmark_node_get_start_line(node))
+    let opening = lines[start - 1].drop { $0 == " " }
+    guard opening.hasPrefix("```") || opening.hasPrefix("~~~") else { return }
+    blocks.append(
+      CodeBlock(
+        info: cmark_node_get_fence_info(node).map { String(cString: $0) } ?? "",
+        literal: cmark_node_get_literal(node).map { String(cString: $0) } ?? "",
+        startLine: Int(cmark_node_get_start_line(node)),
+        endLine: Int(cmark_node_get_end_line(node))))
+  }
+}
+
+private func firstHeading(in text: String) -> String? {
+  var title: String?
+  var inHeading = false
+  _ = walk(text) { (node: OpaquePointer, _: inout [Int]) in
+    guard title == nil || inHeading else { return }
+    if cmark_node_get_type(node) == CMARK_NODE_HEADING {
+      inHeading.toggle()
+      if inHeading { title = "" }
+    } else if inHeading, let literal = cmark_node_get_literal(node) {
+      title! += String(cString: literal)
+    }
+  }
+  return title
+}
+
+/// Parses `text` and calls `visit` on every node as it is entered and left.
+private func walk<T>(_ text: String, _ visit: (OpaquePointer, inout [T]) -> Void) -> [T] {
+  var results: [T] = []
+  let utf8 = Array(text.utf8)
+  guard
+    let document = utf8.withUnsafeBufferPointer({ buffer in
+      buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+        cmark_parse_document($0, buffer.count, CMARK_OPT_DEFAULT)
+      }
+    })
+  else { return [] }
+  defer { cmark_node_free(document) }
+  let iterator = cmark_iter_new(document)
+  defer { cmark_iter_free(iterator) }
+  while cmark_iter_next(iterator) != CMARK_EVENT_DONE {
+    if let node = cmark_iter_get_node(iterator) {
+      visit(node, &results)
+    }
+  }
+  return results
+}
+
+/// The language and role of a cell from its info string, e.g. `swift exercise id=fit points=2`.
+func cellRole(info: String, file: String, line: Int) throws -> (String, CellRole) {
+  let words = info.split(whereSeparator: \.isWhitespace).map(String.init)
+  let language = words.first ?? ""
+  let attributes = Array(words.dropFirst())
+  func fail(_ message: String) -> LessonError { LessonError(file: file, line: line, message) }
+
+  switch language {
+  case "output":
+    guard attributes.isEmpty else {
+      throw fail(
+        "an output block takes no attributes, found '\(attributes.joined(separator: " "))'")
+    }
+    return (language, .output)
+  case "swift":
+    break
+  default:
+    return (language, .other)
+  }
+
+  var flags: [String] = []
+  var values: [String: String] = [:]
+  for attribute in attributes {
+    if let equals = attribute.firstIndex(of: "=") {
+      let key = String(attribute[..<equals])
+      let value = String(attribute[attribute.index(after: equals)...])
+      guard ["id", "points", "for"].contains(key) else {
+        throw fail("unknown cell attribute '\(key)'; known: id=, points=, for=")
+      }
+      guard !value.isEmpty else { throw fail("attribute '\(key)=' needs a value") }
+      guard values[key] == nil else { throw fail("attribute '\(key)' is given twice") }
+      values[key] = value
+    } else {
+      guard ["hidden", "no_run", "exercise", "solution", "check"].contains(attribute) else {
+        throw fail(
+          "unknown cell attribute '\(attribute)'; known: hidden, no_run, exercise, solution, check")
+      }
+      guard !flags.contains(attribute) else {
+        throw fail("attribute '\(attribute)' is given twice")
+      }
+      flags.append(attribute)
+    }
+  }
+
+  let kinds = flags.filter { ["exercise", "solution", "check", "no_run"].contains($0) }
+  guard kinds.count <= 1 else {
+    throw fail("a cell can be only one of \(kinds.joined(separator: ", "))")
+  }
+  func allow(_ keys: Set<String>, hidden: Bool) throws {
+    if let extra = values.keys.sorted().first(where: { !keys.contains($0) }) {
+      throw fail("attribute '\(extra)=' does not apply to this cell")
+    }
+    if !hidden && flags.contains("hidden") { throw fail("'hidden' does not apply to this cell") }
+  }
+  switch kinds.first {
+  case "exercise":
+    try allow(["id", "points"], hidden: false)
+    guard let id = values["id"] else { throw fail("an exercise needs id=NAME") }
+    let points =
+      try values["points"].map { text in
+        guard let points = Int(text), points >= 0 else {
+          throw fail("points=\(text) is not a whole number of points")
+        }
+        return points
+      } ?? 1
+    return (language, .exercise(id: id, points: points))
+  case "solution":
+    try allow(["for"], hidden: false)
+    guard let id = values["for"] else { throw fail("a solution needs for=EXERCISE") }
+    return (language, .solution(exercise: id))
+  case "check":
+    try allow(["for"], hidden: true)
+    guard let id = values["for"] else { throw fail("a check needs for=EXERCISE") }
+    return (language, .check(exercise: id, hidden: flags.contains("hidden")))
+  case "no_run":
+    try allow([], hidden: false)
+    return (language, .noRun)
+  default:
+    try allow([], hidden: true)
+    return (language, flags.contains("hidden") ? .hidden : .code)
+  }
+}
+
+/// Exercise ids must be unique, and every `for=` must name one.
+private func checkReferences(_ cells: [Cell], file: String) throws {
+  var exercises: [String: Int] = [:]
+  for cell in cells {
+    if case .exercise(let id, _) = cell.role {
+      if let first = exercises[id] {
+        throw LessonError(
+          file: file, line: cell.fenceLine, "exercise id '\(id)' is already used at line \(first)")
+      }
+      exercises[id] = cell.fenceLine
+    }
+  }
+  var solutions: Set<String> = []
+  for cell in cells {
+    let target: String
+    switch cell.role {
+    case .solution(let id):
+      guard solutions.insert(id).inserted else {
+        throw LessonError(
+          file: file, line: cell.fenceLine, "exercise '\(id)' has a second solution")
+      }
+      target = id
+    case .check(let id, _): target = id
+    default: continue
+    }
+    guard exercises[target] != nil else {
+      let known = exercises.keys.sorted()
+      throw LessonError(
+        file: file, line: cell.fenceLine,
+        "for=\(target) names no exercise"
+          + (known.isEmpty
+            ? "; the lesson has none" : "; exercises: \(known.joined(separator: ", "))"))
+    }
+  }
+}
+
+/// The byte offset of the first byte that breaks UTF-8 decoding.
+private func firstInvalidUTF8Offset(_ data: Data) -> Int {
+  var parser = Unicode.UTF8.ForwardParser()
+  var bytes = data.makeIterator()
+  var offset = 0
+  while true {
+    switch parser.parseScalar(from: &bytes) {
+    case .valid(let scalar): offset += scalar.count
+    case .error: return offset
+    case .emptyInput: return offset
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// Renders a run for a terminal: each cell with its number and line, its code, then its
+/// outputs; checks as ✓/✗; a summary line. Colour only when asked (a TTY without
+/// `NO_COLOR`).
+public struct TerminalRenderer {
+  /// Whether to use ANSI colours.
+  public var color: Bool
+  /// Whether progress lines show time and rate (not in recorded outputs, which must not
+  /// change from run to run).
+  public var showTiming: Bool
+
+  /// A renderer; see `TerminalRenderer.shouldUseColor()`.
+  public init(color: Bool, showTiming: Bool = true) {
+    self.color = color
+    self.showTiming = showTiming
+  }
+
+  /// Whether standard output is a terminal and `NO_COLOR` is unset.
+  public static func shouldUseColor() -> Bool {
+    isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+  }
+
+  /// The whole report.
+  public func render(_ lesson: Lesson, _ result: RunResult) -> String {
+    var text = bold(lesson.title ?? lesson.path) + dim("  \(lesson.path)") + "\n"
+    let outputs = Dictionary(
+      result.cells.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
+    var number = 0
+    for cell in lesson.executableCells {
+      number += 1
+      guard let output = outputs[cell.index] else { continue }
+      text +=
+        "\n" + dim("── [\(number)] line \(cell.fenceLine) " + String(repeating: "─", count: 40))
+        + "\n"
+      if cell.role != .hidden {
+        for line in cell.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        {
+          text += dim("│ ") + line + "\n"
+        }
+      }
+      text += render(output)
+      text += failure(in: cell.index, result.status)
+    }
+    return text + "\n" + summary(result) + "\n"
+  }
+
+  /// One cell's outputs.
+  func render(_ output: CellOutput) -> String {
+    var text = output.stdout
+    if !output.stderr.isEmpty { text += yellow(output.stderr) }
+    if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+    for event in output.events {
+      switch event {
+      case .check(let check):
+        let mark = check.passed ? green("✓") : red("✗")
+        text += "\(mark) \(check.message)" + (check.detail.map { dim(" — \($0)") } ?? "") + "\n"
+      case .table(let headers, let rows):
+        text += alignedTable(headers: headers, rows: rows)
+      case .plot(let plot):
+        text += unicodeChart(plot)
+      case .progress(let label, let done, let total, let seconds):
+        text +=
+          progressLine(label: label, done: done, total: total, seconds: showTiming ? seconds : nil)
+          + "\n"
+      }
+    }
+    return text
+  }
+
+  private func failure(in cell: Int, _ status: RunStatus) -> String {
+    switch status {
+    case .crashed(let crashed, let reason) where crashed == cell:
+      return red("✗ crashed: \(reason)") + "\n"
+    case .timedOut(let stopped, let seconds) where stopped == cell:
+      return red("✗ timed out after \(String(format: "%g", seconds)) s in this cell") + "\n"
+    default:
+      return ""
+    }
+  }
+
+  /// `14 cells run · 9 checks passed · 1 failed · 2.3 s`.
+  func summary(_ result: RunResult) -> String {
+    let checks = result.checks
+    let passed = checks.filter(\.passed).count
+    var parts = ["\(result.cells.count) cells run", "\(passed) checks passed"]
+    if checks.count > passed { parts.append(red("\(checks.count - passed) failed")) }
+    switch result.status {
+    case .finished: break
+    case .crashed: parts.append(red("crashed"))
+    case .timedOut: parts.append(red("timed out"))
+    }
+    parts.append(String(format: "%.1f s", result.seconds))
+    return parts.joined(separator: " · ")
+  }
+
+  private func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+  private func dim(_ text: String) -> String { color ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
+  private func green(_ text: String) -> String { color ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
+  private func red(_ text: String) -> String { color ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
+  private func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
+}
+
+/// A table with columns padded to line up, under a rule.
+public func alignedTable(headers: [String], rows: [[String]]) -> String {
+  let columns = ([headers] + rows).map(\.count).max() ?? 0
+  let widths = (0..<columns).map { column in
+    ([headers] + rows).map { column < $0.count ? $0[column].count : 0 }.max() ?? 0
+  }
+  func line(_ cells: [String]) -> String {
+    (0..<columns).map { column in
+      let cell = column < cells.count ? cells[column] : ""
+      return cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+    }.joined(separator: "  ").replacingOccurrences(
+      of: "\\s+$", with: "", options: .regularExpression)
+  }
+  let rule = widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")
+  return ([line(headers), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+}
+
+/// A progress bar's last state: `fine-tuning ████████████ 200/200 · 3.1 s · 64.5/s`, without
+/// the time and rate when `seconds` is `nil`.
+func progressLine(label: String, done: Int, total: Int, seconds: Double?) -> String {
+  let width = 24
+  let filled = total > 0 ? width * done / total : width
+  let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+  var line = (label.isEmpty ? "" : label + " ") + "\(bar) \(done)/\(total)"
+  if let seconds {
+    line += String(format: " · %.1f s", seconds)
+    if seconds > 0 { line += String(format: " · %.1f/s", Double(done) / seconds) }
+  }
+  return line
+}
+
+/// A compact chart of the series in Unicode, 10 rows high, with the y range and legend.
+func unicodeChart(_ plot: Plot, width: Int = 60, height: Int = 10) -> String {
+  let points = plot.series.flatMap { zip($0.x, $0.y) }.filter { $0.0.isFinite && $0.1.isFinite }
+  guard let minX = points.map(\.0).min(), let maxX = points.map(\.0).max(),
+    let minY = points.map(\.1).min(), let maxY = points.map(\.1).max()
+  else { return "(empty plot)\n" }
+  let marks: [Character] = ["●", "○", "◆", "◇", "■", "□"]
+  var grid = [[Character]](repeating: [Character](repeating: " ", count: width), count: height)
+  for (index, series) in plot.series.enumerated() {
+    for (x, y) in zip(series.x, series.y) where x.isFinite && y.isFinite {
+      let column = maxX > minX ? Int((x - minX) / (maxX - minX) * Double(width - 1)) : 0
+      let row = maxY > minY ? Int((maxY - y) / (maxY - minY) * Double(height - 1)) : height / 2
+      grid[row][column] = marks[index % marks.count]
+    }
+  }
+  let top = String(format: "%.4g", maxY)
+  let bottom = String(format: "%.4g", minY)
+  let margin = max(top.count, bottom.count)
+  var text = plot.title.isEmpty ? "" : plot.title + "\n"
+  for (row, cells) in grid.enumerated() {
+    let label = row == 0 ? top : (row == height - 1 ? bottom : "")
+    text +=
+      label.padding(toLength: margin, withPad: " ", startingAt: 0) + " ┤" + String(cells) + "\n"
+  }
+  text += String(repeating: " ", count: margin) + " └" + String(repeating: "─", count: width) + "\n"
+  let axis =
+    String(format: "%.4g", minX) + " … " + String(format: "%.4g", maxX)
+    + (plot.xLabel.isEmpty ? "" : "  (\(plot.xLabel))")
+  text += String(repeating: " ", count: margin + 2) + axis + "\n"
+  text +=
+    plot.series.enumerated().map { "\(marks[$0.offset % marks.count]) \($0.element.name)" }
+    .joined(separator: "   ") + "\n"
+  return text
+}

@@ -1,0 +1,86 @@
+/// What running a lesson produced, cell by cell.
+public struct RunResult: Sendable {
+  /// How the run ended.
+  public var status: RunStatus
+  /// One entry per program cell that started, in order.
+  public var cells: [CellOutput]
+  /// Wall-clock seconds of the run, compilation excluded.
+  public var seconds: Double
+
+  /// Every check of the run.
+  public var checks: [Check] { cells.flatMap(\.checks) }
+}
+
+/// How a run ended.
+public enum RunStatus: Sendable, Equatable {
+  /// Every cell ran to the end.
+  case finished
+  /// The program stopped in a cell: a trap, a fatal error, a signal or a non-zero exit.
+  case crashed(cell: Int?, reason: String)
+  /// The time limit ran out while a cell was running.
+  case timedOut(cell: Int?, seconds: Double)
+}
+
+/// The output of one cell.
+public struct CellOutput: Sendable {
+  /// The lesson cell at whose position this ran.
+  public var cell: Int
+  /// What it printed, in order of stream: standard output.
+  public var stdout: String
+  /// What it printed on standard error.
+  public var stderr: String
+  /// Whether the output was cut at the limit.
+  public var truncated: Bool
+  /// Rich outputs and checks, in the order the cell made them.
+  public var events: [RuntimeEvent]
+
+  /// The cell's checks.
+  public var checks: [Check] {
+    events.compactMap { if case .check(let check) = $0 { return check } else { return nil } }
+  }
+}
+
+/// A check's result.
+public struct Check: Sendable, Equatable, Codable {
+  /// Whether it held.
+  public var passed: Bool
+  /// What it checks, in words.
+  public var message: String
+  /// Why it failed, when it did.
+  public var detail: String?
+  /// The lesson line of the `check` call.
+  public var line: Int
+}
+
+/// A line chart's data.
+public struct Plot: Sendable, Equatable, Codable {
+  /// One named line.
+  public struct Series: Sendable, Equatable, Codable {
+    /// The legend's name.
+    public var name: String
+    /// The x coordinates.
+    public var x: [Double]
+    /// The y coordinates.
+    public var y: [Double]
+  }
+  /// The chart's title.
+  public var title: String
+  /// The x axis label.
+  public var xLabel: String
+  /// The y axis label.
+  public var yLabel: String
+  /// The lines.
+  public var series: [Series]
+}
+
+/// Something a cell showed besides text.
+public enum RuntimeEvent: Sendable, Equatable {
+  /// A check's result.
+  case check(Check)
+  /// A table.
+  case table(headers: [String], rows: [[String]])
+  /// A line chart.
+  case plot(Plot)
+  /// The state of a progress bar.
+  case progress(label: String, done: Int, total: Int, seconds: Double)
+}

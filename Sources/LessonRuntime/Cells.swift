@@ -1,0 +1,29 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Which cell of the lesson is running, for attributing checks.
+enum CurrentCell {
+  nonisolated(unsafe) static var index = -1
+}
+
+/// Marks the start of cell `index`. Generated lesson programs call this between cells; it
+/// flushes what the last cell printed and tells the runner where this cell's output starts
+/// in the standard output and error files, so every byte is attributed to its cell.
+public func _lessonCellStarted(_ index: Int) {
+  Channel.connect()
+  fflush(nil)  // every output stream
+  CurrentCell.index = index
+  Channel.send(
+    "cell", ["cell": index, "stdout": lseek(1, 0, SEEK_CUR), "stderr": lseek(2, 0, SEEK_CUR)])
+}
+
+/// Marks the end of the last cell: every cell ran to the end.
+public func _lessonFinished() {
+  fflush(nil)  // every output stream
+  Channel.send("finished", ["stdout": lseek(1, 0, SEEK_CUR), "stderr": lseek(2, 0, SEEK_CUR)])
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The private channel from a lesson program to the runner: one JSON object per line, in a
+/// file the runner names in `LESSONS_EVENTS`.
+///
+/// Rich outputs (tables, plots, checks, progress) and cell boundaries travel here, never on
+/// standard output, so nothing a cell prints can pass for one of them. Each line carries the
+/// run's key from `LESSONS_KEY`; both variables are removed from the environment before any
+/// cell runs, so cell code cannot read the key to forge a line.
+enum Channel {
+  private static let connection: (descriptor: Int32, key: String)? = {
+    let environment = ProcessInfo.processInfo.environment
+    guard let path = environment["LESSONS_EVENTS"], let key = environment["LESSONS_KEY"] else {
+      return nil
+    }
+    unsetenv("LESSONS_EVENTS")
+    unsetenv("LESSONS_KEY")
+    let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+    return descriptor >= 0 ? (descriptor, key) : nil
+  }()
+
+  /// Whether a runner is listening; without one, a lesson program prints plain text.
+  static var isConnected: Bool { connection != nil }
+
+  /// Opens the channel (and scrubs the environment) before any cell code runs.
+  static func connect() {
+    _ = connection
+  }
+
+  /// Sends one event, unbuffered, so it survives a crash right after.
+  static func send(_ kind: String, _ fields: [String: Any]) {
+    guard let (descriptor, key) = connection else { return }
+    var object = fields
+    object["kind"] = kind
+    object["key"] = key
+    guard
+      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+      var line = String(data: data, encoding: .utf8)
+    else { return }
+    line += "\n"
+    line.withCString { pointer in
+      var remaining = strlen(pointer)
+      var cursor = UnsafeRawPointer(pointer)
+      while remaining > 0 {
+        let written = write(descriptor, cursor, remaining)
+        if written <= 0 { break }
+        remaining -= written
+        cursor += written
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import LoRA
+
+/// Records whether `condition` holds, with `message`, for the lesson's report and grading.
+///
+/// A check never stops the lesson: a failed one is reported and the next cell still runs.
+///
+/// ```swift
+/// check(loss < 0.01, "the loss fell below 0.01")
+/// ```
+@discardableResult
+public func check(_ condition: Bool, _ message: String, line: Int = #line) -> Bool {
+  record(passed: condition, message: message, detail: nil, line: line)
+}
+
+/// Records whether `actual == expected`.
+@discardableResult
+public func checkEqual<T: Equatable>(
+  _ actual: T, _ expected: T, _ message: String, line: Int = #line
+) -> Bool {
+  record(
+    passed: actual == expected, message: message,
+    detail: actual == expected ? nil : "got \(actual), expected \(expected)", line: line)
+}
+
+/// Records whether `actual` is within `tolerance` of `expected` (absolute, or relative to
+/// `expected` when that is larger than 1).
+@discardableResult
+public func checkClose(
+  _ actual: Float, _ expected: Float, tolerance: Float = 1e-5, _ message: String,
+  line: Int = #line
+) -> Bool {
+  let passed = abs(actual - expected) <= tolerance * max(1, abs(expected))
+  return record(
+    passed: passed, message: message,
+    detail: passed ? nil : "got \(actual), expected \(expected) ± \(tolerance)", line: line)
+}
+
+/// Records whether two tensors have the same shape and every pair of elements is within
+/// `tolerance` (absolute, or relative where the expected element is larger than 1).
+@discardableResult
+public func checkClose(
+  _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-5, _ message: String,
+  line: Int = #line
+) -> Bool {
+  guard actual.shape == expected.shape else {
+    return record(
+      passed: false, message: message,
+      detail: "shape \(actual.shape), expected \(expected.shape)", line: line)
+  }
+  var worst: (index: Int, error: Float)?
+  for (index, (a, e)) in zip(actual.scalars, expected.scalars).enumerated() {
+    let error = abs(a - e) / max(1, abs(e))
+    if error > tolerance, error > (worst?.error ?? 0) || error.isNaN { worst = (index, error) }
+  }
+  let detail = worst.map {
+    "element \($0.index): got \(actual.scalars[$0.index]), expected \(expected.scalars[$0.index])"
+  }
+  return record(passed: worst == nil, message: message, detail: detail, line: line)
+}
+
+/// Sends a check to the runner, or prints it when the program runs on its own.
+private func record(passed: Bool, message: String, detail: String?, line: Int) -> Bool {
+  if Channel.isConnected {
+    var fields: [String: Any] = [
+      "cell": CurrentCell.index, "passed": passed, "message": message, "line": line,
+    ]
+    if let detail { fields["detail"] = detail }
+    Channel.send("check", fields)
+  } else {
+    print("\(passed ? "✓" : "✗") \(message)" + (detail.map { " (\($0))" } ?? ""))
+  }
+  return passed
+}

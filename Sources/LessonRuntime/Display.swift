@@ -1,0 +1,131 @@
+import LoRA
+
+/// Prints a value in the cell's output: a tensor as PyTorch prints it, anything else as
+/// `print` would.
+public func show(_ value: Any) {
+  print(value)
+}
+
+/// Shows a table: rows of cells under `headers`, aligned in the terminal and exported as an
+/// HTML or Markdown table.
+///
+/// ```swift
+/// table([["4", "800"], ["8", "1,600"]], headers: ["rank", "parameters"])
+/// ```
+public func table(_ rows: [[Any]], headers: [String]) {
+  let text = rows.map { $0.map { "\($0)" } }
+  if Channel.isConnected {
+    Channel.send("table", ["cell": CurrentCell.index, "headers": headers, "rows": text])
+  } else {
+    print(([headers] + text).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
+  }
+}
+
+/// One named line of a plot.
+public struct Series: Sendable {
+  /// The legend's name for the line.
+  public let name: String
+  /// The x coordinates.
+  public let x: [Double]
+  /// The y coordinates.
+  public let y: [Double]
+
+  /// A line through `(x[i], y[i])`.
+  public init(_ name: String, x: [Double], y: [Double]) {
+    precondition(x.count == y.count, "Series \(name): \(x.count) x values but \(y.count) y values")
+    self.name = name
+    self.x = x
+    self.y = y
+  }
+
+  /// A line through `(i, y[i])`.
+  public init<Values: Sequence>(_ name: String, _ y: Values)
+  where Values.Element: BinaryFloatingPoint {
+    let values = y.map { Double($0) }
+    self.init(name, x: values.indices.map(Double.init), y: values)
+  }
+}
+
+/// Shows a line chart of one or more series: a compact Unicode chart in the terminal, an SVG
+/// in exports and recorded outputs.
+///
+/// ```swift
+/// plot([Series("loss", losses)], title: "Training loss", xLabel: "step", yLabel: "MSE")
+/// ```
+public func plot(_ series: [Series], title: String = "", xLabel: String = "", yLabel: String = "") {
+  if Channel.isConnected {
+    Channel.send(
+      "plot",
+      [
+        "cell": CurrentCell.index, "title": title, "xLabel": xLabel, "yLabel": yLabel,
+        "series": series.map { ["name": $0.name, "x": $0.x, "y": $0.y] },
+      ])
+  } else {
+    print("[plot: \(title) — \(series.map(\.name).joined(separator: ", "))]")
+  }
+}
+
+/// Iterates over `sequence` while showing a progress bar: live on a terminal, one final
+/// line in recorded outputs.
+///
+/// ```swift
+/// for step in progress(0..<200, label: "fine-tuning") { ... }
+/// ```
+public func progress<S: Collection>(_ sequence: S, label: String = "") -> ProgressSequence<S> {
+  ProgressSequence(base: sequence, label: label)
+}
+
+/// A collection's elements, reporting progress as they are visited.
+public struct ProgressSequence<Base: Collection>: Sequence {
+  let base: Base
+  let label: String
+
+  /// An iterator that reports each step.
+  public func makeIterator() -> Iterator {
+    Iterator(base: base.makeIterator(), total: base.count, label: label)
+  }
+
+  /// Visits the elements and sends progress events, at most about 20 a second.
+  public struct Iterator: IteratorProtocol {
+    var base: Base.Iterator
+    let total: Int
+    let label: String
+    var done = 0
+    let start = ContinuousClock.now
+    var lastReport = ContinuousClock.now
+
+    init(base: Base.Iterator, total: Int, label: String) {
+      self.base = base
+      self.total = total
+      self.label = label
+      report(final: total == 0)
+    }
+
+    /// The next element, after reporting the steps so far.
+    public mutating func next() -> Base.Element? {
+      guard let element = base.next() else {
+        if done < total || total == 0 { report(final: true) }
+        return nil
+      }
+      if done > 0 && (ContinuousClock.now - lastReport) > .milliseconds(50) {
+        report(final: false)
+        lastReport = .now
+      }
+      done += 1
+      if done == total { defer { report(final: true) } }
+      return element
+    }
+
+    private func report(final: Bool) {
+      let elapsed = ContinuousClock.now - start
+      let seconds =
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+      Channel.send(
+        "progress",
+        [
+          "cell": CurrentCell.index, "label": label, "done": done, "total": total,
+          "seconds": seconds, "final": final,
+        ])
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import Testing
+
+@testable import LessonKit
+
+@Suite("Parsing lessons")
+struct ParseTests {
+  @Test func cellsAndRoles() throws {
+    let text = """
+      # LoRA from scratch
+
+      Some prose.
+
+      ```swift
+      let x = 1
+      ```
+
+      ```swift hidden
+      let y = 2
+      ```
+
+      ```swift exercise id=forward points=2
+      // your code
+      ```
+
+      ```swift solution for=forward
+      let z = 3
+      ```
+
+      ```swift check for=forward hidden
+      check(z == 3, "z is 3")
+      ```
+
+      ```output
+      1
+      ```
+
+      ```python
+      print(1)
+      ```
+      """
+    let lesson = try parseLesson(text, path: "l.md")
+    #expect(lesson.title == "LoRA from scratch")
+    #expect(
+      lesson.cells.map(\.role) == [
+        .code, .hidden, .exercise(id: "forward", points: 2), .solution(exercise: "forward"),
+        .check(exercise: "forward", hidden: true), .output, .other,
+      ])
+    #expect(lesson.cells[0].fenceLine == 5)
+    #expect(lesson.cells[0].source == "let x = 1\n")
+    #expect(lesson.cells[0].endLine == 7)
+    #expect(lesson.executableCells.count == 4)
+  }
+
+  @Test(
+    "bad info strings name the file and line",
+    arguments: [
+      ("swift hiden", "unknown cell attribute 'hiden'"),
+      ("swift exercise", "an exercise needs id=NAME"),
+      ("swift exercise id=a points=x", "points=x is not a whole number"),
+      ("swift colour=red", "unknown cell attribute 'colour'"),
+      ("swift check for=nothing", "for=nothing names no exercise"),
+      ("swift exercise solution id=a", "a cell can be only one of exercise, solution"),
+      ("output hidden", "an output block takes no attributes"),
+    ])
+  func badAttributes(info: String, expected: String) {
+    let text = "# T\n\n```\(info)\nlet a = 1\n```\n"
+    do {
+      _ = try parseLesson(text, path: "bad.md")
+      Issue.record("accepted ```\(info)")
+    } catch let error as LessonError {
+      #expect(error.file == "bad.md")
+      #expect(error.line == 3)
+      #expect(error.message.contains(expected), "\(error)")
+    } catch {
+      Issue.record("unexpected \(error)")
+    }
+  }
+
+  @Test func duplicateExerciseIds() {
+    let text = "```swift exercise id=a\n```\n\n```swift exercise id=a\n```\n"
+    #expect(throws: LessonError(file: "d.md", line: 4, "exercise id 'a' is already used at line 1"))
+    {
+      try parseLesson(text, path: "d.md")
+    }
+  }
+
+  @Test func emptyLessonsAreErrors() {
+    #expect(throws: LessonError(file: "e.md", "is empty")) { try parseLesson("  \n", path: "e.md") }
+  }
+}
