@@ -39,7 +39,7 @@ public func run(_ executable: Executable, program: Program, limits: RunLimits = 
   let stdoutPath = folder + "/stdout"
   let stderrPath = folder + "/stderr"
   let eventsPath = folder + "/events"
-  FileManager.default.createFile(atPath: eventsPath, contents: nil)
+  _ = FileManager.default.createFile(atPath: eventsPath, contents: nil)
   let key = UUID().uuidString
 
   var environment = ProcessInfo.processInfo.environment

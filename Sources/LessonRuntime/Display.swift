@@ -112,7 +112,7 @@ public struct ProgressSequence<Base: Collection>: Sequence {
         lastReport = .now
       }
       done += 1
-      if done == total { defer { report(final: true) } }
+      if done == total { report(final: true) }
       return element
     }
 
