@@ -51,6 +51,6 @@ let package = Package(
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
-    .testTarget(name: "LessonKitTests", dependencies: ["LessonKit"]),
+    .testTarget(name: "LessonKitTests", dependencies: ["LessonKit"], exclude: ["Fixtures"]),
   ]
 )

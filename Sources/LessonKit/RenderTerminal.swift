@@ -30,17 +30,21 @@ public struct TerminalRenderer {
     for cell in lesson.executableCells {
       number += 1
       guard let output = outputs[cell.index] else { continue }
+      let body = render(output) + failure(in: cell.index, result.status)
+      // A hidden cell appears only when it has something to show.
+      if cell.role == .hidden && body.isEmpty { continue }
       text +=
         "\n" + dim("── [\(number)] line \(cell.fenceLine) " + String(repeating: "─", count: 40))
         + "\n"
       if cell.role != .hidden {
-        for line in cell.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        // Show the code that ran: an exercise's solution, where the lesson has one.
+        let code = lesson.cells[output.codeCell]
+        for line in code.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         {
           text += dim("│ ") + line + "\n"
         }
       }
-      text += render(output)
-      text += failure(in: cell.index, result.status)
+      text += body
     }
     return text + "\n" + summary(result) + "\n"
   }
@@ -83,7 +87,9 @@ public struct TerminalRenderer {
   func summary(_ result: RunResult) -> String {
     let checks = result.checks
     let passed = checks.filter(\.passed).count
-    var parts = ["\(result.cells.count) cells run", "\(passed) checks passed"]
+    var parts = [
+      counted(result.cells.count, "cell") + " run", counted(passed, "check") + " passed",
+    ]
     if checks.count > passed { parts.append(red("\(checks.count - passed) failed")) }
     switch result.status {
     case .finished: break
@@ -99,6 +105,11 @@ public struct TerminalRenderer {
   private func green(_ text: String) -> String { color ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
   private func red(_ text: String) -> String { color ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
   private func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
+}
+
+/// `1 cell`, `2 cells`.
+func counted(_ count: Int, _ noun: String) -> String {
+  "\(count) \(noun)\(count == 1 ? "" : "s")"
 }
 
 /// A table with columns padded to line up, under a rule.

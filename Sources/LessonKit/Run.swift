@@ -10,13 +10,14 @@ import Foundation
 public struct RunLimits: Sendable {
   /// Seconds before the program is stopped, or `nil` for no limit.
   public var timeout: Double?
-  /// Bytes of output kept per cell and stream; the rest is counted and dropped.
+  /// Bytes of output kept per cell and stream (64 KiB by default); the rest is counted and
+  /// dropped with a notice.
   public var outputPerCell: Int
   /// Bytes of output, all streams together, past which the program is stopped.
   public var totalOutput: Int
 
   /// Limits with the defaults of the command line.
-  public init(timeout: Double? = nil, outputPerCell: Int = 1 << 20, totalOutput: Int = 256 << 20) {
+  public init(timeout: Double? = nil, outputPerCell: Int = 1 << 16, totalOutput: Int = 256 << 20) {
     self.timeout = timeout
     self.outputPerCell = outputPerCell
     self.totalOutput = totalOutput
@@ -189,10 +190,29 @@ private func split(
       stderrFile, from: start.stderr, to: next?.stderr ?? endOffsets.stderr, limit: limit)
     // Events number cells by their place in the program; report the lesson cell instead.
     return CellOutput(
-      cell: program.cells[start.cell].position, stdout: out, stderr: err,
+      cell: program.cells[start.cell].position, codeCell: program.cells[start.cell].code,
+      stdout: out, stderr: withoutStackTrace(err),
       truncated: outCut || errCut,
       events: cellEvents[start.cell] ?? [])
   }
+}
+
+/// Standard error without the runtime's "Current stack trace:" listing, whose addresses
+/// change from run to run and mean little to a learner; the "Fatal error" line stays.
+func withoutStackTrace(_ text: String) -> String {
+  guard text.contains("Current stack trace:") else { return text }
+  var kept: [Substring] = []
+  var inTrace = false
+  for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    if line.hasPrefix("Current stack trace:") {
+      inTrace = true
+      continue
+    }
+    if inTrace, line.first?.isNumber == true { continue }
+    inTrace = false
+    kept.append(line)
+  }
+  return kept.joined(separator: "\n")
 }
 
 /// Bytes `from..<to` of a file, at most `limit` of them, as text.

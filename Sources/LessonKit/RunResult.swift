@@ -25,6 +25,8 @@ public enum RunStatus: Sendable, Equatable {
 public struct CellOutput: Sendable {
   /// The lesson cell at whose position this ran.
   public var cell: Int
+  /// The lesson cell whose code ran: the same cell, or an exercise's solution.
+  public var codeCell: Int
   /// What it printed, in order of stream: standard output.
   public var stdout: String
   /// What it printed on standard error.

@@ -6,7 +6,8 @@ import Foundation
 func recordedText(_ output: CellOutput) -> String {
   let renderer = TerminalRenderer(color: false, showTiming: false)
   let withoutPlots = CellOutput(
-    cell: output.cell, stdout: output.stdout, stderr: output.stderr, truncated: output.truncated,
+    cell: output.cell, codeCell: output.codeCell, stdout: output.stdout, stderr: output.stderr,
+    truncated: output.truncated,
     events: output.events.filter { if case .plot = $0 { return false } else { return true } })
   return renderer.render(withoutPlots)
     .replacingOccurrences(of: "\u{1B}\\[[0-9;]*[A-Za-z]", with: "", options: .regularExpression)

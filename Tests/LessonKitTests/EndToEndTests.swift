@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+@testable import LessonKit
+
+/// Runs the built `lessons` executable, as a user would, on the golden fixtures: each
+/// `Fixtures/<case>/lesson.md` with its `arguments`, compared with `expected.txt` (the
+/// terminal report without colour, times masked) and `expected-exit`.
+/// `UPDATE_GOLDENS=1 swift test` rewrites the expectations.
+@Suite("lessons, end to end")
+struct EndToEndTests {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
+
+  static var cases: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []).sorted()
+  }
+
+  @Test("golden fixture", arguments: cases)
+  func golden(name: String) throws {
+    let folder = Self.fixtures.appendingPathComponent(name)
+    let extra = try String(contentsOf: folder.appendingPathComponent("arguments"), encoding: .utf8)
+      .split(whereSeparator: \.isWhitespace).map(String.init)
+    let result = try lessons(["run", "lesson.md"] + extra, in: folder)
+    let report = masked(
+      result.stdout + (result.stderr.isEmpty ? "" : "--- stderr ---\n" + result.stderr))
+    let expectedURL = folder.appendingPathComponent("expected.txt")
+    let exitURL = folder.appendingPathComponent("expected-exit")
+    if ProcessInfo.processInfo.environment["UPDATE_GOLDENS"] != nil {
+      try report.write(to: expectedURL, atomically: true, encoding: .utf8)
+      try "\(result.status)\n".write(to: exitURL, atomically: true, encoding: .utf8)
+    }
+    let expected = try String(contentsOf: expectedURL, encoding: .utf8)
+    let expectedExit = Int32(
+      try String(contentsOf: exitURL, encoding: .utf8).trimmingCharacters(
+        in: .whitespacesAndNewlines))
+    #expect(report == expected)
+    #expect(result.status == expectedExit)
+  }
+
+  @Test func writeIsIdempotentAndKeepsProse() throws {
+    let folder = try copyFixture("ok")
+    let original = try String(
+      contentsOf: folder.appendingPathComponent("lesson.md"), encoding: .utf8)
+    _ = try lessons(["run", "lesson.md", "--write"], in: folder)
+    let once = try String(contentsOf: folder.appendingPathComponent("lesson.md"), encoding: .utf8)
+    _ = try lessons(["run", "lesson.md", "--write"], in: folder)
+    let twice = try String(contentsOf: folder.appendingPathComponent("lesson.md"), encoding: .utf8)
+    #expect(once == twice)
+    #expect(once != original)
+    #expect(once.contains("```output\ntensor([[ 7., 10.],"))
+    #expect(once.contains("steps ████████████████████████ 10/10\n"))
+    // Removing the recorded blocks gives the original back: prose and code are untouched.
+    let stripped = once.replacingOccurrences(
+      of: "\n\n```output\n[^`]*```", with: "", options: .regularExpression)
+    #expect(stripped == original)
+  }
+
+  @Test func aFailedRunLeavesTheLessonUnchanged() throws {
+    let folder = try copyFixture("crash")
+    let before = try Data(contentsOf: folder.appendingPathComponent("lesson.md"))
+    let result = try lessons(["run", "lesson.md", "--write"], in: folder)
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("the run did not finish, so the lesson was left unchanged"))
+    #expect(try Data(contentsOf: folder.appendingPathComponent("lesson.md")) == before)
+  }
+
+  @Test func jsonReport() throws {
+    let result = try lessons(
+      ["run", "lesson.md", "--json"], in: Self.fixtures.appendingPathComponent("crash"))
+    let document =
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+    #expect(document["status"] as? String == "crashed")
+    #expect((document["error"] as? [String: Any])?["line"] as? Int == 7)
+    let cells = document["cells"] as! [[String: Any]]
+    #expect(cells.map { $0["stdout"] as? String } == ["first cell\n", "before the crash\n"])
+  }
+
+  @Test func badPaths() throws {
+    let missing = try lessons(["run", "no-such-lesson.md"], in: Self.fixtures)
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("no-such-lesson.md: error: no such file"))
+    let directory = try lessons(["run", "ok"], in: Self.fixtures)
+    #expect(directory.status == 2)
+    #expect(directory.stderr.contains("ok: error: is a directory"))
+  }
+
+  @Test func listShowsTitlesAndCounts() throws {
+    let result = try lessons(
+      ["list", "."], in: Self.fixtures.appendingPathComponent("solution-runs"))
+    #expect(result.stdout.contains("lesson.md  A teacher's file  2      1"))
+  }
+
+  /// Masks what changes from run to run (durations, rates) and from edit to edit (the
+  /// library's own source lines in fatal errors).
+  func masked(_ text: String) -> String {
+    text.replacingOccurrences(of: "[0-9]+\\.[0-9]+ s", with: "T s", options: .regularExpression)
+      .replacingOccurrences(
+        of: "[A-Za-z+/]+\\.swift:[0-9]+: Fatal error", with: "SOURCE: Fatal error",
+        options: .regularExpression)
+      .replacingOccurrences(of: "[0-9.]+/s", with: "R/s", options: .regularExpression)
+  }
+
+  func copyFixture(_ name: String) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lessons-\(UUID())")
+    try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent(name), to: folder)
+    return folder
+  }
+}
+
+/// Runs the `lessons` executable built beside this test bundle.
+func lessons(_ arguments: [String], in folder: URL) throws -> (
+  status: Int32, stdout: String, stderr: String
+) {
+  let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  let executable = buildFolder.appendingPathComponent("lessons")
+  guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+    throw LessonError(file: executable.path, "is not built; build every product before testing")
+  }
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  process.currentDirectoryURL = folder
+  var environment = ProcessInfo.processInfo.environment
+  environment["NO_COLOR"] = "1"
+  process.environment = environment
+  let out = Pipe()
+  // Standard error goes to a file, so that neither stream can fill up and block the child.
+  let errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
+  _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+  defer { try? FileManager.default.removeItem(at: errorURL) }
+  process.standardOutput = out
+  process.standardError = try FileHandle(forWritingTo: errorURL)
+  try process.run()
+  let outputData = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (
+    process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+    (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
+  )
+}
