@@ -131,7 +131,7 @@ public func alignedTable(headers: [String], rows: [[String]]) -> String {
 
 /// A progress bar's last state: `fine-tuning ████████████ 200/200 · 3.1 s · 64.5/s`, without
 /// the time and rate when `seconds` is `nil`.
-func progressLine(label: String, done: Int, total: Int, seconds: Double?) -> String {
+public func progressLine(label: String, done: Int, total: Int, seconds: Double?) -> String {
   let width = 24
   let filled = total > 0 ? width * done / total : width
   let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)

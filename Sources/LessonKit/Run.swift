@@ -30,9 +30,13 @@ public struct RunLimits: Sendable {
 /// Standard output and error go to files; at every cell boundary the program reports the
 /// files' offsets on the event channel, so each byte is attributed to the cell that wrote
 /// it, and whatever a crashing cell printed before it died is kept.
-public func run(_ executable: Executable, program: Program, limits: RunLimits = RunLimits()) throws
-  -> RunResult
-{
+///
+/// - Parameter onProgress: called from the polling loop, about ten times a second, with the
+///   latest progress event while one is running (for a live bar on a terminal).
+public func run(
+  _ executable: Executable, program: Program, limits: RunLimits = RunLimits(),
+  onProgress: ((RuntimeEvent) -> Void)? = nil
+) throws -> RunResult {
   let folder = FileManager.default.temporaryDirectory
     .appendingPathComponent("lessons-run-\(UUID().uuidString)").path
   try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -53,12 +57,20 @@ public func run(_ executable: Executable, program: Program, limits: RunLimits = 
   let start = Date()
   let process = try spawn(
     executable.path, stdout: stdoutPath, stderr: stderrPath, environment: environment)
+  RunningProgram.group = process
+  defer { RunningProgram.group = 0 }
 
   var timedOut = false
   var waitStatus: Int32 = 0
+  var progress = ProgressWatcher(path: eventsPath, key: key)
+  var lastPoll = Date.distantPast
   while true {
     let finished = waitpid(process, &waitStatus, WNOHANG)
     if finished == process { break }
+    if let onProgress, Date().timeIntervalSince(lastPoll) > 0.1 {
+      lastPoll = Date()
+      if let event = progress.latest() { onProgress(event) }
+    }
     if let timeout = limits.timeout, Date().timeIntervalSince(start) > timeout {
       timedOut = true
       kill(-process, SIGKILL)
@@ -95,6 +107,55 @@ public func run(_ executable: Executable, program: Program, limits: RunLimits = 
     status = .crashed(cell: lastCell, reason: message.map { "\($0) — \(reason)" } ?? reason)
   }
   return RunResult(status: status, cells: cells, seconds: seconds)
+}
+
+/// The process group of the lesson program that is running, so that an interrupt of the
+/// runner (Ctrl-C) can stop it too: in a group of its own, it does not get the terminal's
+/// signals.
+public enum RunningProgram {
+  nonisolated(unsafe) static var group: pid_t = 0
+
+  /// Makes SIGINT and SIGTERM stop the running lesson program before the runner exits.
+  public static func forwardInterrupts() {
+    for signalNumber in [SIGINT, SIGTERM] {
+      signal(signalNumber) { received in
+        if RunningProgram.group > 0 { kill(-RunningProgram.group, SIGKILL) }
+        _exit(128 + received)
+      }
+    }
+  }
+}
+
+/// Reads new lines of the event file as they arrive and keeps the latest progress event.
+private struct ProgressWatcher {
+  let path: String
+  let key: String
+  var offset: UInt64 = 0
+  var latestEvent: RuntimeEvent?
+
+  init(path: String, key: String) {
+    self.path = path
+    self.key = key
+  }
+
+  mutating func latest() -> RuntimeEvent? {
+    guard let file = FileHandle(forReadingAtPath: path) else { return latestEvent }
+    defer { try? file.close() }
+    try? file.seek(toOffset: offset)
+    guard let data = try? file.readToEnd(), let end = data.lastIndex(of: UInt8(ascii: "\n")) else {
+      return latestEvent
+    }
+    offset += UInt64(end - data.startIndex + 1)
+    for line in data[data.startIndex...end].split(separator: UInt8(ascii: "\n")) {
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+        object["key"] as? String == key
+      else { continue }
+      if object["kind"] as? String == "progress" {
+        latestEvent = (object["final"] as? Bool == true) ? nil : decode(object)
+      }
+    }
+    return latestEvent
+  }
 }
 
 /// Starts `path` in a new process group, with its output streams redirected to files.

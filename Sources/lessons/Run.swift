@@ -54,7 +54,12 @@ struct Run: ParsableCommand {
     }
     let result: RunResult
     do {
-      result = try LessonKit.run(executable, program: program, limits: RunLimits(timeout: timeout))
+      RunningProgram.forwardInterrupts()
+      let live = !json && isatty(2) == 1
+      result = try LessonKit.run(
+        executable, program: program, limits: RunLimits(timeout: timeout),
+        onProgress: live ? { showLiveProgress($0) } : nil)
+      if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     } catch {
       return fail(path, status: "crashed", "\(error)")
     }
@@ -93,4 +98,14 @@ struct Run: ParsableCommand {
     }
     return .couldNotRun
   }
+}
+
+/// Redraws a progress bar in place on standard error, with rate and time left.
+func showLiveProgress(_ event: RuntimeEvent) {
+  guard case .progress(let label, let done, let total, let seconds) = event else { return }
+  var line = progressLine(label: label, done: done, total: total, seconds: seconds)
+  if done > 0, total > done, seconds > 0 {
+    line += String(format: " · ETA %.0f s", seconds / Double(done) * Double(total - done))
+  }
+  FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
 }

@@ -23,7 +23,7 @@ struct Tables: ParsableCommand {
       session and its figure is printed beside ours.
       """)
 
-  @Option(help: "Sections to run: matmul, elementwise, toy, gpt (default: all).")
+  @Option(help: "Sections to run: matmul, elementwise, toy, gpt, runner (default: all).")
   var only: [Section] = Section.allCases
 
   @Option(help: "A Python with PyTorch installed, to run the reference scripts.")
@@ -36,7 +36,7 @@ struct Tables: ParsableCommand {
   var threads = 2
 
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy, gpt
+    case matmul, elementwise, toy, gpt, runner
   }
 
   func run() throws {
@@ -85,6 +85,10 @@ struct Tables: ParsableCommand {
       for table in benchmarkGPT(python: python, reference: reference, threads: threads) {
         print(table.render() + "\n")
       }
+    }
+    if only.contains(.runner) {
+      print("## The lesson runner\n")
+      print(benchmarkRunner().render() + "\n")
     }
   }
 }

@@ -85,6 +85,15 @@ struct EndToEndTests {
     #expect(directory.stderr.contains("ok: error: is a directory"))
   }
 
+  @Test func theCourseLessonsRunCleanly() throws {
+    let root = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let result = try lessons(["run", "00-quick-tour.md"], in: root)
+    #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+    #expect(result.stdout.contains("✓ the loss fell below 0.01"))
+    #expect(result.stdout.contains("4 checks passed"))
+  }
+
   @Test func listShowsTitlesAndCounts() throws {
     let result = try lessons(
       ["list", "."], in: Self.fixtures.appendingPathComponent("solution-runs"))
@@ -97,7 +106,8 @@ struct EndToEndTests {
     text.replacingOccurrences(of: "[0-9]+\\.[0-9]+ s", with: "T s", options: .regularExpression)
       .replacingOccurrences(
         of: "[A-Za-z+/]+\\.swift:[0-9]+: Fatal error", with: "SOURCE: Fatal error",
-        options: .regularExpression)
+        options: .regularExpression
+      )
       .replacingOccurrences(of: "[0-9.]+/s", with: "R/s", options: .regularExpression)
   }
 
