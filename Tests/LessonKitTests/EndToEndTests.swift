@@ -50,9 +50,17 @@ struct EndToEndTests {
     #expect(once != original)
     #expect(once.contains("```output\ntensor([[ 7., 10.],"))
     #expect(once.contains("steps ████████████████████████ 10/10\n"))
-    // Removing the recorded blocks gives the original back: prose and code are untouched.
+    #expect(once.contains("\n![Loss](lesson.assets/cell-3-plot-1.svg)"))
+    let svg = try String(
+      contentsOf: folder.appendingPathComponent("lesson.assets/cell-3-plot-1.svg"), encoding: .utf8)
+    #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    #expect(svg.contains("<polyline class=\"series\""))
+    #expect(svg.contains(">Loss</text>") && svg.contains(">MSE</text>"))
+    // Removing the recorded blocks and links gives the original back: prose and code are
+    // untouched.
     let stripped = once.replacingOccurrences(
-      of: "\n\n```output\n[^`]*```", with: "", options: .regularExpression)
+      of: "\n\n```output\n[^`]*```", with: "", options: .regularExpression
+    ).replacingOccurrences(of: "\n\n!\\[[^]]*\\]\\([^)]*\\)", with: "", options: .regularExpression)
     #expect(stripped == original)
   }
 
