@@ -51,6 +51,7 @@ let package = Package(
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
-    .testTarget(name: "LessonKitTests", dependencies: ["LessonKit"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "LessonKitTests", dependencies: ["LessonKit"], exclude: ["Fixtures", "Grading"]),
   ]
 )

@@ -4,22 +4,53 @@
 public struct Program: Sendable, Equatable {
   /// The generated `main.swift`.
   public var source: String
-  /// For each cell of the program, in order: the lesson cell at whose position it runs and
-  /// the lesson cell whose code it is (a solution's, in place of its exercise's stub).
-  public var cells: [(position: Int, code: Int)]
+  /// The program's cells, in order.
+  public var cells: [ProgramCell]
+}
 
-  /// Programs are equal when their source and cell mapping are.
-  public static func == (lhs: Program, rhs: Program) -> Bool {
-    lhs.source == rhs.source && lhs.cells.elementsEqual(rhs.cells) { $0 == $1 }
+/// One cell of a program: the code that runs, where it comes from, and the lesson position
+/// it stands for.
+public struct ProgramCell: Sendable, Equatable {
+  /// The lesson cell at whose position this runs (outputs are reported there).
+  public var position: Int
+  /// The lesson cell whose code runs: the same cell, or an exercise's solution.
+  public var code: Int
+  /// The code.
+  public var source: String
+  /// The Markdown file the code comes from, for compiler messages.
+  public var file: String
+  /// The 1-based line of the code's first line in that file.
+  public var line: Int
+
+  /// A program cell from its parts.
+  public init(position: Int, code: Int, source: String, file: String, line: Int) {
+    self.position = position
+    self.code = code
+    self.source = source
+    self.file = file
+    self.line = line
   }
 }
 
-/// Generates the program for `lesson`.
+/// Generates the program for `lesson`: each exercise runs its solution's code when the
+/// lesson has one (a teacher's file) and its own stub otherwise (a student's).
 public func plan(_ lesson: Lesson) -> Program {
   var solutions: [String: Cell] = [:]
   for cell in lesson.cells {
     if case .solution(let id) = cell.role { solutions[id] = cell }
   }
+  return plan(
+    lesson.executableCells.map { cell in
+      var code = cell
+      if case .exercise(let id, _) = cell.role, let solution = solutions[id] { code = solution }
+      return ProgramCell(
+        position: cell.index, code: code.index, source: code.source, file: lesson.path,
+        line: code.firstCodeLine)
+    })
+}
+
+/// Generates the program that runs `cells` in order.
+public func plan(_ cells: [ProgramCell]) -> Program {
   var source = """
     import Foundation
     import LoRA
@@ -29,20 +60,15 @@ public func plan(_ lesson: Lesson) -> Program {
     setvbuf(stdout, nil, _IOLBF, 0)
 
     """
-  var cells: [(Int, Int)] = []
-  let file = swiftStringLiteral(lesson.path)
-  for cell in lesson.executableCells {
-    var code = cell
-    if case .exercise(let id, _) = cell.role, let solution = solutions[id] { code = solution }
+  for (number, cell) in cells.enumerated() {
     source += """
 
-      _lessonCellStarted(\(cells.count))
-      #sourceLocation(file: \(file), line: \(code.firstCodeLine))
-      \(code.source)
+      _lessonCellStarted(\(number))
+      #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(cell.line))
+      \(cell.source)
       #sourceLocation()
 
       """
-    cells.append((cell.index, code.index))
   }
   source += "\n_lessonFinished()\n"
   return Program(source: source, cells: cells)

@@ -106,7 +106,10 @@ public func run(
     let reason = describe(waitStatus)
     status = .crashed(cell: lastCell, reason: message.map { "\($0) — \(reason)" } ?? reason)
   }
-  return RunResult(status: status, cells: cells, seconds: seconds)
+  let markers = events.filter { $0["kind"] as? String == "cell" }.compactMap { $0["cell"] as? Int }
+  return RunResult(
+    status: status, cells: cells, seconds: seconds,
+    markersTampered: markers != Array(0..<markers.count))
 }
 
 /// The process group of the lesson program that is running, so that an interrupt of the

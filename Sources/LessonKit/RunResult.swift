@@ -6,6 +6,9 @@ public struct RunResult: Sendable {
   public var cells: [CellOutput]
   /// Wall-clock seconds of the run, compilation excluded.
   public var seconds: Double
+  /// Whether the cell markers arrived out of order or twice: cell code called the
+  /// runtime's internal marker itself, so event attribution cannot be trusted.
+  public var markersTampered = false
 
   /// Every check of the run.
   public var checks: [Check] { cells.flatMap(\.checks) }

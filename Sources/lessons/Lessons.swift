@@ -7,7 +7,7 @@ import LessonKit
 struct Lessons: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
-    subcommands: [Run.self, List.self])
+    subcommands: [Run.self, Export.self, Grade.self, List.self])
 }
 
 /// A lesson path, trying `Lessons/NAME` when `NAME` itself does not exist.

@@ -1,0 +1,288 @@
+import Foundation
+
+/// The grading report of one submission, as `lessons grade --json` prints it.
+public struct GradeReport: Codable, Sendable {
+  /// The submission's path.
+  public var lesson: String
+  /// `ok`, `compile_error`, `crashed`, `timeout` or `invalid`.
+  public var status: String
+  /// Points earned.
+  public var score: Int
+  /// Points available.
+  public var maxScore: Int
+  /// Where the check cells came from: `key`, or `submission` when no key was given.
+  public var checksFrom: String
+  /// Per exercise, in the lesson's order.
+  public var exercises: [ExerciseGrade]
+  /// Things the grader noticed: edited locked cells, missing exercises, tampering.
+  public var notes: [String]
+
+  /// A report from its parts.
+  public init(
+    lesson: String, status: String, score: Int, maxScore: Int, checksFrom: String,
+    exercises: [ExerciseGrade], notes: [String]
+  ) {
+    self.lesson = lesson
+    self.status = status
+    self.score = score
+    self.maxScore = maxScore
+    self.checksFrom = checksFrom
+    self.exercises = exercises
+    self.notes = notes
+  }
+}
+
+/// Results filled in by concurrent workers, each at its own index, under a lock.
+private final class ConcurrentResults<R>: @unchecked Sendable {
+  var values: [R?]
+  let lock = NSLock()
+  init(count: Int) { values = Array(repeating: nil, count: count) }
+}
+
+/// Runs `work` on every item, at most `jobs` at a time, and returns the results in order.
+public func concurrentMap<T: Sendable, R: Sendable>(
+  _ items: [T], jobs: Int, _ work: @escaping @Sendable (T) -> R
+) -> [R] {
+  let results = ConcurrentResults<R>(count: items.count)
+  let slots = DispatchSemaphore(value: max(1, jobs))
+  let group = DispatchGroup()
+  for (index, item) in items.enumerated() {
+    slots.wait()
+    DispatchQueue.global().async(group: group) {
+      let value = work(item)
+      results.lock.withLock { results.values[index] = value }
+      slots.signal()
+    }
+  }
+  group.wait()
+  return results.values.map { $0! }
+}
+
+/// How one exercise was graded.
+public struct ExerciseGrade: Codable, Sendable {
+  /// The exercise's id.
+  public var id: String
+  /// Points available.
+  public var points: Int
+  /// Points earned: all or nothing.
+  public var earned: Int
+  /// Whether every check bound to the exercise ran and passed.
+  public var passed: Bool
+  /// The checks, visible and hidden (hidden ones by message only).
+  public var checks: [GradedCheck]
+  /// Why the exercise's code could not be graded as written (compile error, crash,
+  /// timeout), when that happened.
+  public var error: String?
+}
+
+/// One check's outcome in a report. Hidden checks carry their message, never their code.
+public struct GradedCheck: Codable, Sendable {
+  /// What the check asserts.
+  public var message: String
+  /// Whether it held.
+  public var passed: Bool
+  /// The line of the check in the file the check cells came from; absent for hidden ones.
+  public var line: Int?
+  /// Whether the check is hidden from students.
+  public var hidden: Bool
+}
+
+/// Grades a submission: the student's exercise cells run with every other cell taken from
+/// `key` (the teacher's lesson, solutions excluded) or, without a key, from the submission.
+///
+/// A crash, a timeout or a compile error is attributed to the exercise whose cell (or whose
+/// check) caused it; that exercise earns nothing and is replaced by the key's stub, and the
+/// lesson runs again, so one broken exercise never zeroes the others.
+public func grade(
+  submission: Lesson, key: Lesson?, toolchain: Toolchain, cacheDirectory: String,
+  timeout: Double
+) -> GradeReport {
+  let reference = key ?? submission
+  var notes: [String] = []
+  if key == nil {
+    notes.append("graded with the submission's own checks (no --key given)")
+  }
+  let exercises = reference.cells.compactMap { cell -> (id: String, points: Int, cell: Cell)? in
+    if case .exercise(let id, let points) = cell.role { return (id, points, cell) }
+    return nil
+  }
+  var studentCode: [String: Cell] = [:]
+  for cell in submission.cells {
+    if case .exercise(let id, _) = cell.role { studentCode[id] = cell }
+  }
+  for exercise in exercises where studentCode[exercise.id] == nil {
+    notes.append(
+      "exercise '\(exercise.id)' is missing from the submission; graded as the unsolved stub")
+  }
+  notes += lockedCellNotes(submission: submission, reference: reference, hasKey: key != nil)
+
+  var failures: [String: String] = [:]  // exercise id -> why its code was replaced by the stub
+  var outcome: (program: Program, result: RunResult)?
+  var status = "ok"
+  for _ in 0...exercises.count {
+    let cells = reference.executableCells.map { cell -> ProgramCell in
+      if case .exercise(let id, _) = cell.role, failures[id] == nil, let student = studentCode[id] {
+        return ProgramCell(
+          position: cell.index, code: cell.index, source: student.source, file: submission.path,
+          line: student.firstCodeLine)
+      }
+      return ProgramCell(
+        position: cell.index, code: cell.index, source: cell.source, file: reference.path,
+        line: cell.firstCodeLine)
+    }
+    let program = plan(cells)
+    let executable: Executable
+    do {
+      executable = try build(program, toolchain: toolchain, cacheDirectory: cacheDirectory)
+    } catch let error as BuildError {
+      guard
+        let id = culprit(
+          ofDiagnostics: error.diagnostics, program: program, lesson: reference, failures: failures)
+      else {
+        status = "compile_error"
+        notes.append("the lesson does not compile outside the exercises:\n" + error.diagnostics)
+        break
+      }
+      failures[id] = "compile error: " + firstError(error.diagnostics)
+      continue
+    } catch {
+      status = "invalid"
+      notes.append("\(error)")
+      break
+    }
+    guard
+      let result = try? LessonKit.run(
+        executable, program: program, limits: RunLimits(timeout: timeout))
+    else {
+      status = "invalid"
+      notes.append("the lesson program could not be started")
+      break
+    }
+    if result.markersTampered {
+      status = "invalid"
+      notes.append("the program's cell markers were called from cell code; nothing can be graded")
+      outcome = nil
+      break
+    }
+    outcome = (program, result)
+    switch result.status {
+    case .finished:
+      status = "ok"
+    case .crashed(let cell, let reason):
+      guard let id = culprit(ofCell: cell, lesson: reference, failures: failures) else {
+        status = "crashed"
+        notes.append("the lesson crashed outside the exercises: \(reason)")
+        break
+      }
+      failures[id] = "crashed: \(reason)"
+      continue
+    case .timedOut(let cell, let seconds):
+      guard let id = culprit(ofCell: cell, lesson: reference, failures: failures) else {
+        status = "timeout"
+        notes.append("the lesson timed out outside the exercises after \(seconds) s")
+        break
+      }
+      failures[id] = "timed out after \(String(format: "%g", seconds)) s"
+      continue
+    }
+    break
+  }
+
+  let grades = exercises.map { exercise -> ExerciseGrade in
+    let checkCells = reference.cells.filter {
+      if case .check(exercise.id, _) = $0.role { return true } else { return false }
+    }
+    var checks: [GradedCheck] = []
+    var allRan = !checkCells.isEmpty
+    for cell in checkCells {
+      let hidden = cell.role == .check(exercise: exercise.id, hidden: true)
+      guard let outcome, let output = outcome.result.cells.first(where: { $0.cell == cell.index }),
+        completed(cell.index, in: outcome.result)
+      else {
+        allRan = false
+        continue
+      }
+      checks += output.checks.map {
+        GradedCheck(
+          message: $0.message, passed: $0.passed, line: hidden ? nil : $0.line, hidden: hidden)
+      }
+    }
+    let passed =
+      failures[exercise.id] == nil && allRan && !checks.isEmpty && checks.allSatisfy(\.passed)
+    return ExerciseGrade(
+      id: exercise.id, points: exercise.points, earned: passed ? exercise.points : 0,
+      passed: passed,
+      checks: checks, error: failures[exercise.id])
+  }
+  return GradeReport(
+    lesson: submission.path, status: status, score: grades.map(\.earned).reduce(0, +),
+    maxScore: exercises.map(\.points).reduce(0, +), checksFrom: key == nil ? "submission" : "key",
+    exercises: grades, notes: notes)
+}
+
+/// Whether the program cell at lesson position `position` ran to its end.
+private func completed(_ position: Int, in result: RunResult) -> Bool {
+  guard let index = result.cells.firstIndex(where: { $0.cell == position }) else { return false }
+  if case .finished = result.status { return true }
+  return index < result.cells.count - 1
+}
+
+/// The exercise to blame for a failure in lesson cell `cell`: the exercise itself, the
+/// exercise a check cell grades, or else the last exercise before it still graded as
+/// written.
+private func culprit(ofCell cell: Int?, lesson: Lesson, failures: [String: String]) -> String? {
+  guard let cell else { return nil }
+  switch lesson.cells[cell].role {
+  case .exercise(let id, _), .check(let id, _):
+    return failures[id] == nil ? id : nil
+  default:
+    return lesson.cells[..<cell].reversed().lazy.compactMap { candidate -> String? in
+      if case .exercise(let id, _) = candidate.role, failures[id] == nil { return id }
+      return nil
+    }.first
+  }
+}
+
+/// The exercise to blame for the first compile error: the cell whose lines the error
+/// points into.
+private func culprit(
+  ofDiagnostics diagnostics: String, program: Program, lesson: Lesson, failures: [String: String]
+) -> String? {
+  for line in diagnostics.split(separator: "\n") where line.contains(": error: ") {
+    let parts = line.split(separator: ":", maxSplits: 3)
+    guard parts.count >= 3, let number = Int(parts[1]) else { continue }
+    let file = String(parts[0])
+    // The program cell whose code covers that line of that file.
+    let cell = program.cells.last { $0.file == file && $0.line <= number }
+    if let cell, let id = culprit(ofCell: cell.position, lesson: lesson, failures: failures) {
+      return id
+    }
+  }
+  return nil
+}
+
+private func firstError(_ diagnostics: String) -> String {
+  diagnostics.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? diagnostics
+}
+
+/// Notes on locked cells the student changed, found with the key (by comparing code) or,
+/// without one, with the checksums that `export --student` recorded.
+private func lockedCellNotes(submission: Lesson, reference: Lesson, hasKey: Bool) -> [String] {
+  let submitted = Set(submission.cells.filter(isLocked).map(checksum))
+  if hasKey {
+    // Students never see hidden checks, so only the key's other locked cells are expected.
+    let expected = reference.cells.filter { cell in
+      if case .check(_, hidden: true) = cell.role { return false }
+      return isLocked(cell)
+    }
+    return expected.filter { !submitted.contains(checksum($0)) }.map {
+      "the locked cell at key line \($0.fenceLine) was edited or deleted; graded with the key's version"
+    }
+  }
+  guard let manifest = LockedCellManifest(text: submission.text) else { return [] }
+  return Set(manifest.checksums) == submitted
+    ? []
+    : [
+      "locked cells differ from the released student version; without --key they were graded as submitted"
+    ]
+}

@@ -1,0 +1,85 @@
+/// The student's version of a teacher's lesson: solutions and hidden checks removed, with
+/// the recorded outputs that would give them away, and a manifest of checksums of every
+/// locked cell (everything but the exercises), so that the grader can tell when a student
+/// changed one, as nbgrader does.
+public func studentVersion(of lesson: Lesson) -> String {
+  var lines = lesson.text.components(separatedBy: "\n")
+  var removals: [Range<Int>] = []
+  for (position, cell) in lesson.cells.enumerated() {
+    let removeCell: Bool
+    switch cell.role {
+    case .solution, .check(_, hidden: true): removeCell = true
+    default: removeCell = false
+    }
+    // An output block after an exercise shows what the solution printed.
+    let next = position + 1 < lesson.cells.count ? lesson.cells[position + 1] : nil
+    let outputFollows =
+      next?.role == .output
+      && lines[cell.endLine..<(next!.fenceLine - 1)].allSatisfy {
+        $0.trimmingCharacters(in: .whitespaces).isEmpty
+      }
+    var isExercise = false
+    if case .exercise = cell.role { isExercise = true }
+    if removeCell || isExercise, outputFollows, let next {
+      removals.append(cell.endLine..<next.endLine)
+    }
+    if removeCell {
+      // The cell and the blank lines before it.
+      var start = cell.fenceLine - 1
+      while start > 0 && lines[start - 1].trimmingCharacters(in: .whitespaces).isEmpty {
+        start -= 1
+      }
+      removals.append(start..<cell.endLine)
+    }
+  }
+  for range in removals.sorted(by: { $0.lowerBound > $1.lowerBound }) {
+    lines.removeSubrange(range.clamped(to: 0..<lines.count))
+  }
+  var text = lines.joined(separator: "\n")
+  if !text.hasSuffix("\n") { text += "\n" }
+  let studentCells = (try? parseLesson(text, path: lesson.path))?.cells ?? []
+  return text + "\n" + LockedCellManifest(cells: studentCells).comment + "\n"
+}
+
+/// Checksums of a lesson's locked cells, in order, kept in an HTML comment that Markdown
+/// viewers do not show.
+struct LockedCellManifest: Equatable {
+  static let prefix = "<!-- lessons: locked cells "
+  /// One checksum per locked cell, in document order.
+  var checksums: [String]
+
+  init(checksums: [String]) {
+    self.checksums = checksums
+  }
+
+  /// The manifest of a lesson's cells.
+  init(cells: [Cell]) {
+    checksums = cells.filter(isLocked).map(checksum)
+  }
+
+  /// Reads the manifest from a submission's text, if it has one.
+  init?(text: String) {
+    guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix(Self.prefix) }) else {
+      return nil
+    }
+    checksums = line.dropFirst(Self.prefix.count).split(separator: " ").dropLast().map(String.init)
+  }
+
+  var comment: String { Self.prefix + checksums.joined(separator: " ") + " -->" }
+}
+
+/// Whether a student may not change the cell: every executed cell but the exercises.
+func isLocked(_ cell: Cell) -> Bool {
+  switch cell.role {
+  case .code, .hidden, .check: return true
+  default: return false
+  }
+}
+
+/// A checksum of a cell's role and code, ignoring trailing whitespace on each line.
+func checksum(_ cell: Cell) -> String {
+  let code = cell.source.split(separator: "\n", omittingEmptySubsequences: false)
+    .map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
+    .joined(separator: "\n")
+  return stableHash("\(cell.role)\n\(code)")
+}

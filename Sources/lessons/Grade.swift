@@ -1,0 +1,128 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LessonKit
+
+/// `lessons grade SUBMISSION.md [--key TEACHER.md]`, or a folder of submissions.
+struct Grade: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Grade a submission, or every submission in a folder, against the teacher's key.",
+    discussion: """
+      With --key, the student's exercise cells run with the key's other cells and checks,
+      whatever the submission contains. A folder is graded into gradebook.csv and
+      gradebook.json, with one feedback file per student in feedback/.
+      Exit status: 0 full marks (or a folder graded), 1 points lost, 2 could not grade.
+      """)
+
+  @Argument(help: "A submission, or a folder of submissions (*.md).") var submission: String
+  @Option(help: "The teacher's lesson, whose checks and locked cells are used.") var key: String?
+  @Flag(help: "Print the report as JSON.") var json = false
+  @Option(help: "Seconds allowed for each run of a submission.") var timeout: Double = 120
+  @Option(help: "Submissions graded at once (default: the number of cores).")
+  var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws {
+    guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    guard jobs > 0 else { throw ValidationError("--jobs must be at least 1") }
+  }
+
+  func run() throws {
+    let keyLesson: Lesson?
+    let toolchain: Toolchain
+    do {
+      keyLesson = try key.map { try readLesson(at: resolveLesson($0)) }
+      toolchain = try Toolchain.locate()
+    } catch {
+      printError("\(error)")
+      throw ExitCode(LessonExit.couldNotRun.rawValue)
+    }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: submission, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      try gradeFolder(key: keyLesson, toolchain: toolchain)
+      return
+    }
+    let report = gradeOne(submission, key: keyLesson, toolchain: toolchain)
+    print(json ? encode(report) : gradeSummary(report), terminator: json ? "\n" : "")
+    if report.status == "invalid" { throw ExitCode(LessonExit.couldNotRun.rawValue) }
+    if report.score < report.maxScore || report.status != "ok" {
+      throw ExitCode(LessonExit.checkFailed.rawValue)
+    }
+  }
+
+  private func gradeOne(_ path: String, key: Lesson?, toolchain: Toolchain) -> GradeReport {
+    do {
+      let lesson = try readLesson(at: path, checkingReferences: key == nil)
+      return LessonKit.grade(
+        submission: lesson, key: key, toolchain: toolchain,
+        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache", timeout: timeout)
+    } catch {
+      return GradeReport(
+        lesson: path, status: "invalid", score: 0,
+        maxScore: key.map(maxPoints) ?? 0, checksFrom: key == nil ? "submission" : "key",
+        exercises: [], notes: ["not a gradable lesson: \(error)"])
+    }
+  }
+
+  private func gradeFolder(key: Lesson?, toolchain: Toolchain) throws {
+    let keyPath = key.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path }
+    let files = try FileManager.default.contentsOfDirectory(atPath: submission)
+      .filter { $0.hasSuffix(".md") }.sorted()
+      .map { submission + "/" + $0 }
+      .filter { URL(fileURLWithPath: $0).standardizedFileURL.path != keyPath }
+    let grader = self
+    let graded = concurrentMap(files, jobs: jobs) {
+      grader.gradeOne($0, key: key, toolchain: toolchain)
+    }
+    let feedback = submission + "/feedback"
+    try FileManager.default.createDirectory(atPath: feedback, withIntermediateDirectories: true)
+    for report in graded {
+      let name = URL(fileURLWithPath: report.lesson).deletingPathExtension().lastPathComponent
+      try feedbackMarkdown(report).write(
+        toFile: feedback + "/\(name).feedback.md", atomically: true, encoding: .utf8)
+    }
+    try gradebookCSV(graded).write(
+      toFile: submission + "/gradebook.csv", atomically: true, encoding: .utf8)
+    try ("[\n" + graded.map(encode).joined(separator: ",\n") + "\n]\n").write(
+      toFile: submission + "/gradebook.json", atomically: true, encoding: .utf8)
+    if json {
+      print("[\n" + graded.map(encode).joined(separator: ",\n") + "\n]")
+    } else {
+      graded.forEach { print(gradeSummary($0), terminator: "") }
+      print("wrote \(submission)/gradebook.csv, gradebook.json and feedback/")
+    }
+  }
+}
+
+/// The total points of a lesson's exercises.
+func maxPoints(_ lesson: Lesson) -> Int {
+  lesson.cells.reduce(0) { total, cell in
+    if case .exercise(_, let points) = cell.role { return total + points }
+    return total
+  }
+}
+
+/// One row per submission: file, status, score, max, then each exercise's points.
+func gradebookCSV(_ reports: [GradeReport]) -> String {
+  let ids = reports.first(where: { !$0.exercises.isEmpty })?.exercises.map(\.id) ?? []
+  var rows = [["submission", "status", "score", "max_score"] + ids]
+  for report in reports {
+    let earned = ids.map { id in
+      report.exercises.first { $0.id == id }.map { "\($0.earned)" } ?? "0"
+    }
+    rows.append([report.lesson, report.status, "\(report.score)", "\(report.maxScore)"] + earned)
+  }
+  return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+}
+
+private func csvField(_ text: String) -> String {
+  text.contains(where: { ",\"\n".contains($0) })
+    ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+}
+
+private func encode(_ report: GradeReport) -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  return String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self)
+}
