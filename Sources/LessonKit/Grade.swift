@@ -150,9 +150,11 @@ public func grade(
       notes.append("\(error)")
       break
     }
+    // The key's folder, where the lesson's data files are.
+    let directory = URL(fileURLWithPath: reference.path).deletingLastPathComponent().path
     guard
       let result = try? LessonKit.run(
-        executable, program: program, limits: RunLimits(timeout: timeout))
+        executable, program: program, limits: RunLimits(timeout: timeout), directory: directory)
     else {
       status = "invalid"
       notes.append("the lesson program could not be started")

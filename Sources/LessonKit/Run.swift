@@ -33,9 +33,12 @@ public struct RunLimits: Sendable {
 ///
 /// - Parameter onProgress: called from the polling loop, about ten times a second, with the
 ///   latest progress event while one is running (for a live bar on a terminal).
+/// - Parameter directory: the working directory of the program: the lesson's folder, so
+///   that a lesson opens `models/base-gpt.safetensors` relative to itself, as a notebook
+///   does.
 public func run(
   _ executable: Executable, program: Program, limits: RunLimits = RunLimits(),
-  onProgress: ((RuntimeEvent) -> Void)? = nil
+  directory: String? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil
 ) throws -> RunResult {
   let folder = FileManager.default.temporaryDirectory
     .appendingPathComponent("lessons-run-\(UUID().uuidString)").path
@@ -55,6 +58,9 @@ public func run(
   environment["SWIFT_BACKTRACE"] = "enable=no"
 
   let start = Date()
+  // The runtime moves into this folder before the first cell (posix_spawn's chdir action
+  // is not portable).
+  if let directory { environment["LESSONS_DIRECTORY"] = directory }
   let process = try spawn(
     executable.path, stdout: stdoutPath, stderr: stderrPath, environment: environment)
   RunningProgram.group = process

@@ -16,6 +16,11 @@ import Foundation
 enum Channel {
   private static let connection: (descriptor: Int32, key: String)? = {
     let environment = ProcessInfo.processInfo.environment
+    // Run in the lesson's folder, so that it opens its files relative to itself.
+    if let directory = environment["LESSONS_DIRECTORY"] {
+      _ = FileManager.default.changeCurrentDirectoryPath(directory)
+      unsetenv("LESSONS_DIRECTORY")
+    }
     guard let path = environment["LESSONS_EVENTS"], let key = environment["LESSONS_KEY"] else {
       return nil
     }

@@ -75,6 +75,15 @@ public final class Tensor {
     Tensor(shape: shape, scalars: scalars)
   }
 
+  /// Overwrites this tensor's values with `other`'s, in place and outside autograd, like
+  /// PyTorch's `copy_` under `no_grad`: the way to load values into a parameter.
+  public func copy(from other: Tensor) {
+    guard other.shape == shape else {
+      fatalError("copy(from:): source shape \(other.shape) does not match \(shape)")
+    }
+    scalars = other.scalars
+  }
+
   /// Resets the accumulated gradient.
   public func zeroGrad() {
     grad = nil

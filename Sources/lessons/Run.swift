@@ -58,6 +58,7 @@ struct Run: ParsableCommand {
       let live = !json && isatty(2) == 1
       result = try LessonKit.run(
         executable, program: program, limits: RunLimits(timeout: timeout),
+        directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
         onProgress: live ? { showLiveProgress($0) } : nil)
       if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     } catch {
