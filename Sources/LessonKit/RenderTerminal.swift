@@ -49,27 +49,39 @@ public struct TerminalRenderer {
     return text + "\n" + summary(result) + "\n"
   }
 
-  /// One cell's outputs.
+  /// One cell's outputs, text and rich outputs in the order the cell made them.
   func render(_ output: CellOutput) -> String {
-    var text = output.stdout
-    if !output.stderr.isEmpty { text += yellow(output.stderr) }
-    if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-    for event in output.events {
-      switch event {
-      case .check(let check):
-        let mark = check.passed ? green("✓") : red("✗")
-        text += "\(mark) \(check.message)" + (check.detail.map { dim(" — \($0)") } ?? "") + "\n"
-      case .table(let headers, let rows):
-        text += alignedTable(headers: headers, rows: rows)
-      case .plot(let plot):
-        text += unicodeChart(plot)
-      case .progress(let label, let done, let total, let seconds):
-        text +=
-          progressLine(label: label, done: done, total: total, seconds: showTiming ? seconds : nil)
-          + "\n"
+    var text = ""
+    for item in output.items {
+      switch item {
+      case .text(let printed):
+        text += printed
+      case .event(let event):
+        if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+        text += render(event)
       }
     }
+    if !output.stderr.isEmpty {
+      if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+      text += yellow(output.stderr)
+    }
+    if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
     return text
+  }
+
+  private func render(_ event: RuntimeEvent) -> String {
+    switch event {
+    case .check(let check):
+      let mark = check.passed ? green("✓") : red("✗")
+      return "\(mark) \(check.message)" + (check.detail.map { dim(" — \($0)") } ?? "") + "\n"
+    case .table(let headers, let rows):
+      return alignedTable(headers: headers, rows: rows)
+    case .plot(let plot):
+      return unicodeChart(plot)
+    case .progress(let label, let done, let total, let seconds):
+      return progressLine(
+        label: label, done: done, total: total, seconds: showTiming ? seconds : nil) + "\n"
+    }
   }
 
   private func failure(in cell: Int, _ status: RunStatus) -> String {

@@ -226,7 +226,7 @@ private func split(
   events: [[String: Any]], program: Program, stdoutPath: String, stderrPath: String, limit: Int
 ) -> [CellOutput] {
   var starts: [(cell: Int, stdout: Int, stderr: Int)] = []
-  var cellEvents: [Int: [RuntimeEvent]] = [:]
+  var cellEvents: [Int: [(event: RuntimeEvent, at: Int)]] = [:]
   var endOffsets = (stdout: fileSize(stdoutPath), stderr: fileSize(stderrPath))
   for event in events {
     let kind = event["kind"] as? String
@@ -239,11 +239,11 @@ private func split(
     } else if let index = event["cell"] as? Int, let decoded = decode(event) {
       // A progress bar's updates replace each other: keep its latest state only.
       if case .progress(let label, _, _, _) = decoded,
-        case .progress(label, _, _, _)? = cellEvents[index]?.last
+        case .progress(label, _, _, _)? = cellEvents[index]?.last?.event
       {
         cellEvents[index]!.removeLast()
       }
-      cellEvents[index, default: []].append(decoded)
+      cellEvents[index, default: []].append((decoded, event["at"] as? Int ?? Int.max))
     }
   }
   let stdoutFile = FileHandle(forReadingAtPath: stdoutPath)
@@ -263,7 +263,8 @@ private func split(
       cell: program.cells[start.cell].position, codeCell: program.cells[start.cell].code,
       stdout: out, stderr: withoutStackTrace(err),
       truncated: outCut || errCut,
-      events: cellEvents[start.cell] ?? [])
+      events: (cellEvents[start.cell] ?? []).map(\.event),
+      eventOffsets: (cellEvents[start.cell] ?? []).map { max(0, $0.at - start.stdout) })
   }
 }
 

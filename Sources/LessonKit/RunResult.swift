@@ -38,11 +38,41 @@ public struct CellOutput: Sendable {
   public var truncated: Bool
   /// Rich outputs and checks, in the order the cell made them.
   public var events: [RuntimeEvent]
+  /// For each event, how many bytes of `stdout` the cell had printed before it.
+  public var eventOffsets: [Int] = []
+
+  /// The cell's standard output and events in the order they happened.
+  public var items: [CellItem] {
+    var items: [CellItem] = []
+    let bytes = Array(stdout.utf8)
+    var position = 0
+    for (index, event) in events.enumerated() {
+      let offset = min(
+        max(index < eventOffsets.count ? eventOffsets[index] : bytes.count, position), bytes.count)
+      if offset > position {
+        items.append(.text(String(decoding: bytes[position..<offset], as: UTF8.self)))
+      }
+      position = offset
+      items.append(.event(event))
+    }
+    if position < bytes.count {
+      items.append(.text(String(decoding: bytes[position...], as: UTF8.self)))
+    }
+    return items
+  }
 
   /// The cell's checks.
   public var checks: [Check] {
     events.compactMap { if case .check(let check) = $0 { return check } else { return nil } }
   }
+}
+
+/// A piece of a cell's output, in order.
+public enum CellItem: Sendable, Equatable {
+  /// Printed text.
+  case text(String)
+  /// A rich output or check.
+  case event(RuntimeEvent)
 }
 
 /// A check's result.

@@ -5,10 +5,14 @@ import Foundation
 /// final line. Plots are returned separately, to be written as SVG files.
 func recordedText(_ output: CellOutput) -> String {
   let renderer = TerminalRenderer(color: false, showTiming: false)
-  let withoutPlots = CellOutput(
-    cell: output.cell, codeCell: output.codeCell, stdout: output.stdout, stderr: output.stderr,
-    truncated: output.truncated,
-    events: output.events.filter { if case .plot = $0 { return false } else { return true } })
+  var withoutPlots = output
+  let kept = output.events.indices.filter {
+    if case .plot = output.events[$0] { return false } else { return true }
+  }
+  withoutPlots.events = kept.map { output.events[$0] }
+  withoutPlots.eventOffsets = kept.map {
+    $0 < output.eventOffsets.count ? output.eventOffsets[$0] : Int.max
+  }
   return renderer.render(withoutPlots)
     .replacingOccurrences(of: "\u{1B}\\[[0-9;]*[A-Za-z]", with: "", options: .regularExpression)
 }

@@ -44,6 +44,9 @@ enum Channel {
     var object = fields
     object["kind"] = kind
     object["key"] = key
+    // Where standard output stands, so the runner can place this event among the cell's text.
+    fflush(nil)
+    object["at"] = lseek(1, 0, SEEK_CUR)
     guard
       let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
       var line = String(data: data, encoding: .utf8)
