@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import LessonKit
+
+/// Every lesson of the course runs to the end with every check passing, and every exercise
+/// can be released, solved and graded: the student version scores nothing, and the student
+/// version with the solutions typed in scores full marks.
+@Suite("The course", .serialized)
+struct CourseTests {
+  static let lessonsFolder = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Lessons")
+
+  static var lessonNames: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: lessonsFolder.path)) ?? [])
+      .filter { $0.hasSuffix(".md") }.sorted()
+  }
+
+  @Test("lesson runs cleanly", arguments: lessonNames)
+  func runs(name: String) throws {
+    let result = try lessons(["run", name, "--timeout", "300"], in: Self.lessonsFolder)
+    #expect(result.status == 0, "\(name):\n\(result.stdout.suffix(3000))\n\(result.stderr)")
+  }
+
+  @Test("exercises can be released, solved and graded", arguments: lessonNames)
+  func grades(name: String) throws {
+    let key = try readLesson(at: Self.lessonsFolder.appendingPathComponent(name).path)
+    let exercises = key.cells.filter {
+      if case .exercise = $0.role { return true } else { return false }
+    }
+    guard !exercises.isEmpty else { return }
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("course-\(UUID())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    let keyPath = Self.lessonsFolder.appendingPathComponent(name).path
+
+    let export = try lessons(["export", keyPath, "--student", "-o", "student.md"], in: work)
+    #expect(export.status == 0, "\(export.stderr)")
+    let unsolved = try lessons(
+      ["grade", "student.md", "--key", keyPath, "--json", "--timeout", "600"], in: work)
+    let unsolvedReport = try JSONDecoder().decode(
+      GradeReport.self, from: Data(unsolved.stdout.utf8))
+    #expect(unsolvedReport.score == 0, "\(name): the stubs must not pass")
+    // The course's lessons (not the quick tour) each have at least two graded exercises.
+    if !name.hasPrefix("00") {
+      #expect(exercises.count >= 2, "\(name) has \(exercises.count) exercises")
+    }
+
+    // Type the solutions into the student's version, as a student who solved them would.
+    var solved = try String(contentsOf: work.appendingPathComponent("student.md"), encoding: .utf8)
+    for cell in key.cells {
+      guard case .solution(let id) = cell.role,
+        let stub = key.cells.first(where: { $0.role.exerciseID == id })
+      else { continue }
+      solved = solved.replacingOccurrences(of: stub.source, with: cell.source)
+    }
+    try solved.write(
+      to: work.appendingPathComponent("solved.md"), atomically: true, encoding: .utf8)
+    let graded = try lessons(
+      ["grade", "solved.md", "--key", keyPath, "--json", "--timeout", "600"], in: work)
+    let report = try JSONDecoder().decode(GradeReport.self, from: Data(graded.stdout.utf8))
+    #expect(report.status == "ok")
+    #expect(report.score == report.maxScore, "\(name): \(graded.stdout)")
+    #expect(report.notes.isEmpty, "\(report.notes)")
+  }
+}
+
+extension CellRole {
+  /// The id of an exercise cell.
+  fileprivate var exerciseID: String? {
+    if case .exercise(let id, _) = self { return id }
+    return nil
+  }
+}
