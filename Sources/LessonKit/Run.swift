@@ -63,8 +63,8 @@ public func run(
   if let directory { environment["LESSONS_DIRECTORY"] = directory }
   let process = try spawn(
     executable.path, stdout: stdoutPath, stderr: stderrPath, environment: environment)
-  RunningProgram.group = process
-  defer { RunningProgram.group = 0 }
+  let slot = RunningProgram.register(process)
+  defer { RunningProgram.unregister(slot) }
 
   var timedOut = false
   var waitStatus: Int32 = 0
@@ -118,17 +118,42 @@ public func run(
     markersTampered: markers != Array(0..<markers.count))
 }
 
-/// The process group of the lesson program that is running, so that an interrupt of the
-/// runner (Ctrl-C) can stop it too: in a group of its own, it does not get the terminal's
-/// signals.
+/// The process groups of the lesson programs that are running (several when `grade` runs
+/// submissions in parallel), so that an interrupt of the runner (Ctrl-C) stops them too: in
+/// groups of their own, they do not get the terminal's signals.
 public enum RunningProgram {
-  nonisolated(unsafe) static var group: pid_t = 0
+  /// A fixed table that the signal handler can read without locking or allocating.
+  private static let capacity = 256
+  nonisolated(unsafe) private static let groups: UnsafeMutablePointer<pid_t> = {
+    let table = UnsafeMutablePointer<pid_t>.allocate(capacity: capacity)
+    table.initialize(repeating: 0, count: capacity)
+    return table
+  }()
+  private static let lock = NSLock()
 
-  /// Makes SIGINT and SIGTERM stop the running lesson program before the runner exits.
+  /// Records a running program's group; returns its slot for `unregister`.
+  static func register(_ group: pid_t) -> Int? {
+    lock.withLock {
+      guard let slot = (0..<capacity).first(where: { groups[$0] == 0 }) else { return nil }
+      groups[slot] = group
+      return slot
+    }
+  }
+
+  /// Forgets the program in `slot`.
+  static func unregister(_ slot: Int?) {
+    guard let slot else { return }
+    lock.withLock { groups[slot] = 0 }
+  }
+
+  /// Makes SIGINT and SIGTERM stop every running lesson program before the runner exits.
   public static func forwardInterrupts() {
+    _ = groups
     for signalNumber in [SIGINT, SIGTERM] {
       signal(signalNumber) { received in
-        if RunningProgram.group > 0 { kill(-RunningProgram.group, SIGKILL) }
+        for slot in 0..<RunningProgram.capacity where RunningProgram.groups[slot] > 0 {
+          kill(-RunningProgram.groups[slot], SIGKILL)
+        }
         _exit(128 + received)
       }
     }
@@ -155,10 +180,7 @@ private struct ProgressWatcher {
       return latestEvent
     }
     offset += UInt64(end - data.startIndex + 1)
-    for line in data[data.startIndex...end].split(separator: UInt8(ascii: "\n")) {
-      guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-        object["key"] as? String == key
-      else { continue }
+    for object in decodeEventLines(data[data.startIndex...end], key: key) {
       if object["kind"] as? String == "progress" {
         latestEvent = (object["final"] as? Bool == true) ? nil : decode(object)
       }
@@ -213,7 +235,12 @@ private func fileSize(_ path: String) -> Int {
 /// The events of this run: lines that carry its key, decoded.
 private func readEvents(_ path: String, key: String) -> [[String: Any]] {
   guard let data = FileManager.default.contents(atPath: path) else { return [] }
-  return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
+  return decodeEventLines(data[...], key: key)
+}
+
+/// The JSON objects among `lines` that carry this run's key; anything else is ignored.
+private func decodeEventLines(_ lines: Data.SubSequence, key: String) -> [[String: Any]] {
+  lines.split(separator: UInt8(ascii: "\n")).compactMap { line in
     guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
       object["key"] as? String == key
     else { return nil }

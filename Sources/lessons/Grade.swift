@@ -36,6 +36,7 @@ struct Grade: ParsableCommand {
       printError("\(error)")
       throw ExitCode(LessonExit.couldNotRun.rawValue)
     }
+    RunningProgram.forwardInterrupts()
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: submission, isDirectory: &isDirectory),
       isDirectory.boolValue
