@@ -26,8 +26,8 @@ public func readLesson(at path: String, checkingReferences: Bool = true) throws 
 
 /// Parses Markdown into a lesson with cmark and checks every cell's info string.
 ///
-/// This is the only place that touches cmark's C API; the tree is walked once into Swift
-/// values and freed.
+/// The tree is walked once into Swift values and freed; besides this file, only the HTML
+/// export (`MarkdownHTML.swift`) touches cmark.
 public func parseLesson(_ text: String, path: String, checkingReferences: Bool = true) throws
   -> Lesson
 {
@@ -61,11 +61,7 @@ private func codeBlocks(in text: String) -> [CodeBlock] {
   let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
   return walk(text) { node, blocks in
     guard cmark_node_get_type(node) == CMARK_NODE_CODE_BLOCK else { return }
-    // Indented code blocks are prose examples, not cells; only fenced blocks count.
-    // (cmark 0.30, as Debian ships it, has no cmark_node_get_fenced.)
-    let start = Int(cmark_node_get_start_line(node))
-    let opening = lines[start - 1].drop { $0 == " " }
-    guard opening.hasPrefix("```") || opening.hasPrefix("~~~") else { return }
+    guard isFenced(node, lines: lines) else { return }
     blocks.append(
       CodeBlock(
         info: cmark_node_get_fence_info(node).map { String(cString: $0) } ?? "",
@@ -93,14 +89,7 @@ private func firstHeading(in text: String) -> String? {
 /// Parses `text` and calls `visit` on every node as it is entered and left.
 private func walk<T>(_ text: String, _ visit: (OpaquePointer, inout [T]) -> Void) -> [T] {
   var results: [T] = []
-  let utf8 = Array(text.utf8)
-  guard
-    let document = utf8.withUnsafeBufferPointer({ buffer in
-      buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-        cmark_parse_document($0, buffer.count, CMARK_OPT_DEFAULT)
-      }
-    })
-  else { return [] }
+  guard let document = parseMarkdown(text) else { return [] }
   defer { cmark_node_free(document) }
   let iterator = cmark_iter_new(document)
   defer { cmark_iter_free(iterator) }
@@ -110,6 +99,25 @@ private func walk<T>(_ text: String, _ visit: (OpaquePointer, inout [T]) -> Void
     }
   }
   return results
+}
+
+/// cmark's document tree for `text`, to be freed with `cmark_node_free`.
+func parseMarkdown(_ text: String) -> OpaquePointer? {
+  let utf8 = Array(text.utf8)
+  return utf8.withUnsafeBufferPointer { buffer in
+    buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+      cmark_parse_document($0, buffer.count, CMARK_OPT_DEFAULT)
+    }
+  }
+}
+
+/// Whether a code block node is fenced (a cell) rather than indented (a prose example).
+/// Debian's cmark 0.30 has no `cmark_node_get_fenced`, so the opening line is read.
+func isFenced(_ node: OpaquePointer, lines: [Substring]) -> Bool {
+  let start = Int(cmark_node_get_start_line(node))
+  guard start >= 1 && start <= lines.count else { return false }
+  let opening = lines[start - 1].drop { $0 == " " }
+  return opening.hasPrefix("```") || opening.hasPrefix("~~~")
 }
 
 /// The language and role of a cell from its info string, e.g. `swift exercise id=fit points=2`.

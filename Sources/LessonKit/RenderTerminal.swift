@@ -119,6 +119,11 @@ public struct TerminalRenderer {
   private func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
 }
 
+/// `text` without ANSI colour and cursor codes.
+func withoutTerminalCodes(_ text: String) -> String {
+  text.replacingOccurrences(of: "\u{1B}\\[[0-9;]*[A-Za-z]", with: "", options: .regularExpression)
+}
+
 /// `1 cell`, `2 cells`.
 func counted(_ count: Int, _ noun: String) -> String {
   "\(count) \(noun)\(count == 1 ? "" : "s")"

@@ -13,8 +13,7 @@ func recordedText(_ output: CellOutput) -> String {
   withoutPlots.eventOffsets = kept.map {
     $0 < output.eventOffsets.count ? output.eventOffsets[$0] : Int.max
   }
-  return renderer.render(withoutPlots)
-    .replacingOccurrences(of: "\u{1B}\\[[0-9;]*[A-Za-z]", with: "", options: .regularExpression)
+  return withoutTerminalCodes(renderer.render(withoutPlots))
 }
 
 /// The lesson's text with an `output` block after each cell that printed something, and
@@ -61,6 +60,16 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
     lines.replaceSubrange(edit.range, with: edit.replacement)
   }
   return (lines.joined(separator: "\n"), assets)
+}
+
+/// The 0-based lines holding plot links that `--write` added after the lesson's cells.
+func recordedPlotLinks(in lesson: Lesson) -> [Int] {
+  let lines = lesson.text.components(separatedBy: "\n")
+  let name = URL(fileURLWithPath: lesson.path).deletingPathExtension().lastPathComponent
+  return lesson.executableCells.flatMap { cell in
+    managedRegion(after: cell, in: lesson, lines: lines, assetsFolder: name + ".assets")
+      .filter { lines[$0].hasPrefix("![") }
+  }
 }
 
 /// The lines (0-based, half-open) after `cell` that an earlier `--write` owns: blank lines,

@@ -2,39 +2,90 @@ import ArgumentParser
 import Foundation
 import LessonKit
 
-/// `lessons export LESSON.md --student -o S.md`: the version of a teacher's lesson to hand
-/// out.
+/// `lessons export LESSON.md --html` (a page to share) or `--student` (the version to hand
+/// out).
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Export a lesson: --student writes the version to hand out to students.")
+    abstract: "Export a lesson as one self-contained HTML page, or as the students' version.",
+    discussion: """
+      --html runs the lesson and writes a page with its outputs, formulas typeset by KaTeX
+      and code highlighted by highlight.js (both through Node.js, when installed). The page
+      needs no network. A lesson that fails still gets its page, showing the error, and the
+      exit status is the run's: 0 every check passed, 1 a check failed, 2 the lesson could
+      not run to the end.
+      --student removes solutions and hidden checks and records checksums of locked cells.
+      """)
 
-  @Argument(help: "The teacher's lesson.") var lesson: String
+  @Argument(help: "The teacher's lesson: a path, or a name in Lessons/.") var lesson: String
+  @Flag(help: "Run the lesson and write one self-contained HTML page.") var html = false
   @Flag(help: "Remove solutions and hidden checks, and record checksums of locked cells.")
   var student = false
-  @Flag(help: "A self-contained HTML page (not available yet).") var html = false
   @Option(
-    name: .shortAndLong, help: "The output file (default: NAME.student.md beside the lesson).")
+    name: .shortAndLong,
+    help: "The output file (default: beside the lesson, NAME.html or NAME.student.md).")
   var output: String?
+  @Option(help: "With --html: stop the lesson after this many seconds.") var timeout: Double?
+  @Flag(help: "With --html: compile even if an identical lesson program is cached.")
+  var noCache = false
 
   func validate() throws {
     guard student != html else { throw ValidationError("choose one of --student and --html") }
+    if let timeout, timeout <= 0 {
+      throw ValidationError("--timeout must be a positive number of seconds")
+    }
   }
 
   func run() throws {
-    if html {
-      printError("lessons export --html is not available yet")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
-    }
     let path = resolveLesson(lesson)
+    let exit = html ? exportPage(path) : exportStudentVersion(path)
+    if exit != .success { throw ExitCode(exit.rawValue) }
+  }
+
+  private func exportPage(_ path: String) -> LessonExit {
+    let pageRun: PageRun
+    let parsed: Lesson
+    var exit = LessonExit.couldNotRun
+    switch execute(lessonAt: path, timeout: timeout, useCache: !noCache, live: isatty(2) == 1) {
+    case .failed(_, let message):
+      printError(message)
+      return .couldNotRun
+    case .didNotCompile(let lesson, let diagnostics):
+      printError(diagnostics)
+      (parsed, pageRun) = (lesson, .didNotCompile(diagnostics))
+    case .ran(let lesson, let result):
+      (parsed, pageRun) = (lesson, .ran(result))
+      exit = lessonExit(of: result)
+    }
+    let page = renderHTML(parsed, pageRun, typesetter: Typesetter.locate())
+    for note in page.notes { printError(note) }
+    let destination = output ?? withoutExtension(path) + ".html"
+    do {
+      try page.html.write(toFile: destination, atomically: true, encoding: .utf8)
+    } catch {
+      printError("\(destination): error: the page could not be written: \(error)")
+      return .couldNotRun
+    }
+    print(
+      "wrote \(destination)"
+        + (exit == .success ? "" : " (the lesson did not pass: exit \(exit.rawValue))"))
+    return exit
+  }
+
+  private func exportStudentVersion(_ path: String) -> LessonExit {
     do {
       let parsed = try readLesson(at: path)
-      let destination =
-        output ?? (path.hasSuffix(".md") ? String(path.dropLast(3)) : path) + ".student.md"
+      let destination = output ?? withoutExtension(path) + ".student.md"
       try studentVersion(of: parsed).write(toFile: destination, atomically: true, encoding: .utf8)
       print("wrote \(destination)")
+      return .success
     } catch {
       printError("\(error)")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
+      return .couldNotRun
     }
   }
+}
+
+/// `Lessons/02.md` → `Lessons/02`.
+private func withoutExtension(_ path: String) -> String {
+  path.hasSuffix(".md") ? String(path.dropLast(3)) : path
 }

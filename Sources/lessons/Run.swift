@@ -26,49 +26,24 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let path = resolveLesson(lesson)
-    let exit = execute(path)
+    let exit = runLesson(path)
     if exit != .success { throw ExitCode(exit.rawValue) }
   }
 
-  private func execute(_ path: String) -> LessonExit {
+  private func runLesson(_ path: String) -> LessonExit {
     let parsed: Lesson
-    do {
-      parsed = try readLesson(at: path)
-      guard !parsed.executableCells.isEmpty else {
-        throw LessonError(file: path, "has no swift cells to run")
-      }
-    } catch {
-      return fail(path, status: "invalid", "\(error)")
-    }
-    let program = plan(parsed)
-    let executable: Executable
-    do {
-      let toolchain = try Toolchain.locate()
-      executable = try build(
-        program, toolchain: toolchain, cacheDirectory: toolchain.libraryDirectory + "/lesson-cache",
-        useCache: !noCache)
-    } catch let error as BuildError {
-      return fail(path, status: "compile_error", error.diagnostics)
-    } catch {
-      return fail(path, status: "invalid", "\(error)")
-    }
     let result: RunResult
-    do {
-      RunningProgram.forwardInterrupts()
-      let live = !json && isatty(2) == 1
-      result = try LessonKit.run(
-        executable, program: program, limits: RunLimits(timeout: timeout),
-        directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-        onProgress: live ? { showLiveProgress($0) } : nil)
-      if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    } catch {
-      return fail(path, status: "crashed", "\(error)")
+    switch execute(
+      lessonAt: path, timeout: timeout, useCache: !noCache, live: !json && isatty(2) == 1)
+    {
+    case .failed(let status, let message):
+      return fail(path, status: status, message)
+    case .didNotCompile(_, let diagnostics):
+      return fail(path, status: "compile_error", diagnostics)
+    case .ran(let lesson, let run):
+      (parsed, result) = (lesson, run)
     }
-    let exit: LessonExit
-    switch result.status {
-    case .finished: exit = result.checks.allSatisfy(\.passed) ? .success : .checkFailed
-    case .crashed, .timedOut: exit = .couldNotRun
-    }
+    let exit = lessonExit(of: result)
     if write {
       if case .finished = result.status {
         do {
@@ -99,14 +74,4 @@ struct Run: ParsableCommand {
     }
     return .couldNotRun
   }
-}
-
-/// Redraws a progress bar in place on standard error, with rate and time left.
-func showLiveProgress(_ event: RuntimeEvent) {
-  guard case .progress(let label, let done, let total, let seconds) = event else { return }
-  var line = progressLine(label: label, done: done, total: total, seconds: seconds)
-  if done > 0, total > done, seconds > 0 {
-    line += String(format: " · ETA %.0f s", seconds / Double(done) * Double(total - done))
-  }
-  FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
 }

@@ -1,0 +1,391 @@
+import Foundation
+
+/// How a lesson's run went, as its HTML page shows it.
+public enum PageRun: Sendable {
+  /// The program ran, to the end or not.
+  case ran(RunResult)
+  /// The program did not compile: the compiler's messages (`LESSON.md:LINE:COL: error: ...`).
+  case didNotCompile(String)
+}
+
+/// A lesson exported as one HTML page, and what the person exporting it should be told.
+public struct HTMLPage: Sendable {
+  /// The page: styles, fonts, formulas and plots inline; no script, nothing to fetch.
+  public var html: String
+  /// Warnings for standard error: a missing math renderer (said once), TeX errors with
+  /// their lines, images that could not be inlined.
+  public var notes: [String]
+}
+
+/// The lesson and its run as one self-contained page: prose through cmark, formulas by
+/// KaTeX, code highlighted, each cell's outputs beneath it (text, HTML tables, SVG plots,
+/// check badges, progress bars in their final state). Hidden cells, hidden checks and
+/// solutions are left out, and so is what an exercise printed when its solution ran.
+public func renderHTML(_ lesson: Lesson, _ run: PageRun, typesetter: Typesetter?) -> HTMLPage {
+  var page = PageBuilder(lesson: lesson, run: run)
+  return page.render(typesetter: typesetter)
+}
+
+/// What one fenced block of the lesson shows on the page.
+private struct CellView {
+  /// The block whose code is shown, or `nil` for a hidden cell that shows only its failure.
+  var code: Cell?
+  /// A caption: the exercise, the check, "not run".
+  var label: String?
+  /// The output of the program cell at this position.
+  var output: CellOutput?
+  /// Whether the output would give away a solution.
+  var outputWithheld = false
+  /// Why the lesson stopped here, when it did.
+  var failure: String?
+  /// Whether the lesson stopped before this cell.
+  var notReached = false
+}
+
+private struct PageBuilder {
+  let lesson: Lesson
+  let run: PageRun
+  var notes: [String] = []
+
+  init(lesson: Lesson, run: PageRun) {
+    self.lesson = lesson
+    self.run = run
+  }
+
+  var result: RunResult? {
+    if case .ran(let result) = run { return result } else { return nil }
+  }
+
+  mutating func render(typesetter: Typesetter?) -> HTMLPage {
+    let views = lesson.cells.map(view)
+    var lines = lesson.text.components(separatedBy: "\n")
+    for index in recordedPlotLinks(in: lesson) { lines[index] = "" }
+    let math = extractMath(
+      from: lines.joined(separator: "\n"),
+      skippingLines: lesson.cells.map { $0.fenceLine...$0.endLine })
+    let code = views.compactMap { $0?.code }.map {
+      CodeBlockSource(language: $0.language, source: $0.source)
+    }
+    let typesetting = typesetter?.typeset(math: math.spans, code: code) ?? .none
+    noteMissingTools(typesetting, typesetter: typesetter, hasMath: !math.spans.isEmpty)
+
+    var highlighted = (typesetting.code ?? []).makeIterator()
+    let blocks = views.map { view -> String? in
+      guard let view else { return nil }
+      return fragment(view, highlighted: view.code == nil ? nil : highlighted.next() ?? nil)
+    }
+    let folder = URL(fileURLWithPath: lesson.path).deletingLastPathComponent()
+    var (body, missingImages) = markdownHTML(math.text, blocks: blocks, imagesIn: folder)
+    for image in missingImages {
+      notes.append("\(lesson.path): warning: image '\(image)' was not found; the page links to it")
+    }
+    for (index, span) in math.spans.enumerated() {
+      let typeset = typesetting.math.map { $0[index] }
+      if let error = typeset?.error {
+        notes.append("\(lesson.path):\(span.line): warning: math: \(error)")
+      }
+      body = body.replacingOccurrences(
+        of: MathExtraction.placeholder(index), with: typeset?.html ?? texSource(span))
+    }
+    let mathNotice =
+      !math.spans.isEmpty && typesetting.math == nil
+      ? "<p class=\"notice\">Formulas are shown as TeX source: KaTeX was not available when this page was made.</p>\n"
+      : ""
+    let html = page(
+      body: header() + mathNotice + body,
+      mathStyle: math.spans.isEmpty ? nil : typesetting.mathStyle)
+    return HTMLPage(html: html, notes: notes)
+  }
+
+  private mutating func noteMissingTools(
+    _ typesetting: Typesetting, typesetter: Typesetter?, hasMath: Bool
+  ) {
+    let why =
+      typesetter == nil
+      ? "Node.js was not found" : typesetting.problems.joined(separator: "; ")
+    if hasMath && typesetting.math == nil {
+      notes.append(
+        "\(lesson.path): note: formulas are shown as TeX source: \(why) "
+          + "(Debian: apt-get install katex)")
+    }
+    if typesetting.code == nil {
+      notes.append(
+        "\(lesson.path): note: code is not highlighted: \(why) "
+          + "(Debian: apt-get install node-highlight.js)")
+    }
+  }
+
+  // MARK: What each cell shows
+
+  private func view(of cell: Cell) -> CellView? {
+    let outputs = Dictionary(
+      (result?.cells ?? []).map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
+    var view = CellView(code: cell, output: outputs[cell.index], failure: failure(at: cell))
+    // Every cell that started has an output, so a missing one was never reached.
+    view.notReached = cell.role.isExecuted && view.output == nil && result != nil
+    switch cell.role {
+    case .output, .solution:
+      return nil
+    case .hidden, .check(_, hidden: true):
+      // Left out, unless the lesson stopped in it.
+      guard view.failure != nil else { return nil }
+      view.code = nil
+      view.output = nil
+      view.label = "hidden cell"
+    case .exercise(let id, let points):
+      view.label = "Exercise <code>\(xmlEscaped(id))</code> · \(counted(points, "point"))"
+      if let output = view.output, output.codeCell != cell.index {
+        view.output = nil
+        view.outputWithheld = true
+      }
+    case .check(let id, hidden: false):
+      view.label = "Checks for <code>\(xmlEscaped(id))</code>"
+    case .noRun:
+      view.label = "Shown, not run"
+    case .code, .other:
+      break
+    }
+    return view
+  }
+
+  /// Why the lesson stopped in `cell`, when it did.
+  private func failure(at cell: Cell) -> String? {
+    switch run {
+    case .didNotCompile(let diagnostics):
+      let messages = compileErrors(diagnostics).filter {
+        cellShowing(line: $0.line)?.index == cell.index
+      }
+      return messages.isEmpty ? nil : messages.map(\.text).joined(separator: "\n")
+    case .ran(let result):
+      switch result.status {
+      case .crashed(let stopped, let reason) where stopped == cell.index:
+        return "crashed: \(reason)"
+      case .timedOut(let stopped, let seconds) where stopped == cell.index:
+        return "timed out after \(String(format: "%g", seconds)) s in this cell"
+      default:
+        return nil
+      }
+    }
+  }
+
+  /// The cell a lesson line belongs to on the page: a solution's lines belong to its
+  /// exercise.
+  private func cellShowing(line: Int) -> Cell? {
+    guard let cell = lesson.cells.first(where: { $0.fenceLine <= line && line <= $0.endLine })
+    else { return nil }
+    if case .solution(let id) = cell.role {
+      return lesson.cells.first {
+        if case .exercise(id, _) = $0.role { return true } else { return false }
+      }
+    }
+    return cell
+  }
+
+  // MARK: HTML
+
+  private func fragment(_ view: CellView, highlighted: String?) -> String {
+    let line = view.code?.fenceLine ?? 0
+    var classes = ["cell"]
+    if let role = view.code?.role {
+      switch role {
+      case .exercise: classes.append("exercise")
+      case .check: classes.append("check")
+      case .other, .noRun: classes.append("static")
+      default: break
+      }
+    }
+    if view.failure != nil { classes.append("failed") }
+    if view.notReached { classes.append("not-reached") }
+    var html = "<section class=\"\(classes.joined(separator: " "))\""
+    if line > 0 { html += " id=\"line-\(line)\"" }
+    html += ">\n"
+    if let label = view.label { html += "<div class=\"cell-label\">\(label)</div>\n" }
+    if let code = view.code {
+      let language = code.language.isEmpty ? "text" : code.language
+      html +=
+        "<pre class=\"source\"><code class=\"language-\(xmlEscaped(language))\">"
+        + (highlighted ?? xmlEscaped(code.source)) + "</code></pre>\n"
+    }
+    var outputs = ""
+    if let output = view.output { outputs += render(output) }
+    if view.outputWithheld {
+      outputs += "<p class=\"withheld\">Output left out: it comes from the solution.</p>\n"
+    }
+    if let failure = view.failure {
+      outputs += "<pre class=\"error\">✗ \(xmlEscaped(failure))</pre>\n"
+    }
+    if view.notReached {
+      outputs += "<p class=\"withheld\">Not run: the lesson stopped before this cell.</p>\n"
+    }
+    if !outputs.isEmpty { html += "<div class=\"output\">\n\(outputs)</div>\n" }
+    return html + "</section>\n"
+  }
+
+  private func render(_ output: CellOutput) -> String {
+    var html = ""
+    for item in output.items {
+      switch item {
+      case .text(let text):
+        let cleaned = withoutTerminalCodes(text)
+        if !cleaned.isEmpty { html += "<pre class=\"stdout\">\(xmlEscaped(cleaned))</pre>\n" }
+      case .event(let event):
+        html += render(event)
+      }
+    }
+    if !output.stderr.isEmpty {
+      html += "<pre class=\"stderr\">\(xmlEscaped(withoutTerminalCodes(output.stderr)))</pre>\n"
+    }
+    return html
+  }
+
+  private func render(_ event: RuntimeEvent) -> String {
+    switch event {
+    case .check(let check):
+      let state = check.passed ? "pass" : "fail"
+      let detail = check.detail.map { " <span class=\"detail\">— \(xmlEscaped($0))</span>" } ?? ""
+      return
+        "<div class=\"check-result \(state)\"><span class=\"badge\">\(check.passed ? "✓ pass" : "✗ fail")</span> "
+        + "\(xmlEscaped(check.message))\(detail)</div>\n"
+    case .table(let headers, let rows):
+      return htmlTable(headers: headers, rows: rows)
+    case .plot(let plot):
+      return "<figure class=\"plot\">\n\(renderSVG(plot))</figure>\n"
+    case .progress(let label, let done, let total, _):
+      let percent = total > 0 ? min(100, 100 * done / total) : 100
+      return """
+        <div class="progress"><span class="progress-label">\(xmlEscaped(label))</span>\
+        <span class="bar"><span style="width:\(percent)%"></span></span>\
+        <span class="progress-count">\(done)/\(total)</span></div>
+
+        """
+    }
+  }
+
+  private func header() -> String {
+    var parts = ["<span class=\"file\">\(xmlEscaped(lastComponent(lesson.path)))</span>"]
+    var banner: String?
+    switch run {
+    case .didNotCompile(let diagnostics):
+      let errors = compileErrors(diagnostics)
+      parts.append("<span class=\"bad\">did not compile</span>")
+      let unplaced = errors.filter { cellShowing(line: $0.line) == nil }.map(\.text)
+      banner =
+        "The lesson did not compile, so nothing ran. "
+        + (errors.isEmpty || !unplaced.isEmpty
+          ? "The compiler said:<pre>\(xmlEscaped(unplaced.isEmpty ? diagnostics : unplaced.joined(separator: "\n")))</pre>"
+          : "The errors are shown in the cells where they are.")
+    case .ran(let result):
+      let checks = result.checks
+      let failed = checks.filter { !$0.passed }.count
+      parts.append(counted(result.cells.count, "cell") + " ran")
+      if !checks.isEmpty {
+        parts.append(
+          failed == 0
+            ? "<span class=\"good\">\(counted(checks.count, "check")) passed</span>"
+            : "<span class=\"bad\">\(failed) of \(counted(checks.count, "check")) failed</span>")
+      }
+      parts.append(
+        "<span class=\"seconds\">\(String(format: result.seconds < 10 ? "%.2f" : "%.1f", result.seconds)) s</span>"
+      )
+      switch result.status {
+      case .finished: break
+      case .crashed(let cell, let reason):
+        banner = "The lesson stopped\(place(cell)): it crashed (\(xmlEscaped(reason)))."
+      case .timedOut(let cell, let seconds):
+        banner =
+          "The lesson stopped\(place(cell)): it ran out of time after \(String(format: "%g", seconds)) s."
+      }
+    }
+    return "<header class=\"run-summary\">\(parts.joined(separator: " · "))</header>\n"
+      + (banner.map { "<div class=\"banner\">\($0)</div>\n" } ?? "")
+  }
+
+  private func place(_ cell: Int?) -> String {
+    guard let cell, cell < lesson.cells.count else { return "" }
+    let line = lesson.cells[cell].fenceLine
+    return " in <a href=\"#line-\(line)\">the cell at line \(line)</a>"
+  }
+
+  private func page(body: String, mathStyle: String?) -> String {
+    """
+    <!DOCTYPE html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta name="generator" content="lessons">
+    <title>\(xmlEscaped(lesson.title ?? lastComponent(lesson.path)))</title>
+    <style>
+    \(pageStyle)</style>
+    \(mathStyle.map { "<style>\n\($0)\n</style>\n" } ?? "")</head>
+    <body>
+    <main>
+    \(body)</main>
+    <footer>Exported by <code>lessons export --html</code> from \
+    \(xmlEscaped(lastComponent(lesson.path))). Everything this page shows is inside it.</footer>
+    </body>
+    </html>
+
+    """
+  }
+}
+
+/// A formula as its TeX source, for when KaTeX is missing.
+private func texSource(_ span: MathSpan) -> String {
+  let delimiter = span.display ? "$$" : "$"
+  return "<code class=\"math-tex\(span.display ? " display" : "")\">"
+    + xmlEscaped(delimiter + span.tex + delimiter) + "</code>"
+}
+
+/// A table, with columns of numbers aligned right.
+func htmlTable(headers: [String], rows: [[String]]) -> String {
+  let columns = ([headers] + rows).map(\.count).max() ?? 0
+  let numeric = (0..<columns).map { column in
+    let values = rows.compactMap { column < $0.count ? $0[column] : nil }.filter { !$0.isEmpty }
+    return !values.isEmpty && values.allSatisfy(looksNumeric)
+  }
+  func row(_ cells: [String], tag: String) -> String {
+    "<tr>"
+      + (0..<columns).map { column in
+        let cell = column < cells.count ? cells[column] : ""
+        return "<\(tag)\(numeric[column] ? " class=\"num\"" : "")>\(xmlEscaped(cell))</\(tag)>"
+      }.joined() + "</tr>"
+  }
+  return """
+    <div class="table-wrap"><table>
+    <thead>\(row(headers, tag: "th"))</thead>
+    <tbody>
+    \(rows.map { row($0, tag: "td") }.joined(separator: "\n"))
+    </tbody>
+    </table></div>
+
+    """
+}
+
+/// `12`, `-0.5`, `1,024`, `3.2e-4`, `7.41%`.
+private func looksNumeric(_ text: String) -> Bool {
+  text.range(
+    of: #"^[-+−]?[0-9][0-9,]*(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*(%|×)?$"#,
+    options: .regularExpression) != nil
+}
+
+/// A compiler error line and the lesson line it points at.
+private struct CompileError {
+  var line: Int
+  var text: String
+}
+
+/// The `FILE:LINE:COL: error: ...` lines of a compiler's output.
+private func compileErrors(_ diagnostics: String) -> [CompileError] {
+  diagnostics.split(separator: "\n").compactMap { line in
+    let parts = line.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
+    guard parts.count == 5, let number = Int(parts[1]), Int(parts[2]) != nil,
+      parts[3].trimmingCharacters(in: .whitespaces) == "error"
+    else { return nil }
+    return CompileError(line: number, text: String(line))
+  }
+}
+
+private func lastComponent(_ path: String) -> String {
+  URL(fileURLWithPath: path).lastPathComponent
+}
