@@ -52,6 +52,7 @@ let package = Package(
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
     .testTarget(
-      name: "LessonKitTests", dependencies: ["LessonKit"], exclude: ["Fixtures", "Grading"]),
+      name: "LessonKitTests", dependencies: ["LessonKit"],
+      exclude: ["Fixtures", "Grading", "HTMLFixtures"]),
   ]
 )

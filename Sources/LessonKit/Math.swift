@@ -24,7 +24,7 @@ struct MathExtraction {
 /// ranges) and inline code spans, with pandoc's rules for dollar signs: an opening `$` is
 /// followed by a non-space, a closing `$` follows a non-space and is not followed by a
 /// digit (so `$5 and $6` is prose), `\$` is a literal dollar, and no formula crosses a blank
-/// line.
+/// line or a backtick.
 func extractMath(from text: String, skippingLines fenced: [ClosedRange<Int>]) -> MathExtraction {
   let characters = Array(text)
   var output = ""
@@ -47,6 +47,8 @@ func extractMath(from text: String, skippingLines fenced: [ClosedRange<Int>]) ->
         let next = characters[(position + 1)...].first { $0 != " " && $0 != "\t" }
         if next == nil || next == "\n" { return nil }  // a blank line ends the paragraph
       }
+      // Code spans bind tighter than formulas: a formula never runs into one.
+      if character == "`" { return nil }
       if character == "$" {
         if double {
           if position + 1 < characters.count && characters[position + 1] == "$" { return position }

@@ -49,7 +49,7 @@ let pageStyle = """
   .output { padding: .6rem .9rem; border-top: 1px solid var(--line); display: flex; flex-direction: column; gap: .5rem; }
   .output pre { white-space: pre; }
   .stderr { color: #9a6700; }
-  .error { color: var(--bad); background: var(--bad-bg); padding: .5rem .7rem; border-radius: 4px; white-space: pre-wrap; }
+  .output .error { color: var(--bad); background: var(--bad-bg); padding: .5rem .7rem; border-radius: 4px; white-space: pre-wrap; }
   .withheld { margin: 0; color: var(--muted); font-style: italic; font-size: .9rem; }
   .table-wrap { overflow-x: auto; }
   .plot { margin: 0; }

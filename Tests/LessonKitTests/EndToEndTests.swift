@@ -127,9 +127,11 @@ struct EndToEndTests {
 }
 
 /// Runs the `lessons` executable built beside this test bundle.
-func lessons(_ arguments: [String], in folder: URL) throws -> (
-  status: Int32, stdout: String, stderr: String
-) {
+func lessons(_ arguments: [String], in folder: URL, environment extra: [String: String] = [:])
+  throws -> (
+    status: Int32, stdout: String, stderr: String
+  )
+{
   let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   let executable = buildFolder.appendingPathComponent("lessons")
   guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -141,6 +143,7 @@ func lessons(_ arguments: [String], in folder: URL) throws -> (
   process.currentDirectoryURL = folder
   var environment = ProcessInfo.processInfo.environment
   environment["NO_COLOR"] = "1"
+  environment.merge(extra) { _, new in new }
   process.environment = environment
   let out = Pipe()
   // Standard error goes to a file, so that neither stream can fill up and block the child.

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+@testable import LessonKit
+
+/// The first Chromium on `PATH`.
+private let chromiumPath: String? = {
+  let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+  for name in ["chromium-headless-shell", "chromium", "google-chrome", "chrome"] {
+    for folder in folders where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+      return "\(folder)/\(name)"
+    }
+  }
+  return nil
+}()
+/// Whether a missing tool fails the tests that need it rather than skipping them.
+let pageToolsRequired = ProcessInfo.processInfo.environment["LESSONS_REQUIRE_PAGE_TOOLS"] == "1"
+
+/// Opens the exported lesson 02 in headless Chromium, as a reader would: the formulas are
+/// typeset (no `$$` or TeX left in the page's text), the plot's SVG is drawn, and a
+/// screenshot of the page is not blank (its pixels are counted, in the browser too).
+///
+/// Needs Chromium and Node.js with KaTeX (`Scripts/bootstrap --browser`). Without them
+/// the test is skipped, unless `LESSONS_REQUIRE_PAGE_TOOLS=1` (set by `Scripts/test`) makes
+/// a missing tool a failure.
+@Suite("the exported page in a browser")
+struct BrowserTests {
+  @Test(.enabled(if: chromiumPath != nil || pageToolsRequired))
+  func lessonTwoRendersInChromium() throws {
+    let browser = try #require(chromiumPath, "Chromium is not installed")
+    let lessonsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Lessons")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("page-\(UUID())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let page = folder.appendingPathComponent("02.html")
+    let export = try lessons(
+      ["export", "02-lora-from-scratch.md", "--html", "-o", page.path], in: lessonsFolder)
+    #expect(export.status == 0, "\(export.stderr)")
+    #expect(!export.stderr.contains("note:"), "KaTeX and highlight.js are needed: \(export.stderr)")
+    let html = try String(contentsOf: page, encoding: .utf8)
+    let formulas = extractMath(
+      from: try String(
+        contentsOf: lessonsFolder.appendingPathComponent("02-lora-from-scratch.md"),
+        encoding: .utf8),
+      skippingLines: try readLesson(
+        at: lessonsFolder.appendingPathComponent("02-lora-from-scratch.md").path
+      ).cells.map { $0.fenceLine...$0.endLine }
+    ).spans.count
+
+    // What the reader sees: the page's text after layout, and what the browser built.
+    let probe = folder.appendingPathComponent("probe.html")
+    try html.replacingOccurrences(
+      of: "</body>",
+      with: """
+        <script>document.title = JSON.stringify({
+          text: document.body.innerText,
+          katex: document.querySelectorAll('.katex-html').length,
+          plotLines: document.querySelectorAll('figure.plot svg polyline').length,
+          tables: document.querySelectorAll('.output table').length});</script></body>
+        """
+    ).write(to: probe, atomically: true, encoding: .utf8)
+    let seen = try pageTitle(browser, probe, extra: [])
+    let text = try #require(seen["text"] as? String)
+    #expect(!text.contains("$$") && !text.contains("\\frac"), "raw TeX is left in the page")
+    #expect(text.contains("LoRA from scratch"))
+    #expect(seen["katex"] as? Int == formulas && formulas >= 10)
+    #expect((seen["plotLines"] as? Int ?? 0) >= 1)
+    #expect((seen["tables"] as? Int ?? 0) >= 1)
+
+    // A screenshot, and its pixels counted by the browser from the PNG.
+    let shot = folder.appendingPathComponent("shot.png")
+    _ = try chromium(
+      browser, ["--window-size=1000,2000", "--screenshot=\(shot.path)", page.absoluteString])
+    #expect(FileManager.default.fileExists(atPath: shot.path))
+    let pixels = folder.appendingPathComponent("pixels.html")
+    try """
+    <!DOCTYPE html><html><head><title>pending</title></head><body><img id="shot" src="shot.png">
+    <script>
+    const img = document.getElementById('shot');
+    function measure() {
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+      const context = canvas.getContext('2d');
+      context.drawImage(img, 0, 0);
+      const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+      let ink = 0; const colours = new Set();
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i] < 245 || data[i + 1] < 245 || data[i + 2] < 245) ink++;
+        colours.add((data[i] >> 4) << 8 | (data[i + 1] >> 4) << 4 | (data[i + 2] >> 4));
+      }
+      document.title = JSON.stringify({width: canvas.width, height: canvas.height,
+        ink: ink / (canvas.width * canvas.height), colours: colours.size});
+    }
+    if (img.complete) measure(); else img.onload = measure;
+    </script></body></html>
+    """.write(to: pixels, atomically: true, encoding: .utf8)
+    let measured = try pageTitle(browser, pixels, extra: ["--allow-file-access-from-files"])
+    #expect(measured["width"] as? Int == 1000)
+    let ink = try #require(measured["ink"] as? Double)
+    #expect(ink > 0.05, "the screenshot is almost blank: \(ink) of its pixels are not white")
+    #expect((measured["colours"] as? Int ?? 0) > 20, "the screenshot has too few colours")
+  }
+
+  /// Loads `page` and returns its title, parsed as the JSON object the page's script put there.
+  private func pageTitle(_ browser: String, _ page: URL, extra: [String]) throws -> [String: Any] {
+    let dom = try chromium(browser, extra + ["--dump-dom", page.absoluteString])
+    let start = try #require(dom.range(of: "<title>"))
+    let end = try #require(dom.range(of: "</title>", range: start.upperBound..<dom.endIndex))
+    let title = String(dom[start.upperBound..<end.lowerBound])
+      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+      .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+    return try #require(
+      try JSONSerialization.jsonObject(with: Data(title.utf8)) as? [String: Any],
+      "the page's script did not run: \(title.prefix(200))")
+  }
+
+  private func chromium(_ browser: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: browser)
+    process.arguments =
+      ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(browser) failed")
+    return String(decoding: data, as: UTF8.self)
+  }
+}
