@@ -45,15 +45,18 @@ private struct CellView {
 private struct PageBuilder {
   let lesson: Lesson
   let run: PageRun
+  /// The run, when the lesson compiled.
+  let result: RunResult?
+  /// Each started cell's output, by lesson cell.
+  let outputs: [Int: CellOutput]
   var notes: [String] = []
 
   init(lesson: Lesson, run: PageRun) {
     self.lesson = lesson
     self.run = run
-  }
-
-  var result: RunResult? {
-    if case .ran(let result) = run { return result } else { return nil }
+    if case .ran(let result) = run { self.result = result } else { self.result = nil }
+    outputs = Dictionary(
+      (result?.cells ?? []).map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
   }
 
   mutating func render(typesetter: Typesetter?) -> HTMLPage {
@@ -118,8 +121,6 @@ private struct PageBuilder {
   // MARK: What each cell shows
 
   private func view(of cell: Cell) -> CellView? {
-    let outputs = Dictionary(
-      (result?.cells ?? []).map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
     var view = CellView(code: cell, output: outputs[cell.index], failure: failure(at: cell))
     // Every cell that started has an output, so a missing one was never reached.
     view.notReached = cell.role.isExecuted && view.output == nil && result != nil
