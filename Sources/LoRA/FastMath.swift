@@ -26,6 +26,102 @@ func fastExp(_ x: Float) -> Float {
   return x < lower ? 0 : (x > 88.722_83 ? .infinity : y)
 }
 
+/// `fastExp` on eight lanes at once: the same operations in the same order, so each lane
+/// equals the scalar result exactly.
+@inline(__always)
+func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  let lower: Float = -87.336_55
+  let upper: Float = 88.376_26
+  // `replacing(with:where:)` compiles to vector blends; `clamped` and `pointwiseMax` do not.
+  let raised = x.replacing(with: lower, where: x .< lower)
+  let clamped = raised.replacing(with: upper, where: raised .> upper)
+  let shifter: Float = 12_582_912
+  let shifted = clamped * 1.442_695_04 + shifter
+  let k = shifted - shifter
+  let r = clamped - k * 0.693_359_375 + k * 2.121_944_4e-4
+  var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+  p = p * r + 1.398_199_950_7e-3
+  p = p * r + 8.333_451_907_3e-3
+  p = p * r + 4.166_579_589_4e-2
+  p = p * r + 1.666_666_545_9e-1
+  p = p * r + 5.000_000_120_1e-1
+  p = p * r * r + r + 1
+  let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
+  let exponent = (bits &- shifter.bitPattern &+ 127) &<< 23
+  let y = p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
+  return y.replacing(with: 0, where: x .< lower).replacing(
+    with: .infinity, where: x .> 88.722_83)
+}
+
+/// `output[i] = fastExp(scale · (input[i] - shift))` for `count` floats; returns their sum,
+/// accumulated in eight lanes. (Softmax's numerator and denominator in one pass.)
+@inline(__always)
+func storeShiftedExp(
+  _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int,
+  scale: Float, shift: Float
+) -> Float {
+  var lanes = SIMD8<Float>(repeating: 0)
+  let whole = count & ~7
+  var i = 0
+  while i < whole {
+    let x = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
+    let e = fastExp(scale * (x - shift))
+    UnsafeMutableRawPointer(output + i).storeBytes(of: e, as: SIMD8<Float>.self)
+    lanes += e
+    i += 8
+  }
+  var total = lanes.sum()
+  while i < count {
+    let e = fastExp(scale * (input[i] - shift))
+    output[i] = e
+    total += e
+    i += 1
+  }
+  return total
+}
+
+/// The largest of `count` floats (at least one), compared in eight lanes.
+@inline(__always)
+func vectorMax(_ values: UnsafePointer<Float>, count: Int) -> Float {
+  var largest = -Float.infinity
+  let whole = count & ~7
+  var i = 0
+  if whole > 0 {
+    var lanes = SIMD8<Float>(repeating: -.infinity)
+    while i < whole {
+      let v = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+      lanes = lanes.replacing(with: v, where: v .> lanes)
+      i += 8
+    }
+    largest = lanes.max()
+  }
+  while i < count {
+    largest = max(largest, values[i])
+    i += 1
+  }
+  return largest
+}
+
+/// Σ a[i]·b[i] over `count` floats, accumulated in eight lanes.
+@inline(__always)
+func vectorDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+  var lanes = SIMD8<Float>(repeating: 0)
+  let whole = count & ~7
+  var i = 0
+  while i < whole {
+    lanes +=
+      UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+      * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+    i += 8
+  }
+  var total = lanes.sum()
+  while i < count {
+    total += a[i] * b[i]
+    i += 1
+  }
+  return total
+}
+
 /// The sum of `count` floats, accumulated in eight lanes so that it vectorises.
 @inline(__always)
 func vectorSum(_ values: UnsafePointer<Float>, count: Int) -> Float {

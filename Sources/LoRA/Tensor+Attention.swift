@@ -18,19 +18,13 @@ extension Tensor {
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in
         for row in 0..<rows {
-          let base = row * keys
+          let (input, output) = (x.baseAddress! + row * keys, y.baseAddress! + row * keys)
           let visible = row % queries + offset + 1
-          var largest = -Float.infinity
-          for j in 0..<visible where x[base + j] > largest { largest = x[base + j] }
-          var total: Float = 0
-          for j in 0..<visible {
-            let e = fastExp(scale * (x[base + j] - largest))
-            y[base + j] = e
-            total += e
-          }
+          let largest = vectorMax(input, count: visible)
+          let total = storeShiftedExp(input, output, count: visible, scale: scale, shift: largest)
           let inverse = 1 / total
-          for j in 0..<visible { y[base + j] *= inverse }
-          for j in visible..<keys { y[base + j] = 0 }
+          for j in 0..<visible { output[j] *= inverse }
+          for j in visible..<keys { output[j] = 0 }
         }
       }
     }
@@ -43,8 +37,7 @@ extension Tensor {
             for row in 0..<rows {
               let base = row * keys
               let visible = row % queries + offset + 1
-              var dot: Float = 0
-              for j in base..<(base + visible) { dot += g[j] * y[j] }
+              let dot = vectorDot(g.baseAddress! + base, y.baseAddress! + base, count: visible)
               for j in base..<(base + visible) { dx[j] += scale * y[j] * (g[j] - dot) }
             }
           }
