@@ -24,6 +24,17 @@ func gemm(
     }
     return
   }
+  if m == 1 {
+    // A single row (a token in generation): a matrix-vector product reads B once, where
+    // sgemm would first copy all of B into its packed layout. With beta 0 the output may
+    // be uninitialised memory, which sgemv would scale rather than overwrite.
+    if beta == 0 { c.update(repeating: 0, count: n) }
+    cblas_sgemv(
+      CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
+      Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha, b, Int32(ldb),
+      a, Int32(transposeA ? lda : 1), beta, c, 1)
+    return
+  }
   cblas_sgemm(
     CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
