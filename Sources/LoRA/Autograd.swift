@@ -64,7 +64,7 @@ final class GradNode {
     }
     accumulate { sum in
       gradient.scalars.withUnsafeBufferPointer { addend in
-        for i in sum.indices { sum[i] += addend[i] }
+        addAssign(sum.baseAddress!, addend.baseAddress!, count: sum.count)
       }
     }
   }

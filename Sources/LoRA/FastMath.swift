@@ -122,6 +122,25 @@ func vectorDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int)
   return total
 }
 
+/// `target[i] += source[i]` for `count` floats, eight at a time. (An indexed Swift loop
+/// checks its index arithmetic for overflow, which keeps it from vectorising.)
+@inline(__always)
+func addAssign(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
+  let whole = count & ~7
+  var i = 0
+  while i < whole {
+    let sum =
+      UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
+      + UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+    i += 8
+  }
+  while i < count {
+    target[i] += source[i]
+    i += 1
+  }
+}
+
 /// The sum of `count` floats, accumulated in eight lanes so that it vectorises.
 @inline(__always)
 func vectorSum(_ values: UnsafePointer<Float>, count: Int) -> Float {

@@ -113,7 +113,7 @@ func accumulateBroadcast(
     if targetStride == 0 {
       pt[0] += vectorSum(ps, count: length)
     } else if targetStride == 1 {
-      for i in 0..<length { pt[i] += ps[i] }
+      addAssign(pt, ps, count: length)
     } else {
       for i in 0..<length { pt[i * targetStride] += ps[i] }
     }

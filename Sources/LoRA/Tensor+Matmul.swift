@@ -155,8 +155,11 @@ extension Tensor {
       weight.scalars.withUnsafeBufferPointer { w in
         makeScalars(count: rows * outFeatures) { y in
           if let bias {
-            for row in 0..<rows {
-              for j in 0..<outFeatures { y[row * outFeatures + j] = bias.scalars[j] }
+            bias.scalars.withUnsafeBufferPointer { b in
+              for row in 0..<rows {
+                (y.baseAddress! + row * outFeatures).update(
+                  from: b.baseAddress!, count: outFeatures)
+              }
             }
           }
           gemm(
@@ -194,7 +197,7 @@ extension Tensor {
         if let biasNode {
           biasNode.accumulate { gradB in
             for row in 0..<rows {
-              for j in 0..<outFeatures { gradB[j] += g[row * outFeatures + j] }
+              addAssign(gradB.baseAddress!, g.baseAddress! + row * outFeatures, count: outFeatures)
             }
           }
         }

@@ -124,8 +124,9 @@ extension Tensor {
       gradient.scalars.withUnsafeBufferPointer { g in
         node?.accumulate { target in
           for o in 0..<outer {
-            let base = (o * length + range.lowerBound) * inner
-            for i in 0..<block { target[base + i] += g[o * block + i] }
+            addAssign(
+              target.baseAddress! + (o * length + range.lowerBound) * inner,
+              g.baseAddress! + o * block, count: block)
           }
         }
       }
@@ -172,7 +173,9 @@ extension Tensor {
           gradient.scalars.withUnsafeBufferPointer { g in
             node.accumulate { target in
               for o in 0..<outer {
-                for i in 0..<block { target[o * block + i] += g[o * outputBlock + start + i] }
+                addAssign(
+                  target.baseAddress! + o * block, g.baseAddress! + o * outputBlock + start,
+                  count: block)
               }
             }
           }
