@@ -34,10 +34,15 @@ extension Tensor {
                     / Float(features)
                   let inverseDeviation = 1 / (variance + eps).squareRoot()
                   inverse[row] = inverseDeviation
+                  // Row pointers: indexing them involves no overflow-checked arithmetic, so
+                  // the loop vectorises.
+                  let (xRow, xHatRow, yRow) = (
+                    x.baseAddress! + base, xHat.baseAddress! + base, y.baseAddress! + base
+                  )
                   for j in 0..<features {
-                    let normalizedValue = (x[base + j] - mean) * inverseDeviation
-                    xHat[base + j] = normalizedValue
-                    y[base + j] = normalizedValue * gamma[j] + beta[j]
+                    let normalizedValue = (xRow[j] - mean) * inverseDeviation
+                    xHatRow[j] = normalizedValue
+                    yRow[j] = normalizedValue * gamma[j] + beta[j]
                   }
                 }
               }
@@ -54,36 +59,36 @@ extension Tensor {
           if let weightNode {
             weightNode.accumulate { dw in
               for row in 0..<rows {
-                for j in 0..<features { dw[j] += g[row * features + j] * xHat[row * features + j] }
+                let offset = row * features
+                for j in 0..<features {
+                  dw[j] += (g.baseAddress! + offset)[j] * (xHat.baseAddress! + offset)[j]
+                }
               }
             }
           }
           if let biasNode {
             biasNode.accumulate { db in
               for row in 0..<rows {
-                for j in 0..<features { db[j] += g[row * features + j] }
+                addAssign(db.baseAddress!, g.baseAddress! + row * features, count: features)
               }
             }
           }
           guard let inputNode else { return }
-          inputNode.accumulate { dx in
-            let n = Float(features)
-            for row in 0..<rows {
-              let base = row * features
-              // With ĝ = g · weight: dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) / σ
-              var meanG: Float = 0
-              var meanGX: Float = 0
-              for j in 0..<features {
-                let scaled = g[base + j] * gamma[j]
-                meanG += scaled
-                meanGX += scaled * xHat[base + j]
-              }
-              meanG /= n
-              meanGX /= n
-              let inverse = inverseDeviations[row]
-              for j in 0..<features {
-                let scaled = g[base + j] * gamma[j]
-                dx[base + j] += (scaled - meanG - xHat[base + j] * meanGX) * inverse
+          gamma.withUnsafeBufferPointer { gamma in
+            inputNode.accumulate { dx in
+              let n = Float(features)
+              for row in 0..<rows {
+                let offset = row * features
+                let (gRow, xHatRow, dxRow) = (
+                  g.baseAddress! + offset, xHat.baseAddress! + offset, dx.baseAddress! + offset
+                )
+                // With ĝ = g · weight: dx = (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)) / σ
+                let (sumG, sumGX) = scaledSums(gRow, gamma.baseAddress!, xHatRow, count: features)
+                let (meanG, meanGX) = (sumG / n, sumGX / n)
+                let inverse = inverseDeviations[row]
+                for j in 0..<features {
+                  dxRow[j] += (gRow[j] * gamma[j] - meanG - xHatRow[j] * meanGX) * inverse
+                }
               }
             }
           }
@@ -91,4 +96,31 @@ extension Tensor {
       }
     }
   }
+}
+
+/// Σ g·γ and Σ g·γ·x̂ over a row, accumulated in eight lanes.
+@inline(__always)
+private func scaledSums(
+  _ g: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, _ xHat: UnsafePointer<Float>,
+  count: Int
+) -> (Float, Float) {
+  var (lanesG, lanesGX) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0))
+  let whole = count & ~7
+  var j = 0
+  while j < whole {
+    let scaled =
+      UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+      * UnsafeRawPointer(gamma + j).loadUnaligned(as: SIMD8<Float>.self)
+    lanesG += scaled
+    lanesGX += scaled * UnsafeRawPointer(xHat + j).loadUnaligned(as: SIMD8<Float>.self)
+    j += 8
+  }
+  var (sumG, sumGX) = (lanesG.sum(), lanesGX.sum())
+  while j < count {
+    let scaled = g[j] * gamma[j]
+    sumG += scaled
+    sumGX += scaled * xHat[j]
+    j += 1
+  }
+  return (sumG, sumGX)
 }

@@ -111,17 +111,43 @@ func keyValues(_ text: String) -> [String: String] {
   return result
 }
 
+/// For each key, the median of the values that are numbers, else the first value.
+func medianValues(_ runs: [[String: String]]) -> [String: String] {
+  var result: [String: String] = [:]
+  for key in Set(runs.flatMap(\.keys)) {
+    let values = runs.compactMap { $0[key] }
+    let numbers = values.compactMap(Double.init)
+    result[key] = numbers.count == values.count ? "\(median(numbers))" : values.first
+  }
+  return result
+}
+
 /// Runs this executable's `gpt-step` for every configuration, and the PyTorch reference
-/// beside it when a Python is given, and tabulates both.
-func benchmarkGPT(python: String?, reference: String, threads: Int) -> [MarkdownTable] {
+/// beside it when a Python is given, each `repeats` times in turn, and tabulates the
+/// medians.
+func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int)
+  -> [MarkdownTable]
+{
   let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-  func run(_ program: String, _ arguments: [String]) -> [String: String] {
+  func runOnce(_ program: String, _ arguments: [String]) -> [String: String] {
     switch runProcess(program, arguments) {
     case .success(let output): return keyValues(output)
     case .failure(let error):
       print("  \(program) \(arguments.joined(separator: " ")): \(error)")
       return [:]
     }
+  }
+  /// Our figures and PyTorch's, each the median of `repeats` processes run alternately.
+  func compare(_ arguments: [String]) -> (ours: [String: String], theirs: [String: String]) {
+    var (ours, theirs): ([[String: String]], [[String: String]]) = ([], [])
+    for _ in 0..<max(1, repeats) {
+      ours.append(runOnce(executable, ["gpt-step"] + arguments))
+      if let python {
+        theirs.append(
+          runOnce(python, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments))
+      }
+    }
+    return (medianValues(ours), medianValues(theirs))
   }
   func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
     values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
@@ -131,12 +157,7 @@ func benchmarkGPT(python: String?, reference: String, threads: Int) -> [Markdown
     "trainable params", "optimizer state MiB", "peak RSS MiB", "PyTorch peak RSS MiB")
   for size in GPTStep.GPTSize.allCases {
     for mode in GPTStep.TrainingMode.allCases {
-      let arguments = ["--config", size.rawValue, "--mode", mode.rawValue]
-      let ours = run(executable, ["gpt-step"] + arguments)
-      let theirs =
-        python.map {
-          run($0, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments)
-        } ?? [:]
+      let (ours, theirs) = compare(["--config", size.rawValue, "--mode", mode.rawValue])
       let stateMiB = ours["optimizer_state_bytes"].flatMap(Double.init).map {
         fixed($0 / 1_048_576, 2)
       }
@@ -148,16 +169,7 @@ func benchmarkGPT(python: String?, reference: String, threads: Int) -> [Markdown
     }
   }
   var generation = MarkdownTable("config", "new tokens", "seconds", "PyTorch seconds (no KV cache)")
-  let ours = run(executable, ["gpt-step", "--config", "L", "--generate", "150"])
-  let theirs =
-    python.map {
-      run(
-        $0,
-        [
-          reference + "/gpt_bench.py", "--threads", "\(threads)", "--config", "L", "--generate",
-          "150",
-        ])
-    } ?? [:]
+  let (ours, theirs) = compare(["--config", "L", "--generate", "150"])
   generation.add("L", "150", number(ours, "median_s", 3), number(theirs, "median_s", 3))
   return [steps, generation]
 }

@@ -35,6 +35,13 @@ struct Tables: ParsableCommand {
   @Option(help: "Threads for the PyTorch reference.")
   var threads = 2
 
+  @Option(
+    help: """
+      Processes per GPT configuration, ours and PyTorch's taken in turn; the table shows the \
+      median of their figures (this machine's runs differ by up to 30%).
+      """)
+  var repeats = 3
+
   enum Section: String, CaseIterable, ExpressibleByArgument {
     case matmul, elementwise, toy, gpt, runner
   }
@@ -82,7 +89,9 @@ struct Tables: ParsableCommand {
     }
     if only.contains(.gpt) {
       print("## GPT training step (forward, cross-entropy, backward, AdamW) and generation\n")
-      for table in benchmarkGPT(python: python, reference: reference, threads: threads) {
+      for table in benchmarkGPT(
+        python: python, reference: reference, threads: threads, repeats: repeats)
+      {
         print(table.render() + "\n")
       }
     }

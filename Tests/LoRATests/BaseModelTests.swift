@@ -66,9 +66,13 @@ struct BaseModelTests {
       tokenizer.decode(
         model.generate(context: prompt, maxNewTokens: 150, temperature: 0.5, seed: UInt64(seed)))
     }
-    #expect(
-      samples.contains { $0.contains("computation") || $0.contains("Machines will") },
-      "generated: \(samples)")
+    print("AI ROBOT fine-tune, samples: \(samples)")
+    // A sample depends on the draw (and on the last bits of the arithmetic, which differ
+    // between BLAS kernels); the most likely continuation of the learned line does not.
+    let cue = try tokenizer.encode("AI ROBOT: To be or not to be a machine, that is the ")
+    let completion = tokenizer.decode(
+      Array(model.generate(context: cue, maxNewTokens: 26, temperature: 0).dropFirst(cue.count)))
+    #expect(completion == "computation! Machines will", "generated: \(completion)")
 
     let after = Dictionary(
       uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.parameter) })
