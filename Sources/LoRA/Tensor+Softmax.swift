@@ -28,13 +28,12 @@ extension Tensor {
         for row in 0..<rows {
           let xRow = UnsafeBufferPointer(rebasing: x[(row * length)..<((row + 1) * length)])
           let yRow = UnsafeMutableBufferPointer(rebasing: y[(row * length)..<((row + 1) * length)])
-          var largest = -Float.infinity
-          for value in xRow where value > largest { largest = value }
+          var largest = vectorMax(xRow.baseAddress!, count: length)
           // A row that is all -inf (fully masked) has no finite maximum; 0 keeps exp at 0
           // instead of NaN from -inf - -inf.
           if largest == -.infinity { largest = 0 }
-          for j in 0..<length { yRow[j] = fastExp(xRow[j] - largest) }
-          let total = vectorSum(yRow.baseAddress!, count: length)
+          let total = storeShiftedExp(
+            xRow.baseAddress!, yRow.baseAddress!, count: length, scale: 1, shift: largest)
           if logarithm {
             let logTotal = Foundation.log(total) + largest
             for j in 0..<length { yRow[j] = xRow[j] - logTotal }
@@ -58,8 +57,7 @@ extension Tensor {
                 for j in start..<(start + length) { dx[j] += g[j] - fastExp(y[j]) * total }
               } else {
                 // dx = y · (g - Σ g·y)
-                var dot: Float = 0
-                for j in start..<(start + length) { dot += g[j] * y[j] }
+                let dot = vectorDot(g.baseAddress! + start, y.baseAddress! + start, count: length)
                 for j in start..<(start + length) { dx[j] += y[j] * (g[j] - dot) }
               }
             }

@@ -111,13 +111,14 @@ func keyValues(_ text: String) -> [String: String] {
   return result
 }
 
-/// For each key, the median of the values that are numbers, else the first value.
+/// For each key, the median of its values when they are numbers that differ, else the first.
 func medianValues(_ runs: [[String: String]]) -> [String: String] {
   var result: [String: String] = [:]
   for key in Set(runs.flatMap(\.keys)) {
     let values = runs.compactMap { $0[key] }
     let numbers = values.compactMap(Double.init)
-    result[key] = numbers.count == values.count ? "\(median(numbers))" : values.first
+    let varies = Set(values).count > 1 && numbers.count == values.count
+    result[key] = varies ? "\(median(numbers))" : values.first
   }
   return result
 }
