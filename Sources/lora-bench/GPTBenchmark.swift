@@ -111,21 +111,23 @@ func keyValues(_ text: String) -> [String: String] {
   return result
 }
 
-/// For each key, the median of its values when they are numbers that differ, else the first.
-func medianValues(_ runs: [[String: String]]) -> [String: String] {
+/// For each key, the median of its values when they are numbers that differ, else the first;
+/// with `fastest`, the smallest such number instead (for times, where noise only adds).
+func combinedValues(_ runs: [[String: String]], fastest: Bool = false) -> [String: String] {
   var result: [String: String] = [:]
   for key in Set(runs.flatMap(\.keys)) {
     let values = runs.compactMap { $0[key] }
     let numbers = values.compactMap(Double.init)
     let varies = Set(values).count > 1 && numbers.count == values.count
-    result[key] = varies ? "\(median(numbers))" : values.first
+    let combined = fastest ? numbers.min() : numbers.isEmpty ? nil : median(numbers)
+    result[key] = varies ? combined.map { "\($0)" } : values.first
   }
   return result
 }
 
 /// Runs this executable's `gpt-step` for every configuration, and the PyTorch reference
 /// beside it when a Python is given, each `repeats` times in turn, and tabulates the
-/// medians.
+/// medians over the processes, times also with the fastest process in brackets.
 func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int)
   -> [MarkdownTable]
 {
@@ -138,8 +140,8 @@ func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int
       return [:]
     }
   }
-  /// Our figures and PyTorch's, each the median of `repeats` processes run alternately.
-  func compare(_ arguments: [String]) -> (ours: [String: String], theirs: [String: String]) {
+  /// Our processes' figures and PyTorch's, `repeats` of each, run alternately.
+  func compare(_ arguments: [String]) -> (ours: [[String: String]], theirs: [[String: String]]) {
     var (ours, theirs): ([[String: String]], [[String: String]]) = ([], [])
     for _ in 0..<max(1, repeats) {
       ours.append(runOnce(executable, ["gpt-step"] + arguments))
@@ -148,29 +150,38 @@ func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int
           runOnce(python, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments))
       }
     }
-    return (medianValues(ours), medianValues(theirs))
+    return (ours, theirs)
   }
   func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
     values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
+  }
+  /// `median (fastest)` of a time over the processes.
+  func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String {
+    let (middle, best) = (combinedValues(runs), combinedValues(runs, fastest: true))
+    return runs.count > 1
+      ? "\(number(middle, key, decimals)) (\(number(best, key, decimals)))"
+      : number(middle, key, decimals)
   }
   var steps = MarkdownTable(
     "config", "mode", "ms/step", "PyTorch ms/step", "tokens/s", "PyTorch tokens/s",
     "trainable params", "optimizer state MiB", "peak RSS MiB", "PyTorch peak RSS MiB")
   for size in GPTStep.GPTSize.allCases {
     for mode in GPTStep.TrainingMode.allCases {
-      let (ours, theirs) = compare(["--config", size.rawValue, "--mode", mode.rawValue])
+      let (ourRuns, theirRuns) = compare(["--config", size.rawValue, "--mode", mode.rawValue])
+      let (ours, theirs) = (combinedValues(ourRuns), combinedValues(theirRuns))
       let stateMiB = ours["optimizer_state_bytes"].flatMap(Double.init).map {
         fixed($0 / 1_048_576, 2)
       }
       steps.add(
-        size.rawValue, mode.rawValue, number(ours, "step_ms_median", 1),
-        number(theirs, "step_ms_median", 1), number(ours, "tok_per_s"), number(theirs, "tok_per_s"),
+        size.rawValue, mode.rawValue, time(ourRuns, "step_ms_median", 1),
+        time(theirRuns, "step_ms_median", 1), number(ours, "tok_per_s"),
+        number(theirs, "tok_per_s"),
         ours["params_trainable"] ?? "—", stateMiB ?? "—", number(ours, "peak_rss_MiB"),
         number(theirs, "peak_rss_MiB"))
     }
   }
   var generation = MarkdownTable("config", "new tokens", "seconds", "PyTorch seconds (no KV cache)")
   let (ours, theirs) = compare(["--config", "L", "--generate", "150"])
-  generation.add("L", "150", number(ours, "median_s", 3), number(theirs, "median_s", 3))
+  generation.add("L", "150", time(ours, "median_s", 3), time(theirs, "median_s", 3))
   return [steps, generation]
 }

@@ -38,7 +38,7 @@ struct Tables: ParsableCommand {
   @Option(
     help: """
       Processes per GPT configuration, ours and PyTorch's taken in turn; the table shows the \
-      median of their figures (this machine's runs differ by up to 30%).
+      median of their figures and, for times, the fastest in brackets.
       """)
   var repeats = 3
 
