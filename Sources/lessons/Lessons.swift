@@ -8,6 +8,21 @@ struct Lessons: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
     subcommands: [Run.self, Export.self, Grade.self, List.self])
+
+  /// Runs the command, with bad arguments exiting 2 (could not run) as the exit-code
+  /// contract says, rather than ArgumentParser's 64.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      if exitCode(for: error) == .validationFailure {
+        printError(fullMessage(for: error))
+        Foundation.exit(LessonExit.couldNotRun.rawValue)
+      }
+      exit(withError: error)
+    }
+  }
 }
 
 /// A lesson path, trying `Lessons/NAME` when `NAME` itself does not exist.

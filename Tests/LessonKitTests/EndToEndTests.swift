@@ -64,6 +64,19 @@ struct EndToEndTests {
     #expect(stripped == original)
   }
 
+  @Test func badArgumentsExitTwo() throws {
+    let folder = Self.fixtures.appendingPathComponent("ok")
+    for arguments in [
+      ["run", "lesson.md", "--timeout", "0"], ["export", "lesson.md", "--html", "--student"],
+      ["no-such-command"],
+    ] {
+      let result = try lessons(arguments, in: folder)
+      #expect(result.status == 2, "\(arguments)")
+      #expect(result.stderr.contains("Error:"), "\(arguments): \(result.stderr)")
+    }
+    #expect(try lessons(["--help"], in: folder).status == 0)
+  }
+
   @Test func aFailedRunLeavesTheLessonUnchanged() throws {
     let folder = try copyFixture("crash")
     let before = try Data(contentsOf: folder.appendingPathComponent("lesson.md"))
