@@ -49,6 +49,8 @@ private struct PageBuilder {
   let result: RunResult?
   /// Each started cell's output, by lesson cell.
   let outputs: [Int: CellOutput]
+  /// The compiler's error lines, each with the lesson cell it is shown in (if any).
+  let compileErrors: [(cell: Int?, text: String)]
   var notes: [String] = []
 
   init(lesson: Lesson, run: PageRun) {
@@ -57,6 +59,13 @@ private struct PageBuilder {
     if case .ran(let result) = run { self.result = result } else { self.result = nil }
     outputs = Dictionary(
       (result?.cells ?? []).map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
+    if case .didNotCompile(let diagnostics) = run {
+      compileErrors = errorLines(diagnostics).map {
+        (cellShowing(line: $0.line, in: lesson)?.index, $0.text)
+      }
+    } else {
+      compileErrors = []
+    }
   }
 
   mutating func render(typesetter: Typesetter?) -> HTMLPage {
@@ -152,11 +161,9 @@ private struct PageBuilder {
   /// Why the lesson stopped in `cell`, when it did.
   private func failure(at cell: Cell) -> String? {
     switch run {
-    case .didNotCompile(let diagnostics):
-      let messages = compileErrors(diagnostics).filter {
-        cellShowing(line: $0.line)?.index == cell.index
-      }
-      return messages.isEmpty ? nil : messages.map(\.text).joined(separator: "\n")
+    case .didNotCompile:
+      let messages = compileErrors.filter { $0.cell == cell.index }.map(\.text)
+      return messages.isEmpty ? nil : messages.joined(separator: "\n")
     case .ran(let result):
       switch result.status {
       case .crashed(let stopped, let reason) where stopped == cell.index:
@@ -167,19 +174,6 @@ private struct PageBuilder {
         return nil
       }
     }
-  }
-
-  /// The cell a lesson line belongs to on the page: a solution's lines belong to its
-  /// exercise.
-  private func cellShowing(line: Int) -> Cell? {
-    guard let cell = lesson.cells.first(where: { $0.fenceLine <= line && line <= $0.endLine })
-    else { return nil }
-    if case .solution(let id) = cell.role {
-      return lesson.cells.first {
-        if case .exercise(id, _) = $0.role { return true } else { return false }
-      }
-    }
-    return cell
   }
 
   // MARK: HTML
@@ -267,12 +261,11 @@ private struct PageBuilder {
     var banner: String?
     switch run {
     case .didNotCompile(let diagnostics):
-      let errors = compileErrors(diagnostics)
       parts.append("<span class=\"bad\">did not compile</span>")
-      let unplaced = errors.filter { cellShowing(line: $0.line) == nil }.map(\.text)
+      let unplaced = compileErrors.filter { $0.cell == nil }.map(\.text)
       banner =
         "The lesson did not compile, so nothing ran. "
-        + (errors.isEmpty || !unplaced.isEmpty
+        + (compileErrors.isEmpty || !unplaced.isEmpty
           ? "The compiler said:<pre>\(xmlEscaped(unplaced.isEmpty ? diagnostics : unplaced.joined(separator: "\n")))</pre>"
           : "The errors are shown in the cells where they are.")
     case .ran(let result):
@@ -376,8 +369,20 @@ private struct CompileError {
   var text: String
 }
 
+/// The cell a lesson line belongs to on the page: a solution's lines belong to its exercise.
+private func cellShowing(line: Int, in lesson: Lesson) -> Cell? {
+  guard let cell = lesson.cells.first(where: { $0.fenceLine <= line && line <= $0.endLine })
+  else { return nil }
+  if case .solution(let id) = cell.role {
+    return lesson.cells.first {
+      if case .exercise(id, _) = $0.role { return true } else { return false }
+    }
+  }
+  return cell
+}
+
 /// The `FILE:LINE:COL: error: ...` lines of a compiler's output.
-private func compileErrors(_ diagnostics: String) -> [CompileError] {
+private func errorLines(_ diagnostics: String) -> [CompileError] {
   diagnostics.split(separator: "\n").compactMap { line in
     let parts = line.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
     guard parts.count == 5, let number = Int(parts[1]), Int(parts[2]) != nil,
