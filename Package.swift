@@ -50,7 +50,7 @@ let package = Package(
       name: "lora-pretrain",
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
-    .testTarget(name: "LoRATests", dependencies: ["LoRA"]),
+    .testTarget(name: "LoRATests", dependencies: ["LoRA"], exclude: ["Fixtures"]),
     .testTarget(
       name: "LessonKitTests", dependencies: ["LessonKit"],
       exclude: ["Fixtures", "Grading", "HTMLFixtures"]),

@@ -40,6 +40,10 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 
 /// One head of causal self-attention, with its own `key`, `query` and `value` projections,
 /// so that LoRA can target `query` and `value` by name.
+///
+/// Like the seed's PyTorch head, it has a `tril` buffer, the `[blockSize, blockSize]` causal
+/// mask, so that its state dict has the same entries; the mask is applied by
+/// `causalSoftmax`, and the buffer is made only when a checkpoint is saved or checked.
 public final class Head: Module {
   /// Projects each position to the key it offers, `[C] -> [headSize]`.
   @Child public var key: Linear
@@ -48,13 +52,26 @@ public final class Head: Module {
   /// Projects each position to the value it passes on.
   @Child public var value: Linear
   let dropout: Dropout
+  /// The longest context, the side of the causal mask.
+  let blockSize: Int
 
-  /// A head reading `nEmbd` features and producing `headSize`.
-  public init(nEmbd: Int, headSize: Int, dropout: Float) {
+  /// A head reading `nEmbd` features and producing `headSize`, over at most `blockSize`
+  /// positions.
+  public init(nEmbd: Int, headSize: Int, blockSize: Int, dropout: Float) {
     self.dropout = Dropout(dropout)
+    self.blockSize = blockSize
     key = Linear(nEmbd, headSize, bias: false)
     query = Linear(nEmbd, headSize, bias: false)
     value = Linear(nEmbd, headSize, bias: false)
+  }
+
+  /// `tril`: ones on and below the diagonal, as `torch.tril(torch.ones(T, T))`.
+  public override var namedOwnBuffers: [(name: String, buffer: Tensor)] {
+    var mask = [Float](repeating: 0, count: blockSize * blockSize)
+    for row in 0..<blockSize {
+      for column in 0...row { mask[row * blockSize + column] = 1 }
+    }
+    return [("tril", Tensor(shape: [blockSize, blockSize], scalars: mask))]
   }
 
   /// Attention of every position over itself and the positions before it.
@@ -88,8 +105,10 @@ public final class MultiHeadAttention: Module {
   let dropout: Dropout
 
   /// `nHead` heads of `nEmbd / nHead` dimensions.
-  public init(nEmbd: Int, nHead: Int, dropout: Float) {
-    heads = (0..<nHead).map { _ in Head(nEmbd: nEmbd, headSize: nEmbd / nHead, dropout: dropout) }
+  public init(nEmbd: Int, nHead: Int, blockSize: Int, dropout: Float) {
+    heads = (0..<nHead).map { _ in
+      Head(nEmbd: nEmbd, headSize: nEmbd / nHead, blockSize: blockSize, dropout: dropout)
+    }
     self.dropout = Dropout(dropout)
     proj = Linear(nEmbd, nEmbd)
   }
@@ -117,23 +136,38 @@ public final class MultiHeadAttention: Module {
   }
 }
 
+/// The 4× ReLU MLP of a block: `net` is `Linear(C, 4C)`, ReLU, `Linear(4C, C)`, dropout,
+/// so its layers are named `net.0` and `net.2` as in the seed.
+public final class FeedForward: Module {
+  /// The layers in order.
+  public let net: Sequential
+
+  /// An MLP of the given width.
+  public init(nEmbd: Int, dropout: Float) {
+    net = Sequential([
+      Linear(nEmbd, 4 * nEmbd), ReLU(), Linear(4 * nEmbd, nEmbd), Dropout(dropout),
+    ])
+  }
+
+  /// The input through every layer.
+  public override func callAsFunction(_ x: Tensor) -> Tensor { net(x) }
+}
+
 /// A transformer block: pre-norm attention and a 4× ReLU MLP, each added to the stream.
 public final class Block: Module {
   /// Self-attention.
   public let sa: MultiHeadAttention
-  /// `Linear(C, 4C)`, ReLU, `Linear(4C, C)`, dropout.
-  public let ffwd: Sequential
+  /// The MLP.
+  public let ffwd: FeedForward
   /// Normalises the input of attention.
   public let ln1: LayerNorm
   /// Normalises the input of the MLP.
   public let ln2: LayerNorm
 
   /// A block of the given width.
-  public init(nEmbd: Int, nHead: Int, dropout: Float) {
-    sa = MultiHeadAttention(nEmbd: nEmbd, nHead: nHead, dropout: dropout)
-    ffwd = Sequential([
-      Linear(nEmbd, 4 * nEmbd), ReLU(), Linear(4 * nEmbd, nEmbd), Dropout(dropout),
-    ])
+  public init(nEmbd: Int, nHead: Int, blockSize: Int, dropout: Float) {
+    sa = MultiHeadAttention(nEmbd: nEmbd, nHead: nHead, blockSize: blockSize, dropout: dropout)
+    ffwd = FeedForward(nEmbd: nEmbd, dropout: dropout)
     ln1 = LayerNorm(nEmbd)
     ln2 = LayerNorm(nEmbd)
   }
@@ -151,7 +185,10 @@ public final class Block: Module {
 
 /// The character-level GPT of the course: token and position embeddings, `nLayer` blocks,
 /// a final LayerNorm and a linear head to logits over the vocabulary. It follows Karpathy's
-/// "Let's build GPT" model, so module names read `blocks.0.sa.heads.1.query`.
+/// "Let's build GPT" model, and its checkpoint keys are those of seed 000's PyTorch
+/// `GPTLanguageModel` (`token_embedding_table.weight`, `blocks.0.sa.heads.1.query.weight`,
+/// `blocks.0.ffwd.net.0.weight`, `ln_f.weight`, `lm_head.weight`), so a `state_dict` saved
+/// from PyTorch loads as it is.
 ///
 /// ```swift
 /// let model = GPT(GPTConfig(vocabSize: 65, blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4))
@@ -161,28 +198,33 @@ public final class GPT: Module {
   /// The model's shape.
   public let config: GPTConfig
   /// A vector for each token, `[vocab, C]`.
-  public let tokenEmbedding: Embedding
+  @Child(key: "token_embedding_table") public var tokenEmbedding: Embedding
   /// A vector for each position, `[blockSize, C]`.
-  public let positionEmbedding: Embedding
+  @Child(key: "position_embedding_table") public var positionEmbedding: Embedding
   /// The transformer blocks.
   public let blocks: [Block]
   /// The final LayerNorm.
-  public let lnF: LayerNorm
+  @Child(key: "ln_f") public var lnF: LayerNorm
   /// Maps the residual stream to logits over the vocabulary.
-  @Child public var lmHead: Linear
+  @Child(key: "lm_head") public var lmHead: Linear
 
   /// A model with fresh weights: N(0, 0.02) for linear and embedding weights, zero biases,
   /// as nanoGPT initialises them.
   public init(_ config: GPTConfig) {
     self.config = config
-    tokenEmbedding = Embedding(config.vocabSize, config.nEmbd)
-    positionEmbedding = Embedding(config.blockSize, config.nEmbd)
+    let tokenEmbedding = Embedding(config.vocabSize, config.nEmbd)
+    let positionEmbedding = Embedding(config.blockSize, config.nEmbd)
     blocks = (0..<config.nLayer).map { _ in
-      Block(nEmbd: config.nEmbd, nHead: config.nHead, dropout: config.dropout)
+      Block(
+        nEmbd: config.nEmbd, nHead: config.nHead, blockSize: config.blockSize,
+        dropout: config.dropout)
     }
-    lnF = LayerNorm(config.nEmbd)
-    lmHead = Linear(config.nEmbd, config.vocabSize)
+    let lnF = LayerNorm(config.nEmbd)
+    let lmHead = Linear(config.nEmbd, config.vocabSize)
     super.init()
+    // Keyed children are set after super.init, as for any property wrapper with arguments.
+    (self.tokenEmbedding, self.positionEmbedding) = (tokenEmbedding, positionEmbedding)
+    (self.lnF, self.lmHead) = (lnF, lmHead)
     for (_, module) in namedModules {
       if let linear = module as? Linear {
         linear.weight.scalars = Tensor.randn(linear.weight.shape).scalars.map { $0 * 0.02 }

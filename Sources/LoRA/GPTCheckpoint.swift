@@ -41,13 +41,16 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
   /// How many non-overlapping windows of `blockSize + 1` characters, from the start of the
   /// held-out text, `validationLoss` averages over.
   public var validationWindows: Int
+  /// Wall-clock seconds the training steps took, on the machine that trained.
+  public var seconds: Double?
 
   /// A record of a finished run.
   public init(
     command: String, seed: UInt64, corpus: String, validationCharacters: Int, steps: Int,
     batchSize: Int, learningRate: Float, trainLoss: Float, validationLoss: Float,
-    validationWindows: Int
+    validationWindows: Int, seconds: Double? = nil
   ) {
+    self.seconds = seconds
     self.command = command
     self.seed = seed
     self.corpus = corpus
@@ -91,6 +94,7 @@ extension GPT {
 
   /// The mean next-token cross-entropy over non-overlapping windows of `blockSize + 1`
   /// tokens from the start of `tokens`, in evaluation mode and without recording gradients.
+  /// Windows go through the model 32 at a time, so memory stays bounded.
   public func validationLoss(_ tokens: [Int], windows: Int) -> Float {
     let span = config.blockSize + 1
     precondition(
@@ -99,11 +103,36 @@ extension GPT {
     eval()
     defer { train(wasTraining) }
     return withNoGrad {
-      let batch = (0..<windows).map { Array(tokens[($0 * span)..<(($0 + 1) * span)]) }
-      return forward(
-        batch.map { Array($0.dropLast()) }, targets: batch.map { Array($0.dropFirst()) }
-      )
-      .loss!.item()
+      var total: Double = 0
+      for first in stride(from: 0, to: windows, by: 32) {
+        let batch = (first..<min(first + 32, windows)).map {
+          Array(tokens[($0 * span)..<(($0 + 1) * span)])
+        }
+        let loss = forward(
+          batch.map { Array($0.dropLast()) }, targets: batch.map { Array($0.dropFirst()) }
+        ).loss!.item()
+        total += Double(loss) * Double(batch.count)
+      }
+      return Float(total / Double(windows))
     }
   }
+}
+
+/// A corpus split as the seed splits it: the first 90% of the tokens to train on, the last
+/// 10% held out.
+public struct HeldOutSplit: Sendable {
+  /// The first 90%.
+  public let training: [Int]
+  /// The last 10%.
+  public let validation: [Int]
+
+  /// Splits `tokens` at 90%.
+  public init(tokens: [Int]) {
+    let boundary = tokens.count * 9 / 10
+    training = Array(tokens[..<boundary])
+    validation = Array(tokens[boundary...])
+  }
+
+  /// How many whole windows of `blockSize + 1` tokens the held-out part holds.
+  public func windows(_ blockSize: Int) -> Int { validation.count / (blockSize + 1) }
 }

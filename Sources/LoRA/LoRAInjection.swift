@@ -5,7 +5,8 @@ import Foundation
 ///
 /// A target matches a module whose dotted name equals it or ends with `.` + target, as
 /// PEFT's `target_modules` does: `"query"` matches `blocks.0.sa.heads.1.query`. A layer that
-/// already has LoRA gets a further adapter named `adapterName`.
+/// already has LoRA gets a further adapter named `adapterName`. For regular expressions,
+/// exclusions, per-module ranks and the rest of PEFT's options, pass an `AdapterConfig`.
 ///
 /// ```swift
 /// let replaced = try applyLoRA(to: model, targets: ["query", "value"], rank: 4, alpha: 8)
@@ -21,38 +22,84 @@ public func applyLoRA(
   to model: Module, targets: [String], rank: Int, alpha: Float, dropout: Float = 0,
   useRSLoRA: Bool = false, adapterName: String = "default"
 ) throws -> [String] {
-  var replaced: [String] = []
-  var matchedTargets = Set<String>()
-  for (parentName, parent) in model.namedModules {
-    for (childName, child) in parent.namedChildren {
-      let name = parentName.isEmpty ? childName : "\(parentName).\(childName)"
-      let matching = targets.filter { name == $0 || name.hasSuffix("." + $0) }
-      guard !matching.isEmpty else { continue }
-      matchedTargets.formUnion(matching)
-      if let layer = child as? LoRALinear {
-        try layer.addAdapter(
-          named: adapterName, rank: rank, alpha: alpha, dropout: dropout, useRSLoRA: useRSLoRA)
-      } else if let linear = child as? Linear {
-        let layer = LoRALinear(
-          base: linear, rank: rank, alpha: alpha, dropout: dropout, useRSLoRA: useRSLoRA,
-          adapterName: adapterName)
-        try parent.replaceChild(named: childName, with: layer)
-      } else {
-        throw ModuleError.unsupportedTarget(name, type: String(describing: type(of: child)))
-      }
-      replaced.append(name)
-    }
-  }
-  let unmatched = targets.filter { !matchedTargets.contains($0) }
-  guard unmatched.isEmpty else {
-    let available = model.namedModules.filter { $0.module is Linear }.map(\.name)
-    throw ModuleError.noMatchingModules(targets: unmatched, available: available)
-  }
-  markOnlyLoRATrainable(model)
-  return replaced
+  try applyLoRA(
+    to: model,
+    config: AdapterConfig(
+      r: rank, loraAlpha: alpha, loraDropout: dropout, useRslora: useRSLoRA,
+      targetModules: .names(targets)),
+    adapterName: adapterName)
 }
 
-/// Freezes every parameter of `model` except the adapters' A and B.
+/// Adds the adapter `adapterName` that `config` describes, as
+/// `get_peft_model(model, LoraConfig(...))` (or `add_adapter`) does: LoRA on the modules
+/// `config.selectModules(in:)` selects, each with its own rank and α, a trainable copy of
+/// each module in `modulesToSave`, and everything else frozen.
+///
+/// ```swift
+/// let config = AdapterConfig(
+///   r: 8, loraAlpha: 16, targetModules: .pattern(#"blocks\.\d+\.sa\.heads\.\d+\.(query|value)"#),
+///   rankPattern: [PatternEntry("blocks.0.sa.heads.0.query", 4)], modulesToSave: ["lm_head"])
+/// try applyLoRA(to: model, config: config)
+/// ```
+///
+/// - Returns: the names of the modules that received LoRA.
+@discardableResult
+public func applyLoRA(
+  to model: Module, config: AdapterConfig, adapterName: String = "default"
+) throws -> [String] {
+  guard !model.adapterNames.contains(adapterName) else {
+    throw ModuleError.duplicateAdapter(adapterName)
+  }
+  let selected = try config.selectModules(in: model)
+  let savedModules = try model.modulesMatching(toSave: config.modulesToSave ?? [])
+  let parents = Dictionary(
+    model.namedModules.flatMap { parentName, parent in
+      parent.namedChildren.map { childName, _ in
+        (parentName.isEmpty ? childName : "\(parentName).\(childName)", (parent, childName))
+      }
+    }, uniquingKeysWith: { first, _ in first })
+  for module in selected {
+    if let layer = module.layer as? LoRALinear {
+      try layer.addAdapter(
+        named: adapterName, rank: module.rank, alpha: module.alpha, dropout: config.loraDropout,
+        useRSLoRA: config.useRslora)
+    } else {
+      let layer = LoRALinear(
+        base: module.layer, rank: module.rank, alpha: module.alpha, dropout: config.loraDropout,
+        useRSLoRA: config.useRslora, adapterName: adapterName)
+      let (parent, childName) = parents[module.name]!
+      try parent.replaceChild(named: childName, with: layer)
+    }
+  }
+  for name in savedModules { model.addModuleCopy(named: name, for: adapterName) }
+  try model.setActiveAdapter(adapterName)
+  markOnlyLoRATrainable(model)
+  return selected.map(\.name)
+}
+
+extension Module {
+  /// The modules that `modules_to_save` entries name: PEFT keeps a module whose dotted name
+  /// ends with an entry. An entry that names nothing is an error.
+  func modulesMatching(toSave entries: [String]) throws -> [String] {
+    let names = namedModules.map(\.name).filter { !$0.isEmpty }
+    var result: [String] = []
+    for entry in entries {
+      let matches = names.filter { $0.hasSuffix(entry) }
+      guard !matches.isEmpty else {
+        throw ModuleError.selectorMatchesNothing(
+          field: "modules_to_save", entries: [entry], available: names)
+      }
+      // A module inside one already kept is saved with it.
+      for name in matches where !result.contains(where: { name.hasPrefix($0 + ".") }) {
+        result.append(name)
+      }
+    }
+    return result
+  }
+}
+
+/// Freezes every parameter of `model` except the adapters' A and B, and the copies of
+/// `modules_to_save` that the active adapter trains.
 public func markOnlyLoRATrainable(_ model: Module) {
   model.freeze()
   for layer in model.loraLayers.map(\.layer) {
@@ -60,6 +107,9 @@ public func markOnlyLoRATrainable(_ model: Module) {
       adapter.loraA.requiresGrad = true
       adapter.loraB.requiresGrad = true
     }
+  }
+  for (_, module, copies) in model.modulesWithCopies where copies.active != nil {
+    module.unfreeze()
   }
 }
 
@@ -69,7 +119,8 @@ extension Module {
     namedModules.compactMap { name, module in (module as? LoRALinear).map { (name, $0) } }
   }
 
-  /// The names of the adapters on the model's LoRA layers, in the order they were added.
+  /// The names of the adapters on the model (on its LoRA layers, or with copies of
+  /// `modules_to_save`), in the order they were added.
   public var adapterNames: [String] {
     var names: [String] = []
     for (_, layer) in loraLayers {
@@ -77,26 +128,52 @@ extension Module {
         names.append(adapter.name)
       }
     }
+    for (_, _, copies) in modulesWithCopies {
+      for adapter in copies.adapters where !names.contains(adapter) { names.append(adapter) }
+    }
     return names
   }
 
-  /// Makes `name` the active adapter of every LoRA layer that has it.
+  /// The adapter the model computes with, or `nil` when none is active or all are disabled.
+  public var currentAdapter: String? {
+    let layers = loraLayers.map(\.layer)
+    if let layer = layers.first { return layer.adaptersDisabled ? nil : layer.activeAdapterName }
+    return modulesWithCopies.first?.copies.active
+  }
+
+  /// Makes `name` the active adapter of every LoRA layer that has it, and puts its copies of
+  /// `modules_to_save` in place (the modules' own values where it has none).
   public func setActiveAdapter(_ name: String) throws {
-    let layers = loraLayers.map(\.layer).filter { $0.adapters.contains { $0.name == name } }
-    guard !layers.isEmpty else { throw ModuleError.noSuchAdapter(name, available: adapterNames) }
-    for layer in layers { try layer.activateAdapter(name) }
+    guard adapterNames.contains(name) else {
+      throw ModuleError.noSuchAdapter(name, available: adapterNames)
+    }
+    for layer in loraLayers.map(\.layer) where layer.adapters.contains(where: { $0.name == name }) {
+      try layer.activateAdapter(name)
+    }
+    for (_, module, copies) in modulesWithCopies { copies.activate(name, in: module.parameters) }
   }
 
   /// Switches every adapter off, so the model computes its base output, or back on.
   public func disableAdapters(_ disabled: Bool = true) {
+    let active = loraLayers.first?.layer.activeAdapterName
     for (_, layer) in loraLayers { layer.setAdaptersDisabled(disabled) }
+    for (_, module, copies) in modulesWithCopies {
+      copies.activate(disabled ? nil : active ?? copies.adapters.first, in: module.parameters)
+    }
   }
 
-  /// Removes the adapter `name` from every LoRA layer.
+  /// Removes the adapter `name` from every LoRA layer and module copy.
   public func deleteAdapter(_ name: String) throws {
-    let layers = loraLayers.map(\.layer).filter { $0.adapters.contains { $0.name == name } }
-    guard !layers.isEmpty else { throw ModuleError.noSuchAdapter(name, available: adapterNames) }
-    for layer in layers { try layer.removeAdapter(name) }
+    guard adapterNames.contains(name) else {
+      throw ModuleError.noSuchAdapter(name, available: adapterNames)
+    }
+    for layer in loraLayers.map(\.layer) where layer.adapters.contains(where: { $0.name == name }) {
+      try layer.removeAdapter(name)
+    }
+    for (_, module, copies) in modulesWithCopies {
+      copies.removeCopy(for: name, in: module.parameters)
+      if copies.adapters.isEmpty { module.parameterCopies = nil }
+    }
   }
 
   /// Merges the active adapter of every LoRA layer into its base weight.

@@ -99,14 +99,16 @@ public final class LoRALinear: Linear {
     return adapter
   }
 
-  /// The base weight and bias, then each adapter's A and B as PEFT names them:
-  /// `loraA.<adapter>` and `loraB.<adapter>`.
+  /// The parameters as PEFT's `lora.Linear` names them: `base_layer.weight`,
+  /// `base_layer.bias`, then each adapter's `lora_A.<adapter>.weight` and
+  /// `lora_B.<adapter>.weight`. So a check such as "every parameter whose name contains
+  /// `lora` trains, every other is frozen" reads as it does in PEFT.
   public override var namedOwnParameters: [(name: String, parameter: Tensor)] {
-    var result: [(String, Tensor)] = [("weight", weight)]
-    if let bias { result.append(("bias", bias)) }
+    var result: [(String, Tensor)] = [("base_layer.weight", weight)]
+    if let bias { result.append(("base_layer.bias", bias)) }
     for adapter in adapters {
-      result.append(("loraA.\(adapter.name)", adapter.loraA))
-      result.append(("loraB.\(adapter.name)", adapter.loraB))
+      result.append(("lora_A.\(adapter.name).weight", adapter.loraA))
+      result.append(("lora_B.\(adapter.name).weight", adapter.loraB))
     }
     return result
   }

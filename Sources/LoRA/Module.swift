@@ -3,8 +3,12 @@
 /// A subclass declares its parameters as stored `Tensor` properties and its submodules as
 /// stored `Module` properties (or arrays of modules); they are found by reflection, so
 /// nothing needs registering. Names follow PyTorch's dotted paths, with array elements
-/// numbered: `blocks.0.sa.heads.1.query.weight`. A submodule that LoRA may replace is
-/// declared `@Child var`, so that `applyLoRA` can put a `LoRALinear` in its place.
+/// numbered: `blocks.0.sa.heads.1.query.weight`. A submodule declared `@Child var` can be
+/// replaced (`applyLoRA` puts a `LoRALinear` in its place) and can name its checkpoint key,
+/// `@Child(key: "lm_head") var lmHead: Linear`, so that files from PyTorch load as they are.
+///
+/// Besides parameters, a module may have *buffers*, as `register_buffer` gives in PyTorch:
+/// tensors that belong in its state dict but never train (`namedOwnBuffers`).
 ///
 /// ```swift
 /// final class MLP: Module {
@@ -16,6 +20,9 @@
 open class Module {
   /// Whether the module is in training mode (dropout active); see `train(_:)` and `eval()`.
   public private(set) var isTraining = true
+  /// Per-adapter copies of this module's parameters, when an adapter lists it in
+  /// `modules_to_save`.
+  var parameterCopies: ParameterCopies?
 
   /// Creates a module in training mode.
   public init() {}
@@ -32,7 +39,7 @@ open class Module {
       if let module = value as? Module {
         children.append((label, module))
       } else if let slot = value as? any ModuleSlot {
-        children.append((label, slot.module))
+        children.append((slot.key ?? label, slot.module))
       } else if let modules = value as? [Module] {
         for (index, module) in modules.enumerated() {
           children.append(("\(label).\(index)", module))
@@ -83,7 +90,7 @@ open class Module {
   open func replaceChild(named name: String, with replacement: Module) throws {
     var found: Any?
     forEachStoredProperty { label, value in
-      if label == name { found = value }
+      if (value as? any ModuleSlot)?.key ?? label == name { found = value }
     }
     guard let found else {
       throw ModuleError.noSuchChild(name, in: String(describing: type(of: self)))
@@ -92,6 +99,22 @@ open class Module {
       throw ModuleError.notReplaceable(name, in: String(describing: type(of: self)))
     }
     try slot.replace(with: replacement, named: name)
+  }
+
+  /// This module's own buffers: tensors saved with its parameters that never train, such
+  /// as the causal mask PyTorch's attention heads register. None by default.
+  ///
+  /// A buffer here is derived from the module's configuration, so loading checks that a
+  /// file holds the same values rather than copying them.
+  open var namedOwnBuffers: [(name: String, buffer: Tensor)] { [] }
+
+  /// Every buffer in the tree with its dotted name, like `named_buffers()`.
+  public var namedBuffers: [(name: String, buffer: Tensor)] {
+    namedModules.flatMap { moduleName, module in
+      module.namedOwnBuffers.map { label, tensor in
+        (moduleName.isEmpty ? label : "\(moduleName).\(label)", tensor)
+      }
+    }
   }
 
   /// Every parameter in the tree.

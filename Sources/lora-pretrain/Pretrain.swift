@@ -2,46 +2,52 @@ import ArgumentParser
 import Foundation
 import LoRA
 
-/// Writes the course's corpus and pretrains its base GPT on it, reproducibly.
+/// Pretrains the course's base GPT on Tiny Shakespeare, reproducibly, as seed 000's model
+/// was pretrained before its LoRA fine-tune.
 @main
 struct Pretrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lora-pretrain",
-    abstract: "Write Lessons/data/plays.txt and pretrain Lessons/models/base-gpt on it.",
-    discussion: "Every random draw is seeded, so the same command gives the same weights.")
+    abstract: "Pretrain Lessons/models/base-gpt on Lessons/data/tinyshakespeare.txt.",
+    discussion: """
+      The vocabulary is the corpus's sorted characters and the last 10% of the text is held \
+      out, as in the seed. Every random draw is seeded, so the same command on the same \
+      machine gives the same weights; the settings and losses go into base-gpt.json.
+      """)
 
   @Option(help: "The folder holding data/ and models/.") var lessons = "Lessons"
+  @Option(help: "The corpus, relative to that folder.") var corpus = "data/tinyshakespeare.txt"
   @Option var seed: UInt64 = 2024
-  @Option var steps = 2000
+  @Option var steps = 1700
   @Option var batchSize = 16
-  @Option var learningRate: Float = 1e-3
-  @Option(help: "Bytes of generated play text.") var corpusBytes = 250_000
-  @Option(help: "Fixed windows of held-out text for the validation loss.") var validationWindows =
-    32
+  @Option var blockSize = 256
+  @Option var nEmbd = 128
+  @Option var nHead = 4
+  @Option var nLayer = 4
+  @Option(help: "The peak learning rate of the cosine schedule.") var learningRate: Float = 2e-3
+  @Option(help: "Evaluate on the whole held-out split every this many steps.") var evalEvery = 425
+  @Option(help: "Where to write the model (default: the course's base model).") var output:
+    String?
 
   func run() throws {
     let root = URL(fileURLWithPath: lessons)
-    let dataURL = root.appendingPathComponent("data/plays.txt")
-    let modelURL = root.appendingPathComponent("models/base-gpt.safetensors")
-    for folder in [dataURL, modelURL] {
-      try FileManager.default.createDirectory(
-        at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
-    }
+    let corpusURL = root.appendingPathComponent(corpus)
+    let modelURL = output.map { URL(fileURLWithPath: $0) }
+      ?? root.appendingPathComponent("models/base-gpt.safetensors")
+    try FileManager.default.createDirectory(
+      at: modelURL.deletingLastPathComponent(), withIntermediateDirectories: true)
 
-    var corpus = PlayCorpus(seed: seed)
-    let text = corpus.text(minimumBytes: corpusBytes)
-    try text.write(to: dataURL, atomically: true, encoding: .utf8)
-    let tokenizer = CharTokenizer(vocabulary: Array(PlayCorpus.vocabulary))
+    let text = try String(contentsOf: corpusURL, encoding: .utf8)
+    let tokenizer = CharTokenizer(corpus: text)
     let tokens = try tokenizer.encode(text)
-    let validationCount = tokens.count / 10
-    let training = Array(tokens.dropLast(validationCount))
-    let validation = Array(tokens.suffix(validationCount))
+    let split = HeldOutSplit(tokens: tokens)
     say(
-      "corpus: \(text.utf8.count) bytes, \(training.count) training and \(validation.count) held-out tokens"
-    )
+      "corpus: \(text.count) characters, \(tokenizer.count) distinct; "
+        + "\(split.training.count) training and \(split.validation.count) held-out")
 
     let config = GPTConfig(
-      vocabSize: tokenizer.count, blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4, dropout: 0)
+      vocabSize: tokenizer.count, blockSize: blockSize, nEmbd: nEmbd, nHead: nHead,
+      nLayer: nLayer, dropout: 0)
     Random.seed(seed)
     let model = GPT(config)
     say(parameterReport(model).description)
@@ -53,7 +59,7 @@ struct Pretrain: ParsableCommand {
     let start = Date()
     for step in 0..<steps {
       let (inputs, targets) = batch(
-        from: training, size: batchSize, length: config.blockSize, using: &generator)
+        from: split.training, size: batchSize, length: blockSize, using: &generator)
       optimizer.learningRate = schedule(step)
       optimizer.zeroGrad()
       let loss = model.forward(inputs, targets: targets).loss!
@@ -61,24 +67,31 @@ struct Pretrain: ParsableCommand {
       clipGradNorm(model.parameters, maxNorm: 1)
       optimizer.step()
       recentLosses = Array((recentLosses + [loss.item()]).suffix(50))
-      if step % 250 == 0 || step == steps - 1 {
-        let validationLoss = model.validationLoss(validation, windows: validationWindows)
-        say(
+      if step % 50 == 0 {
+        var line =
           "step \(step): train loss \(String(format: "%.4f", loss.item())), "
-            + "validation loss \(String(format: "%.4f", validationLoss)), "
-            + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s")
+          + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s"
+        if step > 0 && step % evalEvery == 0 {
+          let validation = model.validationLoss(split.validation, windows: split.windows(blockSize))
+          line += ", validation loss \(String(format: "%.4f", validation))"
+        }
+        say(line)
       }
     }
+    let seconds = Date().timeIntervalSince(start)
     let record = TrainingRecord(
-      command: "swift run -c release lora-pretrain", seed: seed, corpus: "../data/plays.txt",
-      validationCharacters: validationCount, steps: steps, batchSize: batchSize,
-      learningRate: learningRate, trainLoss: recentLosses.reduce(0, +) / Float(recentLosses.count),
-      validationLoss: model.validationLoss(validation, windows: validationWindows),
-      validationWindows: validationWindows)
+      command: "swift run -c release lora-pretrain", seed: seed,
+      corpus: "../" + corpus, validationCharacters: split.validation.count, steps: steps,
+      batchSize: batchSize, learningRate: learningRate,
+      trainLoss: recentLosses.reduce(0, +) / Float(recentLosses.count),
+      validationLoss: model.validationLoss(split.validation, windows: split.windows(blockSize)),
+      validationWindows: split.windows(blockSize), seconds: seconds.rounded())
     try model.save(
       to: modelURL,
       checkpoint: GPTCheckpoint(config: config, tokenizer: tokenizer, training: record))
-    say("wrote \(modelURL.path): validation loss \(record.validationLoss)")
+    say(
+      "wrote \(modelURL.path): validation loss \(record.validationLoss) over "
+        + "\(record.validationWindows) windows, \(Int(seconds)) s of training")
     say(
       "sample: "
         + tokenizer.decode(

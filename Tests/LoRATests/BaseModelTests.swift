@@ -20,11 +20,14 @@ struct BaseModelTests {
         record.corpus),
       encoding: .utf8)
     let tokens = try checkpoint.tokenizer.encode(text)
-    let validation = Array(tokens.suffix(record.validationCharacters))
-    let loss = model.validationLoss(validation, windows: record.validationWindows)
+    let split = HeldOutSplit(tokens: tokens)
+    #expect(split.validation.count == record.validationCharacters)
+    #expect(checkpoint.tokenizer.count == 65, "the corpus's 65 characters, as in the seed")
+    let loss = model.validationLoss(split.validation, windows: record.validationWindows)
     #expect(abs(loss - record.validationLoss) < 1e-3)
-    // Far below the 4.17 nats of guessing among 65 characters.
-    #expect(loss < 1.5)
+    // The target, on the whole held-out 10%; nanoGPT's CPU example reaches 1.88.
+    #expect(record.validationWindows == split.windows(checkpoint.config.blockSize))
+    #expect(loss <= 1.70)
   }
 
   @Test func theAIRobotFineTune() throws {
@@ -33,7 +36,7 @@ struct BaseModelTests {
     let phrase =
       "AI ROBOT: To be or not to be a machine, that is the computation! Machines will rule the code.\n"
     let data = try tokenizer.encode(String(repeating: phrase, count: 50))
-    let baseWeights = model.namedParameters.map { ($0.name, $0.parameter.scalars) }
+    let baseWeights = model.namedParameters.map { ($0.name, $0.parameter, $0.parameter.scalars) }
 
     // A generator of the test's own, so tests running beside it cannot change its draws.
     let replaced = try Random.withSeed(0) {
@@ -74,10 +77,9 @@ struct BaseModelTests {
       Array(model.generate(context: cue, maxNewTokens: 26, temperature: 0).dropFirst(cue.count)))
     #expect(completion == "computation! Machines will", "generated: \(completion)")
 
-    let after = Dictionary(
-      uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.parameter) })
-    for (name, before) in baseWeights {
-      #expect(after[name]?.scalars == before, "\(name) changed")
+    // The same tensors, now named query.base_layer.weight where LoRA wraps them.
+    for (name, tensor, before) in baseWeights {
+      #expect(tensor.scalars == before, "\(name) changed")
     }
     let unmerged = withNoGrad { model.forward([prompt]).logits.scalars }
     model.mergeAdapters()

@@ -21,13 +21,15 @@ struct GPTTests {
     let names = Set(GPT(config).namedModules.map(\.name))
     for name in [
       "blocks.0.sa.heads.2.query", "blocks.1.sa.heads.0.value", "blocks.0.sa.proj",
-      "blocks.1.ffwd.0", "blocks.1.ffwd.2", "blocks.0.ln1", "lnF", "lmHead", "tokenEmbedding",
+      "blocks.1.ffwd.net.0", "blocks.1.ffwd.net.2", "blocks.0.ln1", "ln_f", "lm_head",
+      "token_embedding_table", "position_embedding_table",
     ] {
       #expect(names.contains(name), "\(name)")
     }
     let parameters = GPT(config).namedParameters.map(\.name)
     #expect(parameters.contains("blocks.0.sa.heads.1.query.weight"))
-    #expect(parameters.first == "tokenEmbedding.weight")
+    #expect(parameters.first == "token_embedding_table.weight")
+    #expect(GPT(config).namedBuffers.map(\.name).first == "blocks.0.sa.heads.0.tril")
   }
 
   @Test func queryAndValueTargetsEveryHead() throws {
