@@ -10,6 +10,16 @@ public enum ModuleSelector: Equatable, Sendable {
   case pattern(String)
 }
 
+extension ModuleSelector: CustomStringConvertible {
+  /// As in `adapter_config.json`: `["query", "value"]`, or the pattern as a JSON string.
+  public var description: String {
+    switch self {
+    case .names(let names): return "[" + names.map(jsonString).joined(separator: ", ") + "]"
+    case .pattern(let pattern): return jsonString(pattern)
+    }
+  }
+}
+
 /// A pattern key with its value, in the order of `rank_pattern` or `alpha_pattern`: PEFT
 /// uses the first key that matches a module.
 public struct PatternEntry<Value: Equatable & Sendable>: Equatable, Sendable {
@@ -126,7 +136,8 @@ extension AdapterConfig {
     do {
       data = try Data(contentsOf: url)
     } catch {
-      throw AdapterFileError(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+      throw AdapterFileError(
+        path: url.path, reason: "cannot be read (\(error.localizedDescription))")
     }
     let json: JSONValue
     do {

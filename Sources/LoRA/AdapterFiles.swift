@@ -163,7 +163,8 @@ extension Module {
           [module.layer.outFeatures, module.rank]
         ))
     }
-    let modules = Dictionary(namedModules.map { ($0.name, $0.module) }, uniquingKeysWith: { a, _ in a })
+    let modules = Dictionary(
+      namedModules.map { ($0.name, $0.module) }, uniquingKeysWith: { a, _ in a })
     for name in savedModules {
       for (parameter, tensor) in modules[name]!.namedParameters {
         expected.append(
@@ -246,7 +247,7 @@ extension AdapterConfig {
     func optional(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
     let fields: [(key: String, value: JSONValue)] = [
       ("alora_invocation_tokens", .null),
-      ("alpha_pattern", .object(alphaPattern.map { ($0.key, .number(Double($0.value))) })),
+      ("alpha_pattern", .object(alphaPattern.map { ($0.key, .number(decimal($0.value))) })),
       ("arrow_config", .null),
       ("auto_mapping", .null),
       ("base_model_name_or_path", optional(baseModelNameOrPath)),
@@ -261,11 +262,14 @@ extension AdapterConfig {
       ("kasa_config", .null),
       ("layer_replication", .null),
       ("layers_pattern", layersPattern.map { .array($0.map { .string($0) }) } ?? .null),
-      ("layers_to_transform", layersToTransform.map { .array($0.map { .number(Double($0)) }) } ?? .null),
+      (
+        "layers_to_transform",
+        layersToTransform.map { .array($0.map { .number(Double($0)) }) } ?? .null
+      ),
       ("loftq_config", .object([])),
-      ("lora_alpha", .number(Double(loraAlpha))),
+      ("lora_alpha", .number(decimal(loraAlpha))),
       ("lora_bias", .bool(false)),
-      ("lora_dropout", .number(Double(loraDropout))),
+      ("lora_dropout", .number(decimal(loraDropout))),
       ("lora_ga_config", .null),
       ("megatron_config", .null),
       ("megatron_core", .string("megatron.core")),
@@ -289,6 +293,12 @@ extension AdapterConfig {
     ]
     return .object(fields)
   }
+}
+
+/// A Float as the Double of its shortest decimal form, so that 0.1 is written `0.1`, as
+/// Python writes the same number, not `0.10000000149011612`.
+private func decimal(_ value: Float) -> Double {
+  Double("\(value)") ?? Double(value)
 }
 
 /// The value that occurs most often, the earliest of equals.

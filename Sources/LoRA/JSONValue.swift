@@ -16,6 +16,7 @@ public enum JSONValue: Equatable, Sendable {
   /// Key-value pairs in file order.
   case object([(key: String, value: JSONValue)])
 
+  /// Whether two documents are the same, objects compared with their key order.
   public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
     switch (lhs, rhs) {
     case (.null, .null): return true
@@ -105,11 +106,13 @@ public enum JSONValue: Equatable, Sendable {
     case .string(let value): return jsonString(value)
     case .array(let values):
       if values.isEmpty { return "[]" }
-      return "[\n" + values.map { pad + $0.serialized(indent: indent + 2) }
+      return "[\n"
+        + values.map { pad + $0.serialized(indent: indent + 2) }
         .joined(separator: ",\n") + "\n\(close)]"
     case .object(let pairs):
       if pairs.isEmpty { return "{}" }
-      return "{\n" + pairs.map { "\(pad)\(jsonString($0.key)): \($0.value.serialized(indent: indent + 2))" }
+      return "{\n"
+        + pairs.map { "\(pad)\(jsonString($0.key)): \($0.value.serialized(indent: indent + 2))" }
         .joined(separator: ",\n") + "\n\(close)}"
     }
   }
@@ -150,8 +153,9 @@ private struct KeyOrderScanner {
         }
         if expectingKey, let container = stack.last, container.isObject {
           let literal = Data(bytes[start...min(index, bytes.count - 1)])
-          guard let key = try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)
-            as? String
+          guard
+            let key = try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)
+              as? String
           else { throw JSONValue.ParseError(reason: "has an unreadable key at byte \(start)") }
           orders[container.index].append(key)
           expectingKey = false

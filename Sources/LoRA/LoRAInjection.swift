@@ -137,25 +137,31 @@ extension Module {
   /// The adapter the model computes with, or `nil` when none is active or all are disabled.
   public var currentAdapter: String? {
     let layers = loraLayers.map(\.layer)
-    if let layer = layers.first { return layer.adaptersDisabled ? nil : layer.activeAdapterName }
-    return modulesWithCopies.first?.copies.active
+    if layers.first?.adaptersDisabled == true { return nil }
+    return layers.lazy.compactMap(\.activeAdapterName).first
+      ?? modulesWithCopies.lazy.compactMap(\.copies.active).first
   }
 
-  /// Makes `name` the active adapter of every LoRA layer that has it, and puts its copies of
-  /// `modules_to_save` in place (the modules' own values where it has none).
+  /// Makes `name` the model's active adapter, as PEFT's `set_adapter`: every LoRA layer that
+  /// has it uses it, every other LoRA layer computes its base output, and its copies of
+  /// `modules_to_save` are put in place (the modules' own values where it has none).
   public func setActiveAdapter(_ name: String) throws {
     guard adapterNames.contains(name) else {
       throw ModuleError.noSuchAdapter(name, available: adapterNames)
     }
-    for layer in loraLayers.map(\.layer) where layer.adapters.contains(where: { $0.name == name }) {
-      try layer.activateAdapter(name)
+    for layer in loraLayers.map(\.layer) {
+      if layer.adapters.contains(where: { $0.name == name }) {
+        try layer.activateAdapter(name)
+      } else {
+        layer.deactivateAdapters()
+      }
     }
     for (_, module, copies) in modulesWithCopies { copies.activate(name, in: module.parameters) }
   }
 
   /// Switches every adapter off, so the model computes its base output, or back on.
   public func disableAdapters(_ disabled: Bool = true) {
-    let active = loraLayers.first?.layer.activeAdapterName
+    let active = loraLayers.lazy.compactMap(\.layer.activeAdapterName).first
     for (_, layer) in loraLayers { layer.setAdaptersDisabled(disabled) }
     for (_, module, copies) in modulesWithCopies {
       copies.activate(disabled ? nil : active ?? copies.adapters.first, in: module.parameters)

@@ -138,6 +138,13 @@ public final class LoRALinear: Linear {
     adaptersDisabled = false
   }
 
+  /// Leaves no adapter active (unmerging any), so the layer computes its base output; what
+  /// a layer without the model's active adapter does, as in PEFT.
+  func deactivateAdapters() {
+    unmerge()
+    activeAdapterName = nil
+  }
+
   /// Removes the adapter `name`; if it was active, no adapter is active afterwards.
   func removeAdapter(_ name: String) throws {
     guard adapters.contains(where: { $0.name == name }) else {

@@ -21,7 +21,8 @@ extension AdapterConfig {
   /// - a string `target_modules` must match the whole name (`"all-linear"`: every linear
   ///   layer); a listed target matches the whole name, or its end after a dot, and in the
   ///   second case `layers_to_transform` filters by the first numbered segment (after one of
-  ///   `layers_pattern`'s names, when given);
+  ///   `layers_pattern`'s names, when given); `"all-linear"` lists every linear layer by its
+  ///   full name;
   /// - the rank and α of a module come from the first key of `rank_pattern` and
   ///   `alpha_pattern` that matches the end of its name after a dot.
   ///
@@ -40,11 +41,14 @@ extension AdapterConfig {
     }
     let layerNames: [String?] = layersPattern?.isEmpty == false ? layersPattern! : [nil]
     let layerPatterns = try layerNames.map { pattern -> Regex<AnyRegexOutput> in
-      let source = pattern.map { #"(?:.*?\.)?"# + $0 + #"\.(?<idx>\d+)\."# }
+      let source =
+        pattern.map { #"(?:.*?\.)?"# + $0 + #"\.(?<idx>\d+)\."# }
         ?? #".*?\.[^.]*\.(?<idx>\d+)\."#
       return try compiled(source, field: "layers_pattern")
     }
-    let rankKeys = try rankPattern.map { try (entry: $0, regex: patternKey($0.key, "rank_pattern")) }
+    let rankKeys = try rankPattern.map {
+      try (entry: $0, regex: patternKey($0.key, "rank_pattern"))
+    }
     let alphaKeys = try alphaPattern.map {
       try (entry: $0, regex: patternKey($0.key, "alpha_pattern"))
     }
@@ -56,29 +60,26 @@ extension AdapterConfig {
     var usedExclusions = Set<String>()
     var usedLayers = Set<Int>()
     for (name, module) in modules {
-      if let exclusion = exclusion(of: name, pattern: excludePattern) {
-        usedExclusions.insert(exclusion)
+      // A target counts as matching when it names a module, whatever then excludes it.
+      let namedBy = targets.names.filter { name == $0 || name.hasSuffix("." + $0) }
+      let matchesPattern = targetPattern.map { name.wholeMatch(of: $0) != nil } ?? false
+      usedTargets.formUnion(namedBy)
+      if matchesPattern { usedTargets.insert("") }
+      let exclusions = self.exclusions(of: name, pattern: excludePattern)
+      if !exclusions.isEmpty {
+        usedExclusions.formUnion(exclusions)
         continue
       }
       if savedModules.contains(where: { name.wholeMatch(of: savedModulePattern($0)) != nil }) {
         continue
       }
-      var found = false
+      var found = matchesPattern || !namedBy.isEmpty
       var layerIndex: Int?
-      if let targetPattern {
-        found = name.wholeMatch(of: targetPattern) != nil
-        if found { usedTargets.insert("") }
-      } else if targets.names.contains(name) {
-        found = true
-        usedTargets.insert(name)
-      } else if targets.names.contains(where: { name.hasSuffix("." + $0) }) {
-        found = true
-        if usesLayerIndices {
-          layerIndex = layerPatterns.lazy.compactMap { name.prefixMatch(of: $0) }.first
-            .flatMap { $0.output["idx"]?.substring }.flatMap { Int($0) }
-          found = layerIndex.map { layersToTransform!.contains($0) } ?? false
-        }
-        if found { usedTargets.formUnion(targets.names.filter { name.hasSuffix("." + $0) }) }
+      // PEFT filters by layer only the modules a listed target names as a suffix.
+      if found, targetPattern == nil, !targets.names.contains(name), usesLayerIndices {
+        layerIndex = layerPatterns.lazy.compactMap { name.prefixMatch(of: $0) }.first
+          .flatMap { $0.output["idx"]?.substring }.flatMap { Int($0) }
+        found = layerIndex.map { layersToTransform!.contains($0) } ?? false
       }
       guard found else { continue }
       guard let layer = module as? Linear else {
@@ -90,15 +91,15 @@ extension AdapterConfig {
       selected.append(SelectedModule(name: name, layer: layer, rank: rank, alpha: alpha))
     }
 
-    // Everything the config names must have selected something.
-    if targetPattern != nil, selected.isEmpty {
+    // Everything the config names must have selected something; the most specific
+    // field is named first.
+    if targetPattern != nil, usedTargets.isEmpty {
       throw ModuleError.selectorMatchesNothing(
         field: "target_modules", entries: targets.pattern.map { [$0] } ?? [], available: names)
     }
     let unusedTargets = targets.names.filter { !usedTargets.contains($0) }
-    if targetPattern == nil, !unusedTargets.isEmpty || selected.isEmpty {
-      throw ModuleError.noMatchingModules(
-        targets: unusedTargets.isEmpty ? targets.names : unusedTargets, available: linearNames)
+    if targetPattern == nil, !unusedTargets.isEmpty {
+      throw ModuleError.noMatchingModules(targets: unusedTargets, available: linearNames)
     }
     switch excludeModules {
     case .names(let list):
@@ -118,9 +119,13 @@ extension AdapterConfig {
       let unused = layersToTransform!.filter { !usedLayers.contains($0) }
       if !unused.isEmpty {
         throw ModuleError.selectorMatchesNothing(
-          field: "layers_to_transform", entries: unused.map(String.init),
-          available: selected.map(\.name))
+          field: "layers_to_transform", entries: unused.map(String.init), available: names)
       }
+    }
+    guard !selected.isEmpty else {
+      throw ModuleError.selectorMatchesNothing(
+        field: "target_modules", entries: targets.pattern.map { [$0] } ?? targets.names,
+        available: names)
     }
     for (field, keys) in [
       ("rank_pattern", rankKeys.map { ($0.entry.key, $0.regex) }),
@@ -137,9 +142,10 @@ extension AdapterConfig {
     return selected
   }
 
-  /// The target list, or the pattern; `"all-linear"` becomes the last name segments of
-  /// every linear layer, as PEFT resolves (and saves) it.
-  private func resolvedTargets(linearNames: [String]) throws -> (names: [String], pattern: String?) {
+  /// The target list, or the pattern; `"all-linear"` becomes the names of every linear
+  /// layer, as PEFT resolves it.
+  private func resolvedTargets(linearNames: [String]) throws -> (names: [String], pattern: String?)
+  {
     switch targetModules {
     case .names(let names):
       guard !names.isEmpty else {
@@ -147,22 +153,19 @@ extension AdapterConfig {
       }
       return (names, nil)
     case .pattern(let pattern) where pattern.lowercased() == "all-linear":
-      var leaves: [String] = []
-      for name in linearNames {
-        let leaf = String(name.split(separator: ".").last!)
-        if !leaves.contains(leaf) { leaves.append(leaf) }
-      }
-      return (leaves, nil)
+      // PEFT's _maybe_include_all_linear_layers: the full name of every linear layer (for a
+      // model that is not a transformers model, the output layer included).
+      return (linearNames, nil)
     case .pattern(let pattern):
       return ([], pattern)
     }
   }
 
-  /// The exclusion that matches `name`, if any (`""` for a pattern).
-  private func exclusion(of name: String, pattern: Regex<AnyRegexOutput>?) -> String? {
-    if let pattern { return name.wholeMatch(of: pattern) != nil ? "" : nil }
-    guard case .names(let list) = excludeModules else { return nil }
-    return list.first { name == $0 } ?? list.first { name.hasSuffix("." + $0) }
+  /// The exclusions that match `name` (`[""]` for a matching pattern).
+  private func exclusions(of name: String, pattern: Regex<AnyRegexOutput>?) -> [String] {
+    if let pattern { return name.wholeMatch(of: pattern) != nil ? [""] : [] }
+    guard case .names(let list) = excludeModules else { return [] }
+    return list.filter { name == $0 || name.hasSuffix("." + $0) }
   }
 
   /// `get_pattern_key`'s test: `re.match(rf"(.*\.)?({key})$", name)`.

@@ -26,13 +26,13 @@ struct Pretrain: ParsableCommand {
   @Option var nLayer = 4
   @Option(help: "The peak learning rate of the cosine schedule.") var learningRate: Float = 2e-3
   @Option(help: "Evaluate on the whole held-out split every this many steps.") var evalEvery = 425
-  @Option(help: "Where to write the model (default: the course's base model).") var output:
-    String?
+  @Option(help: "Where to write the model (default: the course's base model).") var output: String?
 
   func run() throws {
     let root = URL(fileURLWithPath: lessons)
     let corpusURL = root.appendingPathComponent(corpus)
-    let modelURL = output.map { URL(fileURLWithPath: $0) }
+    let modelURL =
+      output.map { URL(fileURLWithPath: $0) }
       ?? root.appendingPathComponent("models/base-gpt.safetensors")
     try FileManager.default.createDirectory(
       at: modelURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -67,11 +67,12 @@ struct Pretrain: ParsableCommand {
       clipGradNorm(model.parameters, maxNorm: 1)
       optimizer.step()
       recentLosses = Array((recentLosses + [loss.item()]).suffix(50))
-      if step % 50 == 0 {
+      let evaluates = step > 0 && step % evalEvery == 0
+      if step % 50 == 0 || evaluates {
         var line =
           "step \(step): train loss \(String(format: "%.4f", loss.item())), "
           + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s"
-        if step > 0 && step % evalEvery == 0 {
+        if evaluates {
           let validation = model.validationLoss(split.validation, windows: split.windows(blockSize))
           line += ", validation loss \(String(format: "%.4f", validation))"
         }

@@ -202,7 +202,9 @@ struct LoRATests {
     file.tensors["base_model.model.lin0.lora_B.weight"] = nil
     file.tensors["base_model.model.extra.lora_A.weight"] = Tensor.zeros([1])
     try file.write(to: weights)
-    let error = try #require(throws: AdapterFileError.self) { try MLP().loadAdapter(from: directory) }
+    let error = try #require(throws: AdapterFileError.self) {
+      try MLP().loadAdapter(from: directory)
+    }
     #expect(error.path == weights.path)
     #expect(error.reason.contains("missing from the file: base_model.model.lin0.lora_B.weight"))
     #expect(error.reason.contains("not in the model: base_model.model.extra.lora_A.weight"))

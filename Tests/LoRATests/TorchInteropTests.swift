@@ -10,7 +10,11 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 /// `expected.json` beside the seed-000 model: its config, input tokens and logits.
 private struct SeedFixture: Decodable {
   struct Config: Decodable {
-    let vocab_size, block_size, n_embd, n_head, n_layer: Int
+    let vocabSize, blockSize, nEmbd, nHead, nLayer: Int
+    enum CodingKeys: String, CodingKey {
+      case vocabSize = "vocab_size", blockSize = "block_size", nEmbd = "n_embd"
+      case nHead = "n_head", nLayer = "n_layer"
+    }
   }
   let config: Config
   let tokens: [[Int]]
@@ -22,8 +26,8 @@ private struct SeedFixture: Decodable {
 
   var gptConfig: GPTConfig {
     GPTConfig(
-      vocabSize: config.vocab_size, blockSize: config.block_size, nEmbd: config.n_embd,
-      nHead: config.n_head, nLayer: config.n_layer)
+      vocabSize: config.vocabSize, blockSize: config.blockSize, nEmbd: config.nEmbd,
+      nHead: config.nHead, nLayer: config.nLayer)
   }
 }
 
@@ -55,11 +59,13 @@ struct TorchInteropTests {
   @Test func seedStateDictLoadsStrictlyAndGivesPyTorchLogits() throws {
     let model = try seedModel()
     let difference = maxDifference(logits(model), SeedFixture.shared.logits)
+    print("seed000 state_dict: max |Swift - PyTorch| = \(difference)")
     #expect(difference <= 1e-5, "max |Swift - PyTorch| = \(difference)")
   }
 
   @Test func savedWeightsHaveExactlyPyTorchKeysAndShapes() throws {
-    let torch = try Safetensors(contentsOf: fixtures.appendingPathComponent("seed000/model.safetensors"))
+    let torch = try Safetensors(
+      contentsOf: fixtures.appendingPathComponent("seed000/model.safetensors"))
     let ours = Dictionary(
       uniqueKeysWithValues: try seedModel().stateDict.map { ($0.name, $0.tensor.shape) })
     #expect(ours == torch.tensors.mapValues(\.shape))
@@ -114,7 +120,9 @@ struct TorchInteropTests {
       AdapterFixture.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
     let model = try seedModel()
     if let field = expected.refusedField {
-      let error = try #require(throws: AdapterConfigError.self) { try model.loadAdapter(from: folder) }
+      let error = try #require(throws: AdapterConfigError.self) {
+        try model.loadAdapter(from: folder)
+      }
       #expect(error.field == field)
       #expect(error.description.contains(field))
       #expect(model.loraLayers.isEmpty, "a refused adapter leaves the model as it was")
@@ -123,19 +131,22 @@ struct TorchInteropTests {
     try model.loadAdapter(from: folder)
     model.eval()
     let difference = maxDifference(logits(model), expected.logits)
+    print("adapters/\(name): max |Swift - PEFT| = \(difference)")
     #expect(difference <= 1e-5, "\(name): max |Swift - PEFT| = \(difference)")
   }
 
   @Test func twoAdaptersSavedTogetherLoadTogether() throws {
     let folder = fixtures.appendingPathComponent("adapters/two-adapters")
     let expected = try JSONDecoder().decode(
-      [String: [Float]].self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+      [String: [Float]].self, from: Data(contentsOf: folder.appendingPathComponent("expected.json"))
+    )
     let model = try seedModel()
     #expect(try model.loadAdapters(from: folder) == ["default", "formal"])
     #expect(model.currentAdapter == "default")
     for adapter in ["default", "formal"] {
       try model.setActiveAdapter(adapter)
       let difference = maxDifference(logits(model), expected[adapter]!)
+      print("adapters/two-adapters [\(adapter)]: max |Swift - PEFT| = \(difference)")
       #expect(difference <= 1e-5, "\(adapter): max |Swift - PEFT| = \(difference)")
     }
   }
@@ -145,7 +156,8 @@ struct TorchInteropTests {
     try applyLoRA(to: model, targets: ["query", "value"], rank: 4, alpha: 8)
     let names = model.namedParameters.map(\.name)
     for name in [
-      "blocks.0.sa.heads.0.query.base_layer.weight", "blocks.0.sa.heads.0.query.lora_A.default.weight",
+      "blocks.0.sa.heads.0.query.base_layer.weight",
+      "blocks.0.sa.heads.0.query.lora_A.default.weight",
       "blocks.0.sa.heads.0.query.lora_B.default.weight", "blocks.0.sa.heads.0.key.weight",
     ] {
       #expect(names.contains(name), "\(name)")
@@ -162,9 +174,11 @@ struct TorchInteropTests {
 /// Adapters Swift writes over the seed-000 base: each case is committed under
 /// `Fixtures/torch/swift-saved/`, and `make-torch-fixtures.py --check` loads it into PEFT and
 /// compares PEFT's logits with the ones recorded here.
-private let swiftSavedCases: [(name: String, build: (GPT) throws -> Void)] = [
+private let swiftSavedCases: [(name: String, build: @Sendable (GPT) throws -> Void)] = [
   ("query-value", { try applyLoRA(to: $0, targets: ["query", "value"], rank: 4, alpha: 8) }),
-  ("one-ffwd-layer", { try applyLoRA(to: $0, targets: ["blocks.0.ffwd.net.0"], rank: 3, alpha: 6) }),
+  (
+    "one-ffwd-layer", { try applyLoRA(to: $0, targets: ["blocks.0.ffwd.net.0"], rank: 3, alpha: 6) }
+  ),
   (
     "patterns-and-saved-head",
     {
@@ -269,7 +283,8 @@ private func relativeFiles(in folder: URL) throws -> [String] {
 @Suite("adapter_config.json, field by field")
 struct AdapterConfigTests {
   private func config(_ fields: String) throws -> AdapterConfig {
-    try AdapterConfig(json: JSONValue(parsing: Data("{\(fields)}".utf8)), path: "adapter_config.json")
+    try AdapterConfig(
+      json: JSONValue(parsing: Data("{\(fields)}".utf8)), path: "adapter_config.json")
   }
 
   @Test func patternsKeepTheirFileOrder() throws {
