@@ -13,8 +13,13 @@ Everything lands in Tests/LoRATests/Fixtures/torch/, committed, so the Swift tes
 - adapters/<case>/: a folder written by PEFT's save_pretrained over that model, and
   expected.json with the logits of the PEFT model (or the reason Swift must refuse it).
 
+Rerunning it rewrites the same tensors and logits byte for byte; only the order of
+target_modules in adapter_config.json may change, since PEFT keeps them in a Python set.
+
 With --check, each folder in swift-saved/ (written by the Swift test suite) is loaded by PEFT over
-the same base, and its logits are compared with the ones Swift recorded beside it.
+the same base, and its logits are compared with the ones Swift recorded beside it; and the course's
+base model, Lessons/models/base-gpt.safetensors, is loaded strictly into seed 000's class and its
+logits compared with swift-saved/base-gpt-logits.json.
 """
 
 import argparse
@@ -239,6 +244,32 @@ def check_swift_saved():
             if difference > TOLERANCE:
                 sys.exit(1)
     print(f"every Swift-saved adapter loads into PEFT {peft.__version__}: worst difference {worst:.2e}")
+    check_base_model()
+
+
+def check_base_model():
+    """The course's base model loads strictly into seed 000's PyTorch class and gives Swift's logits."""
+    lessons = ROOT.parents[3] / "Lessons" / "models"
+    description = json.loads((lessons / "base-gpt.json").read_text())["config"]
+    config = dict(
+        vocab_size=description["vocabSize"],
+        block_size=description["blockSize"],
+        n_embd=description["nEmbd"],
+        n_head=description["nHead"],
+        n_layer=description["nLayer"],
+        dropout=0.0,
+    )
+    model = GPTLanguageModel(config)
+    model.load_state_dict(load_file(lessons / "base-gpt.safetensors"), strict=True)
+    model.eval()
+    expected = json.loads((ROOT / "swift-saved" / "base-gpt-logits.json").read_text())
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([expected["tokens"]]))
+    difference = max_difference(logits.reshape(-1).tolist(), expected["logits"])
+    status = "ok" if difference <= TOLERANCE else "MISMATCH"
+    print(f"Lessons/models/base-gpt.safetensors in PyTorch (strict): max |PyTorch - Swift| = {difference:.2e} {status}")
+    if difference > TOLERANCE:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -238,25 +238,55 @@ struct SwiftSavedAdapterTests {
       #expect(maxDifference(logits(fresh), expected[adapter]!) <= 1e-6, "\(adapter)")
     }
 
-    // The committed copy, which PEFT was checked against, is what this code writes.
+    // The committed copy, which PEFT was checked against, is what this code writes: the
+    // adapter files byte for byte (seeded, no BLAS in them), the logits to float rounding
+    // (their last bits depend on the CPU's BLAS kernels).
     let committed = fixtures.appendingPathComponent("swift-saved/\(name)")
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    try Data(encoder.encode(expected)).write(to: folder.appendingPathComponent("expected.json"))
     if Self.update {
       try? FileManager.default.removeItem(at: committed)
       try FileManager.default.createDirectory(
         at: committed.deletingLastPathComponent(), withIntermediateDirectories: true)
       try FileManager.default.copyItem(at: folder, to: committed)
+      try JSONEncoder().encode(expected).write(
+        to: committed.appendingPathComponent("expected.json"))
     }
     for file in try relativeFiles(in: folder) {
       let ours = try Data(contentsOf: folder.appendingPathComponent(file))
       let theirs = try? Data(contentsOf: committed.appendingPathComponent(file))
       #expect(
         ours == theirs,
-        "\(name)/\(file) differs from the committed fixture; rerun with LORA_UPDATE_FIXTURES=1, then Scripts/make-torch-fixtures.py --check-only"
-      )
+        """
+        \(name)/\(file) differs from the committed fixture; rerun with \
+        LORA_UPDATE_FIXTURES=1, then Scripts/make-torch-fixtures.py --check-only
+        """)
     }
+    let recorded = try JSONDecoder().decode(
+      [String: [Float]].self,
+      from: Data(contentsOf: committed.appendingPathComponent("expected.json")))
+    #expect(recorded.keys.sorted() == expected.keys.sorted())
+    for (adapter, values) in expected {
+      #expect(maxDifference(values, recorded[adapter] ?? []) <= 1e-5, "\(adapter)")
+    }
+  }
+
+  /// The course's base model's logits for a line of Shakespeare, which the fixture script
+  /// compares with PyTorch's after loading `base-gpt.safetensors` into seed 000's class.
+  @Test func baseModelLogitsForPyTorchAreCurrent() throws {
+    let (model, checkpoint) = try GPT.load(contentsOf: BaseModelTests.modelURL)
+    model.eval()
+    let tokens = try checkpoint.tokenizer.encode("KING RICHARD III:\nNow is the winter")
+    let logits = withNoGrad { model.forward([tokens]).logits.scalars }
+    struct Recorded: Codable {
+      let tokens: [Int]
+      let logits: [Float]
+    }
+    let file = fixtures.appendingPathComponent("swift-saved/base-gpt-logits.json")
+    if Self.update {
+      try JSONEncoder().encode(Recorded(tokens: tokens, logits: logits)).write(to: file)
+    }
+    let recorded = try JSONDecoder().decode(Recorded.self, from: Data(contentsOf: file))
+    #expect(recorded.tokens == tokens)
+    #expect(maxDifference(logits, recorded.logits) <= 1e-5)
   }
 
   @Test func anAdapterOnOneNumberedLayerIsSavedByItsFullName() throws {
