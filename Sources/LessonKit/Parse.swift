@@ -18,8 +18,14 @@ public func readLesson(at path: String, checkingReferences: Bool = true) throws 
   }
   guard let text = String(data: data, encoding: .utf8) else {
     let offset = firstInvalidUTF8Offset(data)
-    let line = data.prefix(offset).filter { $0 == UInt8(ascii: "\n") }.count + 1
-    throw LessonError(file: path, line: line, "is not valid UTF-8 (byte \(offset))")
+    let before = data.prefix(offset)
+    let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+    // The column counts the characters before the bad byte on its line, as an editor does.
+    let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.startIndex
+    let column = String(decoding: data[lineStart..<offset], as: UTF8.self).count + 1
+    throw LessonError(
+      file: path, line: line,
+      "is not valid UTF-8 at column \(column): save the file as UTF-8")
   }
   return try parseLesson(text, path: path, checkingReferences: checkingReferences)
 }

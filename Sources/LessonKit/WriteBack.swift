@@ -113,17 +113,101 @@ private func longestBacktickRun(_ text: String) -> Int {
   return longest
 }
 
-/// Writes the lesson with its recorded outputs, atomically, and its plots beside it.
+/// Writes the lesson with its recorded outputs, atomically, and its plots beside it,
+/// without losing anything written to the file while the lesson ran.
+///
+/// The file is read again just before writing. When it changed since the run started (a
+/// lesson can run for minutes, and its author keeps editing), the outputs are merged into
+/// the new text if every cell that ran is still there unchanged, in the same order; prose,
+/// other code blocks and whole new paragraphs are kept. If a cell that ran was edited,
+/// added or removed, its outputs no longer describe the file, so nothing is written and the
+/// error says which cell changed. The file is compared once more right before the atomic
+/// replace, so an edit saved during the merge is not overwritten either.
+///
+/// - Throws: `LessonError` naming the file (and the changed cell's line) when the outputs
+///   cannot be merged, or when the file keeps changing.
 public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
-  let (text, assets) = writeBack(lesson, result)
-  let folder = URL(fileURLWithPath: lesson.path).deletingLastPathComponent()
-  for (file, svg) in assets {
-    let url = folder.appendingPathComponent(file)
-    try FileManager.default.createDirectory(
-      at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try svg.write(to: url, atomically: true, encoding: .utf8)
+  let url = URL(fileURLWithPath: lesson.path)
+  for _ in 0..<3 {
+    let current = try currentText(of: url, lesson: lesson)
+    let (target, outputs) =
+      current == lesson.text ? (lesson, result) : try merged(lesson, result, into: current)
+    let (text, assets) = writeBack(target, outputs)
+    let folder = url.deletingLastPathComponent()
+    for (file, svg) in assets {
+      let asset = folder.appendingPathComponent(file)
+      try FileManager.default.createDirectory(
+        at: asset.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try svg.write(to: asset, atomically: true, encoding: .utf8)
+    }
+    guard text != current else { return }
+    // The narrowest window we can leave: an edit saved after this comparison and before the
+    // rename would be replaced, and no portable call closes it.
+    guard try currentText(of: url, lesson: lesson) == current else { continue }
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return
   }
-  if text != lesson.text {
-    try text.write(to: URL(fileURLWithPath: lesson.path), atomically: true, encoding: .utf8)
+  throw LessonError(
+    file: lesson.path,
+    "kept changing while its outputs were being written; nothing was written, run it again")
+}
+
+/// The file's text now.
+private func currentText(of url: URL, lesson: Lesson) throws -> String {
+  guard let data = FileManager.default.contents(atPath: url.path) else {
+    throw LessonError(file: lesson.path, "disappeared while the lesson ran; nothing was written")
   }
+  guard let text = String(data: data, encoding: .utf8) else {
+    throw LessonError(
+      file: lesson.path, "is no longer valid UTF-8 after an edit; nothing was written")
+  }
+  return text
+}
+
+/// The lesson as it is now, with the run's outputs moved to its cells, when every cell that
+/// ran is still there, unchanged and in order.
+private func merged(_ lesson: Lesson, _ result: RunResult, into text: String) throws -> (
+  Lesson, RunResult
+) {
+  let edited: Lesson
+  do {
+    edited = try parseLesson(text, path: lesson.path, checkingReferences: false)
+  } catch {
+    throw LessonError(
+      file: lesson.path,
+      "changed while the lesson ran and no longer parses (\(error)); the outputs were not "
+        + "written, so nothing you wrote is lost")
+  }
+  // The cells whose code ran: those at executed positions, and the solutions run in place
+  // of exercises.
+  func ran(_ lesson: Lesson) -> [Cell] {
+    lesson.cells.filter {
+      if case .solution = $0.role { return true } else { return $0.role.isExecuted }
+    }
+  }
+  let before = ran(lesson)
+  let after = ran(edited)
+  for (old, new) in zip(before, after) where old.source != new.source || old.role != new.role {
+    throw LessonError(
+      file: lesson.path, line: new.fenceLine,
+      "this cell changed while the lesson ran, so its output would not match it; the outputs "
+        + "were not written (nothing you wrote is lost): run the lesson again")
+  }
+  guard before.count == after.count else {
+    let line = (after.count > before.count ? after[before.count] : after.last)?.fenceLine
+    throw LessonError(
+      file: lesson.path, line: line,
+      "cells that run were \(after.count > before.count ? "added" : "removed") while the "
+        + "lesson ran; the outputs were not written (nothing you wrote is lost): run it again")
+  }
+  // Cell indices count every code block; map each old one to the same cell in the new text.
+  let index = Dictionary(uniqueKeysWithValues: zip(before.map(\.index), after.map(\.index)))
+  var moved = result
+  moved.cells = result.cells.map { output in
+    var output = output
+    output.cell = index[output.cell] ?? output.cell
+    output.codeCell = index[output.codeCell] ?? output.codeCell
+    return output
+  }
+  return (edited, moved)
 }

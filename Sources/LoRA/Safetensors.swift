@@ -86,7 +86,17 @@ public struct Safetensors {
         throw fail("gives tensor '\(name)' a negative dimension in shape \(shape)")
       }
       let (begin, end) = (offsets[0], offsets[1])
-      let expected = elementCount(shape) * elementSize
+      // A corrupt or hostile header can declare a shape whose size overflows Int.
+      let expected = shape.reduce(Optional(elementSize)) { product, dimension in
+        product.flatMap {
+          let (value, overflow) = $0.multipliedReportingOverflow(by: dimension)
+          return overflow ? nil : value
+        }
+      }
+      guard let expected else {
+        throw fail(
+          "gives tensor '\(name)' shape \(shape), whose size overflows; the file is corrupt")
+      }
       guard begin >= 0, begin <= end, end <= dataLength else {
         throw fail(
           "places tensor '\(name)' at bytes \(begin)..<\(end), outside the \(dataLength) bytes "

@@ -24,7 +24,8 @@ struct Export: ParsableCommand {
     name: .shortAndLong,
     help: "The output file (default: beside the lesson, NAME.html or NAME.student.md).")
   var output: String?
-  @Option(help: "With --html: stop the lesson after this many seconds.") var timeout: Double?
+  @Option(parsing: .unconditional, help: "With --html: stop the lesson after this many seconds.")
+  var timeout: Double?
   @Flag(help: "With --html: compile even if an identical lesson program is cached.")
   var noCache = false
 
@@ -42,6 +43,11 @@ struct Export: ParsableCommand {
   }
 
   private func exportPage(_ path: String) -> LessonExit {
+    let destination = output ?? withoutExtension(path) + ".html"
+    if let problem = unwritableDestination(destination) {
+      printError(problem)
+      return .couldNotRun
+    }
     let pageRun: PageRun
     let parsed: Lesson
     var exit = LessonExit.couldNotRun
@@ -58,11 +64,11 @@ struct Export: ParsableCommand {
     }
     let page = renderHTML(parsed, pageRun, typesetter: Typesetter.locate())
     for note in page.notes { printError(note) }
-    let destination = output ?? withoutExtension(path) + ".html"
     do {
       try page.html.write(toFile: destination, atomically: true, encoding: .utf8)
     } catch {
-      printError("\(destination): error: the page could not be written: \(error)")
+      printError(
+        "\(destination): error: the page could not be written (\(error.localizedDescription))")
       return .couldNotRun
     }
     print(
@@ -75,6 +81,10 @@ struct Export: ParsableCommand {
     do {
       let parsed = try readLesson(at: path)
       let destination = output ?? withoutExtension(path) + ".student.md"
+      if let problem = unwritableDestination(destination) {
+        printError(problem)
+        return .couldNotRun
+      }
       try studentVersion(of: parsed).write(toFile: destination, atomically: true, encoding: .utf8)
       print("wrote \(destination)")
       return .success

@@ -17,7 +17,8 @@ struct Grade: ParsableCommand {
   @Argument(help: "A submission, or a folder of submissions (*.md).") var submission: String
   @Option(help: "The teacher's lesson, whose checks and locked cells are used.") var key: String?
   @Flag(help: "Print the report as JSON.") var json = false
-  @Option(help: "Seconds allowed for each run of a submission.") var timeout: Double = 120
+  @Option(parsing: .unconditional, help: "Seconds allowed for each run of a submission.")
+  var timeout: Double = 120
   @Option(help: "Submissions graded at once (default: the number of cores).")
   var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 

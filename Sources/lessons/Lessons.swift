@@ -27,12 +27,48 @@ struct Lessons: ParsableCommand {
 
 /// A lesson path, trying `Lessons/NAME` when `NAME` itself does not exist.
 func resolveLesson(_ name: String) -> String {
-  if FileManager.default.fileExists(atPath: name) { return name }
   let inLessons = "Lessons/" + name
-  return FileManager.default.fileExists(atPath: inLessons) ? inLessons : name
+  let path =
+    !FileManager.default.fileExists(atPath: name)
+      && FileManager.default.fileExists(
+        atPath: inLessons)
+    ? inLessons : name
+  // A symlinked lesson is the file it points to: it runs in that file's folder, where its
+  // models/ and data/ are, and --write updates that file instead of replacing the link.
+  let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+  if attributes?[.type] as? FileAttributeType == .typeSymbolicLink {
+    return URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  }
+  return path
 }
 
 /// Prints to standard error.
 func printError(_ text: String) {
   FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Why `path` cannot be written atomically (a temporary file beside it, then a rename), in
+/// words, or `nil` when it can; checked before a lesson runs, so that a bad `-o` costs no run.
+func unwritableDestination(_ path: String) -> String? {
+  // The folder as the user spelled it ("missing", not an absolute path).
+  // (NSString's deletingLastPathComponent traps on "." with Linux's Foundation.)
+  let folder =
+    path.lastIndex(of: "/").map { slash in
+      slash == path.startIndex ? "/" : String(path[..<slash])
+    } ?? "."
+  var isDirectory: ObjCBool = false
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
+  {
+    return "\(path): error: is a folder; name a file to write"
+  }
+  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+    return "\(path): error: cannot be written: the folder \(folder) does not exist"
+  }
+  guard isDirectory.boolValue else {
+    return "\(path): error: cannot be written: \(folder) is not a folder"
+  }
+  guard access(folder, W_OK) == 0 else {
+    return "\(path): error: cannot be written: the folder \(folder) is not writable"
+  }
+  return nil
 }

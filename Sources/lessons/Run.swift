@@ -14,7 +14,8 @@ struct Run: ParsableCommand {
 
   @Argument(help: "The lesson: a path, or a name in Lessons/.") var lesson: String
   @Flag(help: "Write each cell's output back into the lesson, after the cell.") var write = false
-  @Option(help: "Stop the lesson after this many seconds.") var timeout: Double?
+  @Option(parsing: .unconditional, help: "Stop the lesson after this many seconds.")
+  var timeout: Double?
   @Flag(help: "Print one JSON document instead of the terminal report.") var json = false
   @Flag(help: "Compile even if an identical lesson program is cached.") var noCache = false
 

@@ -78,6 +78,15 @@ struct SafetensorsTests {
         12, "overlaps or leaves a gap"
       ),
       (#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, 8, "4 bytes of data after"),
+      // 2^62 × 4 elements of 4 bytes overflows Int: once a trap (SIGILL) in every loader.
+      (
+        #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, 8,
+        "whose size overflows"
+      ),
+      (
+        #"{"w":{"dtype":"F16","shape":[3037000500,3037000500,2],"data_offsets":[0,8]}}"#, 8,
+        "whose size overflows"
+      ),
     ]
     for (header, dataBytes, expected) in cases {
       do {

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+@testable import LessonKit
+
+/// What a careless user does to a running lesson, through the built `lessons` command. A
+/// cell that edits its own lesson file stands in for the author saving while it runs: the
+/// edit lands on disk mid-run, deterministically.
+@Suite("Nothing lost: edits during --write, symlinks, bad destinations")
+struct CarelessUserTests {
+  private func folder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("careless-\(UUID())")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+
+  @Test func aParagraphAddedDuringTheRunIsKeptAndTheOutputsMerged() throws {
+    let work = try folder()
+    let lesson = work.appendingPathComponent("lesson.md")
+    try """
+    # Edited while running
+
+    ```swift
+    print("first")
+    ```
+
+    ```swift
+    // The author saves a new paragraph (and a shown-only block) while this runs.
+    let url = URL(fileURLWithPath: "lesson.md")
+    var text = try String(contentsOf: url, encoding: .utf8)
+    text = text.replacingOccurrences(of: "# Edited while running\\n", with: "# Edited while running\\n\\nA paragraph written during the run.\\n\\n```python\\nprint('shown only')\\n```\\n")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    print("second")
+    ```
+    """.write(to: lesson, atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md", "--write"], in: work)
+    #expect(result.status == 0, "\(result.stderr)")
+    let text = try String(contentsOf: lesson, encoding: .utf8)
+    #expect(text.contains("A paragraph written during the run."))
+    #expect(text.contains("print('shown only')"))
+    #expect(text.contains("```output\nfirst\n```"))
+    #expect(text.contains("```output\nsecond\n```"))
+  }
+
+  @Test func aCellEditedDuringTheRunWritesNothingAndSaysWhich() throws {
+    let work = try folder()
+    let lesson = work.appendingPathComponent("lesson.md")
+    try """
+    # Edited while running
+
+    ```swift
+    let url = URL(fileURLWithPath: "lesson.md")
+    let text = try String(contentsOf: url, encoding: .utf8)
+    try text.replacingOccurrences(of: "print(\\"old\\")", with: "print(\\"new\\")")
+      .write(to: url, atomically: true, encoding: .utf8)
+    ```
+
+    ```swift
+    print("old")
+    ```
+    """.write(to: lesson, atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md", "--write"], in: work)
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("lesson.md:10: error: this cell changed while the lesson ran"))
+    let text = try String(contentsOf: lesson, encoding: .utf8)
+    #expect(text.contains("print(\"new\")"), "the author's edit is kept")
+    #expect(!text.contains("```output"), "no stale output was written")
+  }
+
+  @Test func aSymlinkedLessonRunsBesideItsTargetAndStaysALink() throws {
+    let work = try folder()
+    let real = work.appendingPathComponent("course")
+    try FileManager.default.createDirectory(at: real, withIntermediateDirectories: true)
+    try "Shakespeare".write(
+      to: real.appendingPathComponent("data.txt"), atomically: true, encoding: .utf8)
+    try """
+    # Reads a file beside it
+
+    ```swift
+    print(try String(contentsOfFile: "data.txt", encoding: .utf8))
+    ```
+    """.write(to: real.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let link = work.appendingPathComponent("link.md")
+    try FileManager.default.createSymbolicLink(
+      at: link, withDestinationURL: real.appendingPathComponent("lesson.md"))
+
+    let result = try lessons(["run", "link.md", "--write"], in: work)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("Shakespeare"))
+    let attributes = try FileManager.default.attributesOfItem(atPath: link.path)
+    #expect(attributes[.type] as? FileAttributeType == .typeSymbolicLink, "--write kept the link")
+    let text = try String(contentsOf: real.appendingPathComponent("lesson.md"), encoding: .utf8)
+    #expect(text.contains("```output\nShakespeare\n```"))
+  }
+
+  @Test func anUnwritableDestinationFailsBeforeTheLessonRuns() throws {
+    let work = try folder()
+    try """
+    # Leaves a trace when it runs
+
+    ```swift
+    FileManager.default.createFile(atPath: "ran", contents: nil)
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    for (arguments, words) in [
+      (["--html", "-o", "missing/page.html"], "the folder missing does not exist"),
+      (["--html", "-o", "."], "is a folder"),
+      (["--student", "-o", "missing/student.md"], "the folder missing does not exist"),
+    ] {
+      let result = try lessons(["export", "lesson.md"] + arguments, in: work)
+      #expect(result.status == 2)
+      #expect(result.stderr.contains(words), "\(result.stderr)")
+      #expect(!result.stderr.contains("NSCocoaErrorDomain"))
+    }
+    #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("ran").path))
+  }
+
+  @Test func aNegativeTimeoutIsExplained() throws {
+    let work = try folder()
+    try "# Empty\n".write(
+      to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    for command in [["run", "lesson.md"], ["export", "lesson.md", "--html"]] {
+      let result = try lessons(command + ["--timeout", "-1"], in: work)
+      #expect(result.status == 2)
+      #expect(result.stderr.contains("--timeout must be a positive number"), "\(result.stderr)")
+    }
+  }
+}
