@@ -63,7 +63,8 @@ public func run(
   if let directory { environment["LESSONS_DIRECTORY"] = directory }
   let process = try spawn(
     executable.path, stdout: stdoutPath, stderr: stderrPath, environment: environment)
-  let slot = RunningProgram.register(process)
+  let slot = RunningProgram.register(
+    process, files: [stdoutPath, stderrPath, eventsPath], folder: folder)
   defer { RunningProgram.unregister(slot) }
 
   var timedOut = false
@@ -72,7 +73,12 @@ public func run(
   var lastPoll = Date.distantPast
   while true {
     let finished = waitpid(process, &waitStatus, WNOHANG)
-    if finished == process { break }
+    if finished == process {
+      // What the program started in the background (`system("... &")`) is in its process
+      // group and would outlive it.
+      kill(-process, SIGKILL)
+      break
+    }
     if let onProgress, Date().timeIntervalSince(lastPoll) > 0.1 {
       lastPoll = Date()
       if let event = progress.latest() { onProgress(event) }
@@ -129,12 +135,26 @@ public enum RunningProgram {
     table.initialize(repeating: 0, count: capacity)
     return table
   }()
+  /// For each slot, the run folder's files and then the folder itself, as C strings made
+  /// before the program starts: the handler may only unlink and rmdir, not build paths.
+  nonisolated(unsafe) private static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> =
+    {
+      let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
+        capacity: capacity * pathsPerSlot)
+      table.initialize(repeating: nil, count: capacity * pathsPerSlot)
+      return table
+    }()
+  private static let pathsPerSlot = 4
   private static let lock = NSLock()
 
-  /// Records a running program's group; returns its slot for `unregister`.
-  static func register(_ group: pid_t) -> Int? {
+  /// Records a running program's group and its run folder's `files` and `folder`, to be
+  /// removed if the runner is interrupted; returns its slot for `unregister`.
+  static func register(_ group: pid_t, files: [String], folder: String) -> Int? {
     lock.withLock {
       guard let slot = (0..<capacity).first(where: { groups[$0] == 0 }) else { return nil }
+      for (index, path) in (files + [folder]).prefix(pathsPerSlot).enumerated() {
+        paths[slot * pathsPerSlot + index] = strdup(path)
+      }
       groups[slot] = group
       return slot
     }
@@ -143,16 +163,37 @@ public enum RunningProgram {
   /// Forgets the program in `slot`.
   static func unregister(_ slot: Int?) {
     guard let slot else { return }
-    lock.withLock { groups[slot] = 0 }
+    lock.withLock {
+      groups[slot] = 0
+      for index in 0..<pathsPerSlot {
+        free(paths[slot * pathsPerSlot + index])
+        paths[slot * pathsPerSlot + index] = nil
+      }
+    }
   }
 
   /// Makes SIGINT and SIGTERM stop every running lesson program before the runner exits.
   public static func forwardInterrupts() {
     _ = groups
+    _ = paths
+    // A parent may start the runner with these signals blocked (test harnesses do), and
+    // the mask is inherited: unblock them, or Ctrl-C would never reach the handler.
+    var unblocked = sigset_t()
+    sigemptyset(&unblocked)
+    sigaddset(&unblocked, SIGINT)
+    sigaddset(&unblocked, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &unblocked, nil)
     for signalNumber in [SIGINT, SIGTERM] {
       signal(signalNumber) { received in
         for slot in 0..<RunningProgram.capacity where RunningProgram.groups[slot] > 0 {
           kill(-RunningProgram.groups[slot], SIGKILL)
+          // The run folder: its files first (unlink), then the folder (rmdir); both are
+          // async-signal-safe, as a recursive removal is not.
+          for index in 0..<RunningProgram.pathsPerSlot {
+            guard let path = RunningProgram.paths[slot * RunningProgram.pathsPerSlot + index]
+            else { continue }
+            if index == RunningProgram.pathsPerSlot - 1 { rmdir(path) } else { unlink(path) }
+          }
         }
         _exit(128 + received)
       }

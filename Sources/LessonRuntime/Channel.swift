@@ -26,6 +26,7 @@ enum Channel {
     }
     unsetenv("LESSONS_EVENTS")
     unsetenv("LESSONS_KEY")
+    ParentWatch.start()
     let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
     return descriptor >= 0 ? (descriptor, key) : nil
   }()
@@ -60,6 +61,27 @@ enum Channel {
         if written <= 0 { break }
         remaining -= written
         cursor += written
+      }
+    }
+  }
+}
+
+/// Ends the lesson program, and every process in its group, when the runner that started it
+/// is gone (killed with SIGKILL, say), so that nothing keeps spinning with no one to read
+/// it. A thread checks the parent five times a second: a dead parent shows as a new one.
+/// (Linux's `PR_SET_PDEATHSIG` would need a C shim, follows the spawning thread rather than
+/// the process, and does not exist on macOS.)
+enum ParentWatch {
+  static func start() {
+    let parent = getppid()
+    guard parent > 1 else { return }
+    Thread.detachNewThread {
+      while true {
+        usleep(200_000)
+        if getppid() != parent {
+          kill(0, SIGKILL)  // the program's own process group, which the runner created
+          _exit(137)
+        }
       }
     }
   }

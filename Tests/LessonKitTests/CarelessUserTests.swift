@@ -125,4 +125,115 @@ struct CarelessUserTests {
       #expect(result.stderr.contains("--timeout must be a positive number"), "\(result.stderr)")
     }
   }
+
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aBackgroundProcessDoesNotOutliveTheLesson() throws {
+    let work = try folder()
+    let seconds = "9\(Int.random(in: 100...999))"
+    try """
+    # Starts a process in the background
+
+    ```swift
+    system("sleep \(seconds) &")
+    print("started")
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md"], in: work)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) survived")
+  }
+
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aLessonProgramDiesWithItsRunner() throws {
+    let work = try folder()
+    try """
+    # Runs until stopped
+
+    ```swift
+    try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
+    while true { usleep(10_000) }
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let runner = Process()
+    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+      .deletingLastPathComponent().appendingPathComponent("lessons")
+    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
+    runner.currentDirectoryURL = work
+    runner.standardOutput = FileHandle.nullDevice
+    runner.standardError = FileHandle.nullDevice
+    try runner.run()
+    let pidFile = work.appendingPathComponent("pid").path
+    let started = Date()
+    while !FileManager.default.fileExists(atPath: pidFile), Date().timeIntervalSince(started) < 60 {
+      usleep(50_000)
+    }
+    let program = try #require(
+      Int32(try String(contentsOfFile: pidFile, encoding: .utf8)), "the lesson never started")
+    kill(runner.processIdentifier, SIGKILL)
+    runner.waitUntilExit()
+    let killed = Date()
+    while isAlive(program), Date().timeIntervalSince(killed) < 10 { usleep(50_000) }
+    #expect(!isAlive(program), "the lesson program kept running after its runner was killed")
+  }
+}
+
+extension CarelessUserTests {
+  @Test func anInterruptedRunLeavesNoRunFolder() throws {
+    let work = try folder()
+    let temporary = work.appendingPathComponent("tmp")
+    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+    try """
+    # Runs until stopped
+
+    ```swift
+    FileManager.default.createFile(atPath: "started", contents: nil)
+    while true { usleep(10_000) }
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let runner = Process()
+    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+      .deletingLastPathComponent().appendingPathComponent("lessons")
+    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
+    runner.currentDirectoryURL = work
+    runner.environment = ProcessInfo.processInfo.environment.merging(
+      ["TMPDIR": temporary.path]) { _, new in new }
+    runner.standardOutput = FileHandle.nullDevice
+    runner.standardError = FileHandle.nullDevice
+    try runner.run()
+    let started = Date()
+    let marker = work.appendingPathComponent("started").path
+    while !FileManager.default.fileExists(atPath: marker), Date().timeIntervalSince(started) < 60 {
+      usleep(50_000)
+    }
+    #expect(FileManager.default.fileExists(atPath: marker), "the lesson never started")
+    let during = try FileManager.default.contentsOfDirectory(atPath: temporary.path)
+    #expect(during.contains { $0.hasPrefix("lessons-run-") }, "\(during)")
+    kill(runner.processIdentifier, SIGINT)
+    runner.waitUntilExit()
+    #expect(runner.terminationStatus == 128 + SIGINT)
+    let after = try FileManager.default.contentsOfDirectory(atPath: temporary.path)
+    #expect(!after.contains { $0.hasPrefix("lessons-run-") }, "left behind: \(after)")
+  }
+}
+
+/// Whether this system has Linux's /proc, which the process tests read.
+private let hasProc = FileManager.default.fileExists(atPath: "/proc/self/stat")
+
+/// The processes whose command line is exactly `arguments`, alive (not zombies).
+private func processes(withCommandLine arguments: [String]) -> [Int32] {
+  let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  return entries.compactMap(Int32.init).filter { pid in
+    guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+    else { return false }
+    let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    return parts == arguments
+  }
+}
+
+/// Whether `pid` is a running process: it exists and is not a zombie waiting to be reaped.
+private func isAlive(_ pid: Int32) -> Bool {
+  guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+    let close = stat.lastIndex(of: ")")
+  else { return false }
+  return stat[stat.index(close, offsetBy: 2)] != "Z"
 }

@@ -106,8 +106,11 @@ struct HTMLExportTests {
     let missing = try lessons(
       ["export", "lesson.md", "--html", "-o", "no/such/folder/page.html"], in: folder)
     #expect(missing.status == 2)
+    // Found before the lesson runs, in words.
     #expect(
-      missing.stderr.contains("no/such/folder/page.html: error: the page could not be written"))
+      missing.stderr.contains(
+        "no/such/folder/page.html: error: cannot be written: the folder no/such/folder does not exist"
+      ))
     // Writing over an existing page replaces it whole.
     let old = folder.appendingPathComponent("lesson.html")
     try "old page".write(to: old, atomically: true, encoding: .utf8)
