@@ -18,6 +18,31 @@ struct MathExtraction {
 
   /// Characters from Unicode's private use area: never produced by cmark, never escaped.
   static func placeholder(_ index: Int) -> String { "\u{E000}\(index)\u{E001}" }
+
+  /// `text` with every placeholder replaced by `replacement(index)`, in one pass; a
+  /// placeholder whose replacement is `nil` is left as it is.
+  static func substitutingPlaceholders(
+    in text: String, _ replacement: (Int) -> String?
+  ) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    var rest = text[...]
+    while let open = rest.firstIndex(of: "\u{E000}") {
+      result += rest[..<open]
+      let digits = rest.index(after: open)
+      if let close = rest[digits...].prefix(20).firstIndex(of: "\u{E001}"),
+        let index = Int(rest[digits..<close]), let html = replacement(index)
+      {
+        result += html
+        rest = rest[rest.index(after: close)...]
+      } else {
+        result.append("\u{E000}")
+        rest = rest[digits...]
+      }
+    }
+    result += rest
+    return result
+  }
 }
 
 /// Finds the formulas in `text`, outside fenced code blocks (the given 1-based line
@@ -32,7 +57,11 @@ func extractMath(from text: String, skippingLines fenced: [ClosedRange<Int>]) ->
   var line = 1
   var index = 0
 
-  func isFenced(_ line: Int) -> Bool { fenced.contains { $0.contains(line) } }
+  // Which lines are inside fenced blocks, looked up per line rather than per fence, so
+  // that a lesson of many cells stays linear.
+  var fencedLines = Set<Int>()
+  for range in fenced { fencedLines.formUnion(range) }
+  func isFenced(_ line: Int) -> Bool { fencedLines.contains(line) }
   /// The index of the first `$$` (or `$`, when `double` is false) that may close a formula
   /// opened before `start`, or nil when a blank line or the end comes first.
   func closing(from start: Int, double: Bool) -> Int? {

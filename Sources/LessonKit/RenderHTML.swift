@@ -92,12 +92,15 @@ private struct PageBuilder {
       notes.append("\(lesson.path): warning: image '\(image)' was not found; the page links to it")
     }
     for (index, span) in math.spans.enumerated() {
-      let typeset = typesetting.math.map { $0[index] }
-      if let error = typeset?.error {
+      if let error = typesetting.math?[index].error {
         notes.append("\(lesson.path):\(span.line): warning: math: \(error)")
       }
-      body = body.replacingOccurrences(
-        of: MathExtraction.placeholder(index), with: typeset?.html ?? texSource(span))
+    }
+    // One pass over the page for all formulas: a replacement per formula would read the
+    // whole page once per formula.
+    body = MathExtraction.substitutingPlaceholders(in: body) { index in
+      guard math.spans.indices.contains(index) else { return nil }
+      return typesetting.math?[index].html ?? texSource(math.spans[index])
     }
     let mathNotice =
       !math.spans.isEmpty && typesetting.math == nil

@@ -29,7 +29,13 @@ public struct TerminalRenderer {
     var number = 0
     for cell in lesson.executableCells {
       number += 1
-      guard let output = outputs[cell.index] else { continue }
+      guard var output = outputs[cell.index] else { continue }
+      // The runtime's message is the crash's reason: say it once, on the crash line.
+      if case .crashed(let crashed, let reason) = result.status, crashed == cell.index {
+        output.stderr = output.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+          .filter { $0.isEmpty || !reason.hasSuffix(String($0)) }.joined(separator: "\n")
+        if output.stderr.allSatisfy(\.isNewline) { output.stderr = "" }
+      }
       let body = render(output) + failure(in: cell.index, result.status)
       // A hidden cell appears only when it has something to show.
       if cell.role == .hidden && body.isEmpty { continue }

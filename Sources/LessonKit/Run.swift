@@ -115,8 +115,8 @@ public func run(
   } else {
     // Name the runtime's own message ("Fatal error: Index out of range") when there is one.
     let message = cells.last?.stderr.split(separator: "\n").last { $0.contains("Fatal error") }
-    let reason = describe(waitStatus)
-    status = .crashed(cell: lastCell, reason: message.map { "\($0) — \(reason)" } ?? reason)
+    status = .crashed(
+      cell: lastCell, reason: crashReason(waitStatus, runtimeMessage: message.map(String.init)))
   }
   let markers = events.filter { $0["kind"] as? String == "cell" }.compactMap { $0["cell"] as? Int }
   return RunResult(
@@ -404,18 +404,23 @@ private func exitedNormally(_ status: Int32) -> Bool { status & 0x7f == 0 }
 private func exitCode(_ status: Int32) -> Int32 { (status >> 8) & 0xff }
 
 /// Why a process ended, in words.
-private func describe(_ status: Int32) -> String {
+private func crashReason(_ status: Int32, runtimeMessage: String?) -> String {
+  let quoted = runtimeMessage.map { ": \($0)" } ?? ""
   if exitedNormally(status) {
-    return "the program exited with status \(exitCode(status))"
+    return "the program exited with status \(exitCode(status))\(quoted)"
   }
   let signal = status & 0x7f
-  let names: [Int32: String] = [
-    SIGILL:
-      "SIGILL, a Swift runtime trap: a failed precondition, an overflow, an index out of range or a fatalError",
-    SIGTRAP:
-      "SIGTRAP, a Swift runtime trap: a failed precondition, an overflow, an index out of range or a fatalError",
-    SIGSEGV: "SIGSEGV, a bad memory access", SIGABRT: "SIGABRT, an abort", SIGKILL: "SIGKILL",
-    SIGFPE: "SIGFPE, an arithmetic error", SIGBUS: "SIGBUS, a bad memory access",
-  ]
-  return "the program was stopped by signal \(signal) (\(names[signal] ?? "signal \(signal)"))"
+  switch signal {
+  case SIGILL, SIGTRAP:
+    // How Swift stops on a failed precondition, an overflow or fatalError(): the message
+    // says which, and the signal's name would only puzzle a learner.
+    return "a Swift runtime error"
+      + (runtimeMessage.map { ": \($0)" }
+        ?? " (a failed precondition, an overflow, an index out of range or a fatalError)")
+  case SIGSEGV, SIGBUS: return "a bad memory access (signal \(signal))\(quoted)"
+  case SIGFPE: return "an arithmetic error (signal \(signal))\(quoted)"
+  case SIGABRT: return "the program aborted\(quoted)"
+  case SIGKILL: return "the program was killed (signal 9), as the system does when memory runs out"
+  default: return "the program was stopped by signal \(signal)\(quoted)"
+  }
 }

@@ -32,9 +32,11 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
   var assets: [(String, String)] = []
   var number = 0
   var edits: [(range: Range<Int>, replacement: [String])] = []
+  let outputBlocks = outputCellsByFence(lesson)
   for cell in lesson.executableCells {
     number += 1
-    let region = managedRegion(after: cell, in: lesson, lines: lines, assetsFolder: assetsFolder)
+    let region = managedRegion(
+      after: cell, outputBlocks: outputBlocks, lines: lines, assetsFolder: assetsFolder)
     var block: [String] = []
     if let output = outputs[cell.index] {
       let text = recordedText(output)
@@ -56,9 +58,18 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
     }
     edits.append((region, block))
   }
-  for edit in edits.reversed() {
-    lines.replaceSubrange(edit.range, with: edit.replacement)
+  // One forward pass: replacing each region in place would move every later line, once
+  // per cell.
+  var result: [String] = []
+  result.reserveCapacity(lines.count)
+  var position = 0
+  for edit in edits {
+    result += lines[position..<edit.range.lowerBound]
+    result += edit.replacement
+    position = edit.range.upperBound
   }
+  result += lines[position...]
+  lines = result
   return (lines.joined(separator: "\n"), assets)
 }
 
@@ -66,17 +77,27 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
 func recordedPlotLinks(in lesson: Lesson) -> [Int] {
   let lines = lesson.text.components(separatedBy: "\n")
   let name = URL(fileURLWithPath: lesson.path).deletingPathExtension().lastPathComponent
+  let outputBlocks = outputCellsByFence(lesson)
   return lesson.executableCells.flatMap { cell in
-    managedRegion(after: cell, in: lesson, lines: lines, assetsFolder: name + ".assets")
-      .filter { lines[$0].hasPrefix("![") }
+    managedRegion(
+      after: cell, outputBlocks: outputBlocks, lines: lines, assetsFolder: name + ".assets"
+    )
+    .filter { lines[$0].hasPrefix("![") }
   }
 }
 
 /// The lines (0-based, half-open) after `cell` that an earlier `--write` owns: blank lines,
 /// an `output` block, and image links into the lesson's assets folder. Empty, right after
 /// the cell, when there are none.
+/// The lesson's `output` blocks by the 1-based line of their opening fence.
+private func outputCellsByFence(_ lesson: Lesson) -> [Int: Cell] {
+  Dictionary(
+    lesson.cells.filter { $0.role == .output }.map { ($0.fenceLine, $0) },
+    uniquingKeysWith: { first, _ in first })
+}
+
 private func managedRegion(
-  after cell: Cell, in lesson: Lesson, lines: [String], assetsFolder: String
+  after cell: Cell, outputBlocks: [Int: Cell], lines: [String], assetsFolder: String
 ) -> Range<Int> {
   let start = cell.endLine  // the 0-based index of the line after the closing fence
   var end = start
@@ -87,8 +108,7 @@ private func managedRegion(
     }
   }
   skipBlank()
-  if let output = lesson.cells.first(where: { $0.fenceLine == cursor + 1 }), output.role == .output
-  {
+  if let output = outputBlocks[cursor + 1] {
     cursor = output.endLine
     end = cursor
     skipBlank()
