@@ -272,7 +272,14 @@ private struct PageBuilder {
           ? "The compiler said:<pre>\(xmlEscaped(unplaced.isEmpty ? diagnostics : unplaced.joined(separator: "\n")))</pre>"
           : "The errors are shown in the cells where they are.")
     case .ran(let result):
-      let checks = result.checks
+      // The page leaves hidden checks out, so its count does too (a failed one is still said).
+      let isHiddenCheck = { (output: CellOutput) -> Bool in
+        if case .check(_, hidden: true) = lesson.cells[output.cell].role { return true }
+        return false
+      }
+      let checks = result.cells.filter { !isHiddenCheck($0) }.flatMap(\.checks)
+      let hiddenFailed = result.cells.filter(isHiddenCheck).flatMap(\.checks)
+        .filter { !$0.passed }.count
       let failed = checks.filter { !$0.passed }.count
       parts.append(counted(result.cells.count, "cell") + " ran")
       if !checks.isEmpty {
@@ -280,6 +287,9 @@ private struct PageBuilder {
           failed == 0
             ? "<span class=\"good\">\(counted(checks.count, "check")) passed</span>"
             : "<span class=\"bad\">\(failed) of \(counted(checks.count, "check")) failed</span>")
+      }
+      if hiddenFailed > 0 {
+        parts.append("<span class=\"bad\">\(counted(hiddenFailed, "hidden check")) failed</span>")
       }
       parts.append(
         "<span class=\"seconds\">\(String(format: result.seconds < 10 ? "%.2f" : "%.1f", result.seconds)) s</span>"

@@ -43,6 +43,8 @@ struct HTMLExportTests {
       #expect(!page.contains(secret), "the page shows \(secret)")
     }
     #expect(page.components(separatedBy: "class=\"notice\"").count == 2)
+    // The header counts what the page shows: two visible checks, not the hidden third.
+    #expect(page.contains("1 of 2 checks failed"))
   }
 
   @Test(.enabled(if: Typesetter.locate() != nil || pageToolsRequired))
