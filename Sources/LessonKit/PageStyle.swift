@@ -23,7 +23,12 @@ let pageStyle = """
   blockquote { margin: 1rem 0; padding: .25rem 1rem; color: var(--muted); border-left: 4px solid var(--line); }
   code, pre { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace; }
   :not(pre) > code { font-size: .88em; padding: .1em .35em; background: var(--code-bg); border-radius: 4px; }
-  pre { font-size: .84rem; line-height: 1.45; overflow-x: auto; margin: 0; }
+  /* Long code and output lines wrap in the column rather than scroll sideways; a tab stop
+     of two keeps Swift's indentation readable when they do. */
+  pre {
+    font-size: .84rem; line-height: 1.45; margin: 0; tab-size: 2;
+    white-space: pre-wrap; overflow-wrap: anywhere;
+  }
   hr { border: 0; border-top: 1px solid var(--line); margin: 2rem 0; }
   table { border-collapse: collapse; font-size: .9rem; }
   th, td { padding: .3rem .75rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
@@ -47,7 +52,7 @@ let pageStyle = """
   .cell.not-reached .source { opacity: .6; }
   .source { background: var(--code-bg); padding: .8rem .9rem; }
   .output { padding: .6rem .9rem; border-top: 1px solid var(--line); display: flex; flex-direction: column; gap: .5rem; }
-  .output pre { white-space: pre; }
+  .output pre { white-space: pre-wrap; }
   .stderr { color: #9a6700; }
   .output .error { color: var(--bad); background: var(--bad-bg); padding: .5rem .7rem; border-radius: 4px; white-space: pre-wrap; }
   .withheld { margin: 0; color: var(--muted); font-style: italic; font-size: .9rem; }

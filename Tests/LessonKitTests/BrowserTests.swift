@@ -101,6 +101,42 @@ struct BrowserTests {
     #expect((measured["colours"] as? Int ?? 0) > 20, "the screenshot has too few colours")
   }
 
+  @Test(.enabled(if: chromiumPath != nil || pageToolsRequired))
+  func longLinesWrapAtDesktopAndPhoneWidths() throws {
+    let browser = try #require(chromiumPath, "Chromium is not installed")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wrap-\(UUID())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let long = (0..<40).map { "word\($0)" }.joined(separator: " ")
+    try """
+    # Long lines
+
+    ```swift
+    let generated = "\(long)"
+    print(generated + " " + String(repeating: "x", count: 300))
+    ```
+    """.write(to: folder.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let export = try lessons(["export", "lesson.md", "--html"], in: folder)
+    #expect(export.status == 0, "\(export.stderr)")
+    let html = try String(contentsOf: folder.appendingPathComponent("lesson.html"), encoding: .utf8)
+    let probe = folder.appendingPathComponent("probe.html")
+    try html.replacingOccurrences(
+      of: "</body>",
+      with: """
+        <script>const blocks = [...document.querySelectorAll('pre')];
+        document.title = JSON.stringify({
+          blocks: blocks.length,
+          overflow: Math.max(...blocks.map(b => b.scrollWidth - b.clientWidth)),
+          page: document.documentElement.scrollWidth - window.innerWidth});</script></body>
+        """
+    ).write(to: probe, atomically: true, encoding: .utf8)
+    for width in [1200, 390] {
+      let seen = try pageTitle(browser, probe, extra: ["--window-size=\(width),900"])
+      #expect((seen["blocks"] as? Int ?? 0) >= 2, "code and output blocks at \(width) px")
+      #expect(seen["overflow"] as? Int == 0, "a block scrolls sideways at \(width) px: \(seen)")
+      #expect((seen["page"] as? Int ?? 1) <= 0, "the page scrolls sideways at \(width) px")
+    }
+  }
+
   /// Loads `page` and returns its title, parsed as the JSON object the page's script put there.
   private func pageTitle(_ browser: String, _ page: URL, extra: [String]) throws -> [String: Any] {
     let dom = try chromium(browser, extra + ["--dump-dom", page.absoluteString])
