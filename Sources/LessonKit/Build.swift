@@ -86,13 +86,17 @@ public func build(
   if useCache && FileManager.default.isExecutableFile(atPath: executable) {
     return Executable(path: executable, wasCached: true)
   }
-  try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-  let sourcePath = folder + "/main.swift"
+  // Each process compiles from a folder of its own (two runs of one lesson at once must not
+  // rewrite each other's source mid-compile), to a temporary name, then renames the binary
+  // into the cache: a half-written binary never enters it.
+  let workspace = folder + "/build-\(ProcessInfo.processInfo.processIdentifier)"
+  try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(atPath: workspace) }
+  let sourcePath = workspace + "/main.swift"
   try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
   let support = try supportModules(in: cacheDirectory)
   let library = toolchain.libraryDirectory
-  // Compile to a temporary name, then rename: a half-written binary never enters the cache.
-  let partial = folder + "/lesson.partial-\(ProcessInfo.processInfo.processIdentifier)"
+  let partial = workspace + "/lesson"
   let arguments =
     [
       "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
@@ -103,10 +107,7 @@ public func build(
       sourcePath, "-o", partial,
     ]
   let result = try runTool(toolchain.swiftc, arguments)
-  guard result.status == 0 else {
-    try? FileManager.default.removeItem(atPath: partial)
-    throw BuildError(diagnostics: result.output)
-  }
+  guard result.status == 0 else { throw BuildError(diagnostics: result.output) }
   _ = try? FileManager.default.removeItem(atPath: executable)
   try FileManager.default.moveItem(atPath: partial, toPath: executable)
   return Executable(path: executable, wasCached: false)
