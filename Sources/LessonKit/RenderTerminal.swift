@@ -33,7 +33,8 @@ public struct TerminalRenderer {
       // The runtime's message is the crash's reason: say it once, on the crash line.
       if case .crashed(let crashed, let reason) = result.status, crashed == cell.index {
         output.stderr = output.stderr.split(separator: "\n", omittingEmptySubsequences: false)
-          .filter { $0.isEmpty || !reason.hasSuffix(String($0)) }.joined(separator: "\n")
+          .filter { !($0.contains("Fatal error") && reason.hasSuffix(String($0))) }
+          .joined(separator: "\n")
         if output.stderr.allSatisfy(\.isNewline) { output.stderr = "" }
       }
       let body = render(output) + failure(in: cell.index, result.status)
