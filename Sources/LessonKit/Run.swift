@@ -135,8 +135,9 @@ public enum RunningProgram {
     table.initialize(repeating: 0, count: capacity)
     return table
   }()
-  /// For each slot, the run folder's files and then the folder itself, as C strings made
-  /// before the program starts: the handler may only unlink and rmdir, not build paths.
+  /// For each slot, the run folder's files and then the folder itself (at most
+  /// `pathsPerSlot`), as C strings made before the program starts: the handler may only
+  /// unlink and rmdir, not build paths.
   nonisolated(unsafe) private static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> =
     {
       let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
@@ -187,12 +188,12 @@ public enum RunningProgram {
       signal(signalNumber) { received in
         for slot in 0..<RunningProgram.capacity where RunningProgram.groups[slot] > 0 {
           kill(-RunningProgram.groups[slot], SIGKILL)
-          // The run folder: its files first (unlink), then the folder (rmdir); both are
+          // The run folder, files first: unlink, or rmdir for the folder; both are
           // async-signal-safe, as a recursive removal is not.
           for index in 0..<RunningProgram.pathsPerSlot {
             guard let path = RunningProgram.paths[slot * RunningProgram.pathsPerSlot + index]
             else { continue }
-            if index == RunningProgram.pathsPerSlot - 1 { rmdir(path) } else { unlink(path) }
+            if unlink(path) != 0 { rmdir(path) }
           }
         }
         _exit(128 + received)

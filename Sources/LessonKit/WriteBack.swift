@@ -153,6 +153,9 @@ public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
     let (target, outputs) =
       current == lesson.text ? (lesson, result) : try merged(lesson, result, into: current)
     let (text, assets) = writeBack(target, outputs)
+    // The narrowest window we can leave: an edit saved after this comparison and before the
+    // rename would be replaced, and no portable call closes it.
+    if text != current, try currentText(of: url, lesson: lesson) != current { continue }
     let folder = url.deletingLastPathComponent()
     for (file, svg) in assets {
       let asset = folder.appendingPathComponent(file)
@@ -160,11 +163,7 @@ public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
         at: asset.deletingLastPathComponent(), withIntermediateDirectories: true)
       try svg.write(to: asset, atomically: true, encoding: .utf8)
     }
-    guard text != current else { return }
-    // The narrowest window we can leave: an edit saved after this comparison and before the
-    // rename would be replaced, and no portable call closes it.
-    guard try currentText(of: url, lesson: lesson) == current else { continue }
-    try text.write(to: url, atomically: true, encoding: .utf8)
+    if text != current { try text.write(to: url, atomically: true, encoding: .utf8) }
     return
   }
   throw LessonError(

@@ -94,10 +94,9 @@ extension Module {
     let rank = mostCommon(adapted.map(\.adapter.rank))
     let alpha = mostCommon(adapted.map(\.adapter.alpha))
     let names = adapted.map(\.name)
-    let leaves = uniqueLeaves(names)
-    var fallbacks: [AdapterConfig] = []
-    for targets in [leaves, names] {
-      for grouped in [true, false] {
+    // Shortest first: last segments, then full names; patterns by segment, then by name.
+    let candidates = [uniqueLeaves(names), names].flatMap { targets in
+      [true, false].map { grouped in
         var config = AdapterConfig(
           r: rank, loraAlpha: alpha, loraDropout: first.dropout, useRslora: first.useRSLoRA,
           targetModules: .names(targets),
@@ -107,18 +106,18 @@ extension Module {
             adapted.map { ($0.name, $0.adapter.alpha) }, default: alpha, grouped: grouped),
           modulesToSave: saved.isEmpty ? nil : saved)
         config.peftVersion = AdapterConfig.peftFormatVersion
-        fallbacks.append(config)
-        let selection = try? config.selectModules(in: self)
-        if let selection, selection.map(\.name) == names,
-          zip(selection, adapted).allSatisfy({
-            $0.rank == $1.adapter.rank && $0.alpha == $1.adapter.alpha
-          })
-        {
-          return config
-        }
+        return config
       }
     }
-    return fallbacks.last!
+    let exact = candidates.first { config in
+      guard let selection = try? config.selectModules(in: self) else { return false }
+      return selection.map(\.name) == names
+        && zip(selection, adapted).allSatisfy {
+          $0.rank == $1.adapter.rank && $0.alpha == $1.adapter.alpha
+        }
+    }
+    // Full names with a key per module always select exactly what was adapted.
+    return exact ?? candidates.last!
   }
 
   /// Loads a PEFT adapter folder (`adapter_config.json` and `adapter_model.safetensors`) as
@@ -184,7 +183,7 @@ extension Module {
       throw ModuleError.shapeMismatch(tensor: name, expected: shape, found: tensors[name]!.shape)
     }
 
-    try applyLoRA(to: self, config: config, adapterName: adapterName)
+    try inject(selected, keeping: savedModules, config: config, adapterName: adapterName)
     let layers = Dictionary(uniqueKeysWithValues: loraLayers.map { ($0.name, $0.layer) })
     for module in selected {
       let adapter = layers[module.name]!.adapters.first { $0.name == adapterName }!

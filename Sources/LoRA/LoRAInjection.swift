@@ -52,29 +52,40 @@ public func applyLoRA(
   }
   let selected = try config.selectModules(in: model)
   let savedModules = try model.modulesMatching(toSave: config.modulesToSave ?? [])
-  let parents = Dictionary(
-    model.namedModules.flatMap { parentName, parent in
-      parent.namedChildren.map { childName, _ in
-        (parentName.isEmpty ? childName : "\(parentName).\(childName)", (parent, childName))
-      }
-    }, uniquingKeysWith: { first, _ in first })
-  for module in selected {
-    if let layer = module.layer as? LoRALinear {
-      try layer.addAdapter(
-        named: adapterName, rank: module.rank, alpha: module.alpha, dropout: config.loraDropout,
-        useRSLoRA: config.useRslora)
-    } else {
-      let layer = LoRALinear(
-        base: module.layer, rank: module.rank, alpha: module.alpha, dropout: config.loraDropout,
-        useRSLoRA: config.useRslora, adapterName: adapterName)
-      let (parent, childName) = parents[module.name]!
-      try parent.replaceChild(named: childName, with: layer)
-    }
-  }
-  for name in savedModules { model.addModuleCopy(named: name, for: adapterName) }
-  try model.setActiveAdapter(adapterName)
-  markOnlyLoRATrainable(model)
+  try model.inject(selected, keeping: savedModules, config: config, adapterName: adapterName)
   return selected.map(\.name)
+}
+
+extension Module {
+  /// Puts the adapter `adapterName` on modules already selected (`selectModules(in:)`) and
+  /// gives it a copy of each module in `saved`; then makes it active and freezes the rest.
+  func inject(
+    _ selected: [SelectedModule], keeping saved: [String], config: AdapterConfig,
+    adapterName: String
+  ) throws {
+    let parents = Dictionary(
+      namedModules.flatMap { parentName, parent in
+        parent.namedChildren.map { childName, _ in
+          (parentName.isEmpty ? childName : "\(parentName).\(childName)", (parent, childName))
+        }
+      }, uniquingKeysWith: { first, _ in first })
+    for module in selected {
+      if let layer = module.layer as? LoRALinear {
+        try layer.addAdapter(
+          named: adapterName, rank: module.rank, alpha: module.alpha,
+          dropout: config.loraDropout, useRSLoRA: config.useRslora)
+      } else {
+        let layer = LoRALinear(
+          base: module.layer, rank: module.rank, alpha: module.alpha,
+          dropout: config.loraDropout, useRSLoRA: config.useRslora, adapterName: adapterName)
+        let (parent, childName) = parents[module.name]!
+        try parent.replaceChild(named: childName, with: layer)
+      }
+    }
+    for name in saved { addModuleCopy(named: name, for: adapterName) }
+    try setActiveAdapter(adapterName)
+    markOnlyLoRATrainable(self)
+  }
 }
 
 extension Module {

@@ -52,7 +52,10 @@ extension AdapterConfig {
     let alphaKeys = try alphaPattern.map {
       try (entry: $0, regex: patternKey($0.key, "alpha_pattern"))
     }
-    let savedModules = modulesToSave ?? []
+    // PEFT's test for keeping modules_to_save out of the targets: `(^|.*\.)M($|\..*)`.
+    let savedModules = try (modulesToSave ?? []).map {
+      try compiled(#"(?:.*\.)?"# + $0 + #"(?:\..*)?"#, field: "modules_to_save")
+    }
     let usesLayerIndices = layersToTransform?.isEmpty == false
 
     var selected: [SelectedModule] = []
@@ -70,7 +73,7 @@ extension AdapterConfig {
         usedExclusions.formUnion(exclusions)
         continue
       }
-      if savedModules.contains(where: { name.wholeMatch(of: savedModulePattern($0)) != nil }) {
+      if savedModules.contains(where: { name.wholeMatch(of: $0) != nil }) {
         continue
       }
       var found = matchesPattern || !namedBy.isEmpty
@@ -171,11 +174,6 @@ extension AdapterConfig {
   /// `get_pattern_key`'s test: `re.match(rf"(.*\.)?({key})$", name)`.
   private func patternKey(_ key: String, _ field: String) throws -> Regex<AnyRegexOutput> {
     try compiled(#"(?:.*\.)?(?:"# + key + ")", field: field)
-  }
-
-  /// PEFT's test for excluding `modules_to_save` from targets: `(^|.*\.)M($|\..*)`.
-  private func savedModulePattern(_ module: String) -> Regex<AnyRegexOutput> {
-    (try? Regex(#"(?:.*\.)?"# + module + #"(?:\..*)?"#)) ?? (try! Regex("(?!)"))
   }
 
   private func compiled(_ pattern: String, field: String) throws -> Regex<AnyRegexOutput> {

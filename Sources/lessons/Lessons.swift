@@ -28,11 +28,8 @@ struct Lessons: ParsableCommand {
 /// A lesson path, trying `Lessons/NAME` when `NAME` itself does not exist.
 func resolveLesson(_ name: String) -> String {
   let inLessons = "Lessons/" + name
-  let path =
-    !FileManager.default.fileExists(atPath: name)
-      && FileManager.default.fileExists(
-        atPath: inLessons)
-    ? inLessons : name
+  let exists = FileManager.default.fileExists(atPath:)
+  let path = !exists(name) && exists(inLessons) ? inLessons : name
   // A symlinked lesson is the file it points to: it runs in that file's folder, where its
   // models/ and data/ are, and --write updates that file instead of replacing the link.
   let attributes = try? FileManager.default.attributesOfItem(atPath: path)

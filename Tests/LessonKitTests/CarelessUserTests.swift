@@ -126,6 +126,22 @@ struct CarelessUserTests {
     }
   }
 
+  @Test func aCrashDropsOnlyTheRuntimesRepeatedLine() throws {
+    let work = try folder()
+    try """
+    # Writes to standard error, then crashes
+
+    ```swift
+    FileHandle.standardError.write("e\\n".data(using: .utf8)!)
+    print([1, 2, 3][5])
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md"], in: work)
+    #expect(result.status == 2)
+    #expect(result.stdout.contains("\ne\n"), "the cell's own line is kept: \(result.stdout)")
+    #expect(result.stdout.components(separatedBy: "Fatal error: Index out of range").count == 2)
+  }
+
   @Test(.enabled(if: hasProc, "reads /proc"))
   func aBackgroundProcessDoesNotOutliveTheLesson() throws {
     let work = try folder()
@@ -146,29 +162,10 @@ struct CarelessUserTests {
   @Test(.enabled(if: hasProc, "reads /proc"))
   func aLessonProgramDiesWithItsRunner() throws {
     let work = try folder()
-    try """
-    # Runs until stopped
-
-    ```swift
-    try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
-    while true { usleep(10_000) }
-    ```
-    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
-    let runner = Process()
-    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-      .deletingLastPathComponent().appendingPathComponent("lessons")
-    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
-    runner.currentDirectoryURL = work
-    runner.standardOutput = FileHandle.nullDevice
-    runner.standardError = FileHandle.nullDevice
-    try runner.run()
-    let pidFile = work.appendingPathComponent("pid").path
-    let started = Date()
-    while !FileManager.default.fileExists(atPath: pidFile), Date().timeIntervalSince(started) < 60 {
-      usleep(50_000)
-    }
+    let runner = try startLoopingLesson(in: work)
     let program = try #require(
-      Int32(try String(contentsOfFile: pidFile, encoding: .utf8)), "the lesson never started")
+      Int32(try String(contentsOf: work.appendingPathComponent("pid"), encoding: .utf8)),
+      "the lesson never started")
     kill(runner.processIdentifier, SIGKILL)
     runner.waitUntilExit()
     let killed = Date()
@@ -182,30 +179,7 @@ extension CarelessUserTests {
     let work = try folder()
     let temporary = work.appendingPathComponent("tmp")
     try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-    try """
-    # Runs until stopped
-
-    ```swift
-    FileManager.default.createFile(atPath: "started", contents: nil)
-    while true { usleep(10_000) }
-    ```
-    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
-    let runner = Process()
-    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-      .deletingLastPathComponent().appendingPathComponent("lessons")
-    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
-    runner.currentDirectoryURL = work
-    runner.environment = ProcessInfo.processInfo.environment.merging(
-      ["TMPDIR": temporary.path]) { _, new in new }
-    runner.standardOutput = FileHandle.nullDevice
-    runner.standardError = FileHandle.nullDevice
-    try runner.run()
-    let started = Date()
-    let marker = work.appendingPathComponent("started").path
-    while !FileManager.default.fileExists(atPath: marker), Date().timeIntervalSince(started) < 60 {
-      usleep(50_000)
-    }
-    #expect(FileManager.default.fileExists(atPath: marker), "the lesson never started")
+    let runner = try startLoopingLesson(in: work, environment: ["TMPDIR": temporary.path])
     let during = try FileManager.default.contentsOfDirectory(atPath: temporary.path)
     #expect(during.contains { $0.hasPrefix("lessons-run-") }, "\(during)")
     kill(runner.processIdentifier, SIGINT)
@@ -214,6 +188,36 @@ extension CarelessUserTests {
     let after = try FileManager.default.contentsOfDirectory(atPath: temporary.path)
     #expect(!after.contains { $0.hasPrefix("lessons-run-") }, "left behind: \(after)")
   }
+}
+
+/// Starts `lessons run` on a lesson that writes its pid to `pid` and then loops until it
+/// is stopped, and returns the runner once the lesson has started (or 60 s have passed).
+private func startLoopingLesson(in work: URL, environment: [String: String] = [:]) throws
+  -> Process
+{
+  try """
+  # Runs until stopped
+
+  ```swift
+  try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
+  while true { usleep(10_000) }
+  ```
+  """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+  let runner = Process()
+  runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    .deletingLastPathComponent().appendingPathComponent("lessons")
+  runner.arguments = ["run", "lesson.md", "--timeout", "120"]
+  runner.currentDirectoryURL = work
+  runner.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+  runner.standardOutput = FileHandle.nullDevice
+  runner.standardError = FileHandle.nullDevice
+  try runner.run()
+  let marker = work.appendingPathComponent("pid").path
+  let started = Date()
+  while !FileManager.default.fileExists(atPath: marker), Date().timeIntervalSince(started) < 60 {
+    usleep(50_000)
+  }
+  return runner
 }
 
 /// Whether this system has Linux's /proc, which the process tests read.
