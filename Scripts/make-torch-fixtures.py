@@ -13,6 +13,9 @@ Everything lands in Tests/LoRATests/Fixtures/torch/, committed, so the Swift tes
 - adapters/<case>/: a folder written by PEFT's save_pretrained over that model, and
   expected.json with the logits of the PEFT model (or the reason Swift must refuse it).
 
+It also writes seeds for the safetensors fuzzer (Fuzz/Corpus/safetensors/seed-torch-*): F16, BF16,
+0-d and empty tensors as PyTorch saves them.
+
 Rerunning it rewrites the same tensors and logits byte for byte; only the order of
 target_modules in adapter_config.json may change, since PEFT keeps them in a Python set.
 
@@ -216,6 +219,23 @@ def write_fixtures():
         expected[adapter] = logits_of(model.base_model.model)
     write_json(folder / "expected.json", expected)
     print(f"adapters/two-adapters: {sorted(p.name for p in folder.iterdir())}")
+    write_fuzz_seeds()
+
+
+def write_fuzz_seeds():
+    """Seeds for Scripts/fuzz safetensors: real files in the dtypes and corner cases PyTorch writes."""
+    folder = Path(__file__).resolve().parent.parent / "Fuzz" / "Corpus" / "safetensors"
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(0)
+    tensors = {
+        "half": torch.randn(3, 4, generator=generator).half(),
+        "bfloat": torch.randn(2, 3, generator=generator).bfloat16(),
+        "scalar": torch.tensor(1.5),
+        "empty": torch.zeros(0, 4),
+        "float": torch.randn(5, generator=generator),
+    }
+    save_file(tensors, folder / "seed-torch-dtypes.safetensors", metadata={"format": "pt"})
+    save_file({"only": torch.ones(1)}, folder / "seed-torch-one.safetensors")
 
 
 def max_difference(a, b):

@@ -19,6 +19,15 @@ public struct Lesson: Sendable, Equatable {
 
   /// The cells that run, in order.
   public var executableCells: [Cell] { cells.filter(\.role.isExecuted) }
+
+  /// The number a reader sees for each cell that runs and is shown: 1, 2, … in order, by
+  /// the cell's `index`. Hidden cells have none, so the shown numbers never skip one. The
+  /// terminal's `[N]`, the JSON report's `cell` and the names of written plot files all use
+  /// these.
+  public var cellNumbers: [Int: Int] {
+    let shown = executableCells.filter { $0.role != .hidden }
+    return Dictionary(uniqueKeysWithValues: shown.enumerated().map { ($1.index, $0 + 1) })
+  }
 }
 
 /// One fenced code block of a lesson.

@@ -59,6 +59,8 @@ let pageStyle = """
   .table-wrap { overflow-x: auto; }
   .plot { margin: 0; }
   .plot svg { display: block; max-width: 100%; height: auto; }
+  .plot svg.narrow { display: none; }
+  @media (max-width: 36rem) { .plot svg.wide { display: none; } .plot svg.narrow { display: block; } }
   .check-result { font-size: .92rem; }
   .badge { display: inline-block; min-width: 4.2em; margin-right: .4rem; padding: .05rem .5rem; border-radius: 999px; font-size: .78rem; font-weight: 700; text-align: center; }
   .pass .badge { color: var(--good); background: var(--good-bg); }

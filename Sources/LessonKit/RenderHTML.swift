@@ -227,36 +227,13 @@ private struct PageBuilder {
         let cleaned = withoutTerminalCodes(text)
         if !cleaned.isEmpty { html += "<pre class=\"stdout\">\(xmlEscaped(cleaned))</pre>\n" }
       case .event(let event):
-        html += render(event)
+        html += eventHTML(event)
       }
     }
     if !output.stderr.isEmpty {
       html += "<pre class=\"stderr\">\(xmlEscaped(withoutTerminalCodes(output.stderr)))</pre>\n"
     }
     return html
-  }
-
-  private func render(_ event: RuntimeEvent) -> String {
-    switch event {
-    case .check(let check):
-      let state = check.passed ? "pass" : "fail"
-      let detail = check.detail.map { " <span class=\"detail\">— \(xmlEscaped($0))</span>" } ?? ""
-      return
-        "<div class=\"check-result \(state)\"><span class=\"badge\">\(check.passed ? "✓ pass" : "✗ fail")</span> "
-        + "\(xmlEscaped(check.message))\(detail)</div>\n"
-    case .table(let headers, let rows):
-      return htmlTable(headers: headers, rows: rows)
-    case .plot(let plot):
-      return "<figure class=\"plot\">\n\(renderSVG(plot))</figure>\n"
-    case .progress(let label, let done, let total, _):
-      let percent = total > 0 ? min(100, 100 * done / total) : 100
-      return """
-        <div class="progress"><span class="progress-label">\(xmlEscaped(label))</span>\
-        <span class="bar"><span style="width:\(percent)%"></span></span>\
-        <span class="progress-count">\(done)/\(total)</span></div>
-
-        """
-    }
   }
 
   private func header() -> String {
@@ -407,4 +384,34 @@ private func errorLines(_ diagnostics: String) -> [CompileError] {
 
 private func lastComponent(_ path: String) -> String {
   URL(fileURLWithPath: path).lastPathComponent
+}
+
+/// A check, table, plot or progress bar as HTML.
+func eventHTML(_ event: RuntimeEvent) -> String {
+  switch event {
+  case .check(let check):
+    let state = check.passed ? "pass" : "fail"
+    let detail = check.detail.map { " <span class=\"detail\">— \(xmlEscaped($0))</span>" } ?? ""
+    return
+      "<div class=\"check-result \(state)\"><span class=\"badge\">\(check.passed ? "✓ pass" : "✗ fail")</span> "
+      + "\(xmlEscaped(check.message))\(detail)</div>\n"
+  case .table(let headers, let rows):
+    return htmlTable(headers: headers, rows: rows)
+  case .plot(let plot):
+    // A narrow chart for phones, laid out anew rather than the wide one shrunk, so that
+    // its labels stay readable; the page's style shows one or the other.
+    return "<figure class=\"plot\">\n"
+      + renderSVG(plot).replacingOccurrences(of: "<svg ", with: "<svg class=\"wide\" ")
+      + renderSVG(plot, width: 360, height: 280)
+      .replacingOccurrences(of: "<svg ", with: "<svg class=\"narrow\" ")
+      + "</figure>\n"
+  case .progress(let label, let done, let total, _):
+    let percent = total > 0 ? Int(min(max(Double(done) / Double(total), 0), 1) * 100) : 100
+    return """
+      <div class="progress"><span class="progress-label">\(xmlEscaped(label))</span>\
+      <span class="bar"><span style="width:\(percent)%"></span></span>\
+      <span class="progress-count">\(done)/\(total)</span></div>
+
+      """
+  }
 }

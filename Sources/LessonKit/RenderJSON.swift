@@ -4,6 +4,9 @@ import Foundation
 /// outputs, events and checks.
 public func renderJSON(_ lesson: Lesson, _ result: RunResult, exit: LessonExit) -> String {
   let lines = Dictionary(uniqueKeysWithValues: lesson.cells.map { ($0.index, $0.fenceLine) })
+  // Cells are numbered as the terminal numbers them, from 1; a hidden cell has no number.
+  let numbers = lesson.cellNumbers
+  func number(_ cell: Int?) -> Any { cell.flatMap { numbers[$0] }.map { $0 as Any } ?? NSNull() }
   var document: [String: Any] = [
     "lesson": lesson.path, "title": lesson.title ?? NSNull(), "exitCode": exit.rawValue,
     "seconds": result.seconds,
@@ -17,15 +20,18 @@ public func renderJSON(_ lesson: Lesson, _ result: RunResult, exit: LessonExit) 
     document["status"] = "ok"
   case .crashed(let cell, let reason):
     document["status"] = "crashed"
-    document["error"] = errorObject(cell: cell, line: cell.flatMap { lines[$0] }, message: reason)
+    document["error"] = errorObject(
+      cell: number(cell), line: cell.flatMap { lines[$0] }, message: reason)
   case .timedOut(let cell, let seconds):
     document["status"] = "timeout"
     document["error"] = errorObject(
-      cell: cell, line: cell.flatMap { lines[$0] }, message: "timed out after \(seconds) s")
+      cell: number(cell), line: cell.flatMap { lines[$0] },
+      message: "timed out after \(seconds) s")
   }
   document["cells"] = result.cells.map { output -> [String: Any] in
     [
-      "cell": output.cell, "line": lines[output.cell] ?? 0, "stdout": output.stdout,
+      "cell": number(output.cell), "hidden": numbers[output.cell] == nil,
+      "line": lines[output.cell] ?? 0, "stdout": output.stdout,
       "stderr": output.stderr, "truncated": output.truncated,
       "events": output.events.map(jsonObject),
     ]
@@ -41,11 +47,8 @@ public func renderJSONError(lessonPath: String, status: String, message: String)
   ])
 }
 
-private func errorObject(cell: Int?, line: Int?, message: String) -> [String: Any] {
-  [
-    "cell": cell.map { $0 as Any } ?? NSNull(), "line": line.map { $0 as Any } ?? NSNull(),
-    "message": message,
-  ]
+private func errorObject(cell: Any, line: Int?, message: String) -> [String: Any] {
+  ["cell": cell, "line": line.map { $0 as Any } ?? NSNull(), "message": message]
 }
 
 private func jsonObject(_ event: RuntimeEvent) -> [String: Any] {
@@ -60,6 +63,7 @@ private func jsonObject(_ event: RuntimeEvent) -> [String: Any] {
   case .plot(let plot):
     return [
       "kind": "plot", "title": plot.title, "xLabel": plot.xLabel, "yLabel": plot.yLabel,
+      "yScale": plot.yScale.rawValue,
       "series": plot.series.map { ["name": $0.name, "x": $0.x, "y": $0.y] },
     ]
   case .progress(let label, let done, let total, let seconds):

@@ -26,9 +26,8 @@ public struct TerminalRenderer {
     var text = bold(lesson.title ?? lesson.path) + dim("  \(lesson.path)") + "\n"
     let outputs = Dictionary(
       result.cells.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
-    var number = 0
+    let numbers = lesson.cellNumbers
     for cell in lesson.executableCells {
-      number += 1
       guard var output = outputs[cell.index] else { continue }
       // The runtime's message is the crash's reason: say it once, on the crash line.
       if case .crashed(let crashed, let reason) = result.status, crashed == cell.index {
@@ -40,8 +39,9 @@ public struct TerminalRenderer {
       let body = render(output) + failure(in: cell.index, result.status)
       // A hidden cell appears only when it has something to show.
       if cell.role == .hidden && body.isEmpty { continue }
+      let number = numbers[cell.index].map { "[\($0)]" } ?? "[hidden]"
       text +=
-        "\n" + dim("── [\(number)] line \(cell.fenceLine) " + String(repeating: "─", count: 40))
+        "\n" + dim("── \(number) line \(cell.fenceLine) " + String(repeating: "─", count: 40))
         + "\n"
       if cell.role != .hidden {
         // Show the code that ran: an exercise's solution, where the lesson has one.
@@ -157,7 +157,9 @@ public func alignedTable(headers: [String], rows: [[String]]) -> String {
 /// the time and rate when `seconds` is `nil`.
 public func progressLine(label: String, done: Int, total: Int, seconds: Double?) -> String {
   let width = 24
-  let filled = total > 0 ? width * done / total : width
+  // Clamped, and in floating point: a bar past its total, or counts near Int.max, still draw.
+  let fraction = total > 0 ? min(max(Double(done) / Double(total), 0), 1) : 1
+  let filled = Int(fraction * Double(width))
   let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
   var line = (label.isEmpty ? "" : label + " ") + "\(bar) \(done)/\(total)"
   if let seconds {
@@ -167,19 +169,32 @@ public func progressLine(label: String, done: Int, total: Int, seconds: Double?)
   return line
 }
 
-/// A compact chart of the series in Unicode, 10 rows high, with the y range and legend.
+/// A compact chart of the series in Unicode, 10 rows high, with the y range and legend. A log
+/// y axis spaces rows by ratios, so a loss that falls over decades stays readable.
 func unicodeChart(_ plot: Plot, width: Int = 60, height: Int = 10) -> String {
-  let points = plot.series.flatMap { zip($0.x, $0.y) }.filter { $0.0.isFinite && $0.1.isFinite }
+  let points = plot.series.flatMap { zip($0.x, $0.y) }.filter {
+    PlotAxis.coordinate($0.0, .linear) != nil && PlotAxis.coordinate($0.1, plot.yScale) != nil
+  }
   guard let minX = points.map(\.0).min(), let maxX = points.map(\.0).max(),
     let minY = points.map(\.1).min(), let maxY = points.map(\.1).max()
   else { return "(empty plot)\n" }
+  // The data's own ends, not round ticks: the chart is too small for a tick grid.
+  let xs = (PlotAxis.coordinate(minX, .linear)!, PlotAxis.coordinate(maxX, .linear)!)
+  let ys = (PlotAxis.coordinate(minY, plot.yScale)!, PlotAxis.coordinate(maxY, plot.yScale)!)
+  /// The cell of `fraction` of the way along `count` cells, clamped to the grid.
+  func cell(_ value: Double, _ ends: (Double, Double), _ count: Int) -> Int {
+    let fraction = ends.1 > ends.0 ? (value - ends.0) / (ends.1 - ends.0) : 0.5
+    return fraction.isFinite ? Int((min(max(fraction, 0), 1) * Double(count - 1)).rounded()) : 0
+  }
   let marks: [Character] = ["●", "○", "◆", "◇", "■", "□"]
   var grid = [[Character]](repeating: [Character](repeating: " ", count: width), count: height)
   for (index, series) in plot.series.enumerated() {
-    for (x, y) in zip(series.x, series.y) where x.isFinite && y.isFinite {
-      let column = maxX > minX ? Int((x - minX) / (maxX - minX) * Double(width - 1)) : 0
-      let row = maxY > minY ? Int((maxY - y) / (maxY - minY) * Double(height - 1)) : height / 2
-      grid[row][column] = marks[index % marks.count]
+    for (x, y) in zip(series.x, series.y) {
+      guard let column = PlotAxis.coordinate(x, .linear),
+        let row = PlotAxis.coordinate(y, plot.yScale)
+      else { continue }
+      grid[height - 1 - cell(row, ys, height)][cell(column, xs, width)] =
+        marks[index % marks.count]
     }
   }
   let top = String(format: "%.4g", maxY)
@@ -195,6 +210,7 @@ func unicodeChart(_ plot: Plot, width: Int = 60, height: Int = 10) -> String {
   let axis =
     String(format: "%.4g", minX) + " … " + String(format: "%.4g", maxX)
     + (plot.xLabel.isEmpty ? "" : "  (\(plot.xLabel))")
+    + (plot.yScale == .log ? "  y on a log scale" : "")
   text += String(repeating: " ", count: margin + 2) + axis + "\n"
   text +=
     plot.series.enumerated().map { "\(marks[$0.offset % marks.count]) \($0.element.name)" }

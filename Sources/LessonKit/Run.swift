@@ -224,7 +224,7 @@ private struct ProgressWatcher {
     offset += UInt64(end - data.startIndex + 1)
     for object in decodeEventLines(data[data.startIndex...end], key: key) {
       if object["kind"] as? String == "progress" {
-        latestEvent = (object["final"] as? Bool == true) ? nil : decode(object)
+        latestEvent = (object["final"] as? Bool == true) ? nil : decodeEvent(object)
       }
     }
     return latestEvent
@@ -281,7 +281,7 @@ private func readEvents(_ path: String, key: String) -> [[String: Any]] {
 }
 
 /// The JSON objects among `lines` that carry this run's key; anything else is ignored.
-private func decodeEventLines(_ lines: Data.SubSequence, key: String) -> [[String: Any]] {
+func decodeEventLines(_ lines: Data.SubSequence, key: String) -> [[String: Any]] {
   lines.split(separator: UInt8(ascii: "\n")).compactMap { line in
     guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
       object["key"] as? String == key
@@ -305,7 +305,7 @@ private func split(
       endOffsets = (
         event["stdout"] as? Int ?? endOffsets.stdout, event["stderr"] as? Int ?? endOffsets.stderr
       )
-    } else if let index = event["cell"] as? Int, let decoded = decode(event) {
+    } else if let index = event["cell"] as? Int, let decoded = decodeEvent(event) {
       // A progress bar's updates replace each other: keep its latest state only.
       if case .progress(let label, _, _, _) = decoded,
         case .progress(label, _, _, _)? = cellEvents[index]?.last?.event
@@ -369,7 +369,9 @@ private func read(_ file: FileHandle?, from: Int, to: Int, limit: Int) -> (Strin
   return (text, truncated)
 }
 
-private func decode(_ event: [String: Any]) -> RuntimeEvent? {
+/// A check, table, plot or progress event from its JSON object; `nil` for a kind this
+/// version does not know or a check without its fields. Missing optional fields get defaults.
+func decodeEvent(_ event: [String: Any]) -> RuntimeEvent? {
   switch event["kind"] as? String {
   case "check":
     guard let passed = event["passed"] as? Bool, let message = event["message"] as? String else {
@@ -391,7 +393,8 @@ private func decode(_ event: [String: Any]) -> RuntimeEvent? {
     return .plot(
       Plot(
         title: event["title"] as? String ?? "", xLabel: event["xLabel"] as? String ?? "",
-        yLabel: event["yLabel"] as? String ?? "", series: series))
+        yLabel: event["yLabel"] as? String ?? "", series: series,
+        yScale: (event["yScale"] as? String).flatMap { PlotScale(rawValue: $0) } ?? .linear))
   case "progress":
     return .progress(
       label: event["label"] as? String ?? "", done: event["done"] as? Int ?? 0,

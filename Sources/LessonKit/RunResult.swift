@@ -106,6 +106,8 @@ public struct Plot: Sendable, Equatable, Codable {
   public var yLabel: String
   /// The lines.
   public var series: [Series]
+  /// How y values map onto the axis.
+  public var yScale: PlotScale = .linear
 }
 
 /// Something a cell showed besides text.

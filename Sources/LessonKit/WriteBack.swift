@@ -30,11 +30,10 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
   let outputs = Dictionary(
     result.cells.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
   var assets: [(String, String)] = []
-  var number = 0
+  let numbers = lesson.cellNumbers
   var edits: [(range: Range<Int>, replacement: [String])] = []
   let outputBlocks = outputCellsByFence(lesson)
   for cell in lesson.executableCells {
-    number += 1
     let region = managedRegion(
       after: cell, outputBlocks: outputBlocks, lines: lines, assetsFolder: assetsFolder)
     var block: [String] = []
@@ -51,7 +50,8 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
         if case .plot(let plot) = event { return plot } else { return nil }
       }
       for (index, plot) in plots.enumerated() {
-        let file = "\(assetsFolder)/cell-\(number)-plot-\(index + 1).svg"
+        let cellName = numbers[cell.index].map { "cell-\($0)" } ?? "hidden-line-\(cell.fenceLine)"
+        let file = "\(assetsFolder)/\(cellName)-plot-\(index + 1).svg"
         assets.append((file, renderSVG(plot)))
         block += ["", "![\(plot.title.isEmpty ? "plot" : plot.title)](\(file))"]
       }

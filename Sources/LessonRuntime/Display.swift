@@ -46,18 +46,32 @@ public struct Series: Sendable {
   }
 }
 
+/// How a plot's y values map onto its axis.
+public enum PlotScale: String, Sendable {
+  /// Equal steps of value are equal distances.
+  case linear
+  /// Equal ratios are equal distances, as matplotlib's `plt.yscale("log")`: for a loss that
+  /// falls over decades. Values that are not positive are left out.
+  case log
+}
+
 /// Shows a line chart of one or more series: a compact Unicode chart in the terminal, an SVG
 /// in exports and recorded outputs.
 ///
 /// ```swift
 /// plot([Series("loss", losses)], title: "Training loss", xLabel: "step", yLabel: "MSE")
+/// plot([Series("loss", losses)], title: "Training loss", yScale: .log)
 /// ```
-public func plot(_ series: [Series], title: String = "", xLabel: String = "", yLabel: String = "") {
+public func plot(
+  _ series: [Series], title: String = "", xLabel: String = "", yLabel: String = "",
+  yScale: PlotScale = .linear
+) {
   if Channel.isConnected {
     Channel.send(
       "plot",
       [
         "cell": CurrentCell.index, "title": title, "xLabel": xLabel, "yLabel": yLabel,
+        "yScale": yScale.rawValue,
         "series": series.map { ["name": $0.name, "x": $0.x, "y": $0.y] },
       ])
   } else {

@@ -18,7 +18,7 @@ public struct CharTokenizer: Codable, Equatable, Sendable {
     self.init(vocabulary: Array(Set(corpus)).sorted())
   }
 
-  /// A tokenizer with the given characters as ids 0, 1, ….
+  /// A tokenizer with the given characters as ids 0, 1, …; each must appear once.
   public init(vocabulary: [Character]) {
     self.vocabulary = vocabulary
     ids = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
@@ -39,18 +39,27 @@ public struct CharTokenizer: Codable, Equatable, Sendable {
     }
   }
 
-  /// The text of `tokens`.
+  /// The text of `tokens`. An id outside the vocabulary, which no model trained with this
+  /// tokenizer produces, becomes U+FFFD (�), as an invalid byte does in decoded UTF-8.
   public func decode(_ tokens: [Int]) -> String {
-    String(tokens.map { vocabulary[$0] })
+    String(tokens.map { vocabulary.indices.contains($0) ? vocabulary[$0] : "\u{FFFD}" })
   }
 
   enum CodingKeys: String, CodingKey { case vocabulary }
 
   /// Reads a tokenizer saved as its vocabulary string.
   public init(from decoder: Decoder) throws {
-    let text = try decoder.container(keyedBy: CodingKeys.self).decode(
-      String.self, forKey: .vocabulary)
-    self.init(vocabulary: Array(text))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let characters = Array(try container.decode(String.self, forKey: .vocabulary))
+    var seen = Set<Character>()
+    if let repeated = characters.first(where: { !seen.insert($0).inserted }) {
+      throw DecodingError.dataCorruptedError(
+        forKey: .vocabulary, in: container,
+        debugDescription:
+          "the vocabulary lists \(String(reflecting: String(repeated))) twice; each character "
+          + "must have one id")
+    }
+    self.init(vocabulary: characters)
   }
 
   /// Saves the tokenizer as its vocabulary string.

@@ -19,13 +19,45 @@ public struct GPTConfig: Codable, Equatable, Sendable {
   public init(
     vocabSize: Int, blockSize: Int, nEmbd: Int, nHead: Int, nLayer: Int, dropout: Float = 0
   ) {
-    precondition(nEmbd % nHead == 0, "GPTConfig: nEmbd \(nEmbd) is not divisible by nHead \(nHead)")
     self.vocabSize = vocabSize
     self.blockSize = blockSize
     self.nEmbd = nEmbd
     self.nHead = nHead
     self.nLayer = nLayer
     self.dropout = dropout
+    if let problem { preconditionFailure(problem) }
+  }
+
+  /// Why no model can be built with this configuration, or `nil` when one can: a size that
+  /// is not positive, heads that do not divide the width, a dropout outside [0, 1), or
+  /// a model so large that its parameter count overflows.
+  public var problem: String? {
+    let sizes = [
+      ("vocabSize", vocabSize), ("blockSize", blockSize), ("nEmbd", nEmbd), ("nHead", nHead),
+      ("nLayer", nLayer),
+    ]
+    if let (name, value) = sizes.first(where: { $0.1 <= 0 }) {
+      return "GPTConfig.\(name) is \(value); it must be positive"
+    }
+    if nEmbd % nHead != 0 {
+      return "GPTConfig.nEmbd \(nEmbd) is not divisible by nHead \(nHead)"
+    }
+    if !(dropout >= 0 && dropout < 1) {
+      return "GPTConfig.dropout is \(dropout); it must be in [0, 1)"
+    }
+    // Embeddings, plus per layer about 12 · nEmbd², must be countable (and far smaller, to
+    // fit in memory, but that is for the allocator to say).
+    let (width2, o1) = nEmbd.multipliedReportingOverflow(by: nEmbd)
+    let (layers, o2) = width2.multipliedReportingOverflow(by: 16)
+    let (all, o3) = layers.multipliedReportingOverflow(by: nLayer)
+    let (embeddings, o4) = (vocabSize + blockSize).multipliedReportingOverflow(by: nEmbd)
+    let (attention, o5) = blockSize.multipliedReportingOverflow(by: blockSize)
+    if o1 || o2 || o3 || o4 || o5 || all > 1 << 40 || embeddings > 1 << 40 || attention > 1 << 40 {
+      return
+        "GPTConfig of \(nLayer) layers of width \(nEmbd), vocabulary \(vocabSize) and context "
+        + "\(blockSize) is too large to build"
+    }
+    return nil
   }
 
   /// The benchmark configurations of `gpt_bench.py`, with a 65-character vocabulary.

@@ -16,6 +16,38 @@ public struct GPTCheckpoint: Codable, Equatable, Sendable {
     self.tokenizer = tokenizer
     self.training = training
   }
+
+  /// Decodes a checkpoint description and checks that it describes a model that can be
+  /// built; `path` names the file in errors.
+  /// - Throws: `CheckpointError` naming the file and the field.
+  public init(json: Data, path: String) throws {
+    do {
+      self = try JSONDecoder().decode(GPTCheckpoint.self, from: json)
+    } catch {
+      throw CheckpointError(path: path, reason: "cannot be read as a GPT checkpoint (\(error))")
+    }
+    if let problem = config.problem {
+      throw CheckpointError(path: path, reason: problem)
+    }
+    guard tokenizer.count <= config.vocabSize else {
+      throw CheckpointError(
+        path: path,
+        reason:
+          "has a tokenizer of \(tokenizer.count) characters for a model of vocabSize "
+          + "\(config.vocabSize); its ids would fall outside the embedding table")
+    }
+  }
+}
+
+/// A GPT checkpoint description that cannot be read or describes no buildable model.
+public struct CheckpointError: Error, CustomStringConvertible, Equatable {
+  /// The description's file.
+  public let path: String
+  /// What is wrong.
+  public let reason: String
+
+  /// A message naming what went wrong and where.
+  public var description: String { "\(path): \(reason)" }
 }
 
 /// The settings and results of a training run, so that it can be checked and repeated.
@@ -69,14 +101,14 @@ extension GPT {
   /// the `.json` file of the same name beside it describes the model.
   public static func load(contentsOf url: URL) throws -> (model: GPT, checkpoint: GPTCheckpoint) {
     let descriptionURL = url.deletingPathExtension().appendingPathExtension("json")
-    let checkpoint: GPTCheckpoint
+    let json: Data
     do {
-      checkpoint = try JSONDecoder().decode(
-        GPTCheckpoint.self, from: Data(contentsOf: descriptionURL))
+      json = try Data(contentsOf: descriptionURL)
     } catch {
-      throw AdapterFileError(
-        path: descriptionURL.path, reason: "cannot be read as a GPT checkpoint (\(error))")
+      throw CheckpointError(
+        path: descriptionURL.path, reason: "cannot be read (\(error.localizedDescription))")
     }
+    let checkpoint = try GPTCheckpoint(json: json, path: descriptionURL.path)
     let model = GPT(checkpoint.config)
     try model.loadWeights(from: url)
     return (model, checkpoint)

@@ -137,6 +137,54 @@ struct BrowserTests {
     }
   }
 
+  /// At a phone's width, the chart shown is laid out for it: its tick labels, legend and
+  /// axis titles are at least 10 px high and every text lies inside the chart. (The wide
+  /// chart shrunk to fit had 7 px labels, and a long legend ran off its right edge.)
+  @Test(.enabled(if: chromiumPath != nil || pageToolsRequired))
+  func plotLabelsStayReadableOnAPhone() throws {
+    let browser = try #require(chromiumPath, "Chromium is not installed")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try """
+    # A plot
+
+    ```swift
+    let steps = (0..<300).map(Double.init)
+    plot([Series("training loss, rank 8 on query and value", x: steps, y: steps.map { 4 * exp(-$0 / 60) + 0.01 }),
+          Series("validation", x: steps, y: steps.map { 4.2 * exp(-$0 / 70) + 0.02 })],
+         title: "Fine-tuning the char-level GPT on Tiny Shakespeare", xLabel: "optimizer step",
+         yLabel: "cross-entropy", yScale: .log)
+    ```
+    """.write(to: folder.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let export = try lessons(["export", "lesson.md", "--html"], in: folder)
+    #expect(export.status == 0, "\(export.stderr)")
+    let html = try String(contentsOf: folder.appendingPathComponent("lesson.html"), encoding: .utf8)
+    let probe = folder.appendingPathComponent("probe.html")
+    try html.replacingOccurrences(
+      of: "</body>",
+      with: """
+        <script>
+        const shown = [...document.querySelectorAll('figure.plot svg')]
+          .filter(svg => getComputedStyle(svg).display !== 'none');
+        const svg = shown[0], box = svg.getBoundingClientRect();
+        const texts = [...svg.querySelectorAll('text')].map(t => t.getBoundingClientRect());
+        document.title = JSON.stringify({
+          shown: shown.length, width: box.width, texts: texts.length,
+          smallest: Math.min(...texts.map(r => r.height)),
+          outside: texts.filter(r => r.left < box.left - 0.5 || r.right > box.right + 0.5
+            || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5).length});
+        </script></body>
+        """
+    ).write(to: probe, atomically: true, encoding: .utf8)
+    for width in [1200, 390] {
+      let seen = try pageTitle(browser, probe, extra: ["--window-size=\(width),900"])
+      #expect(seen["shown"] as? Int == 1, "one chart at \(width) px: \(seen)")
+      #expect((seen["texts"] as? Int ?? 0) >= 8, "ticks, labels and legend at \(width) px")
+      #expect((seen["smallest"] as? Double ?? 0) >= 10, "text under 10 px at \(width) px: \(seen)")
+      #expect(seen["outside"] as? Int == 0, "text outside the chart at \(width) px: \(seen)")
+    }
+  }
+
   /// Loads `page` and returns its title, parsed as the JSON object the page's script put there.
   private func pageTitle(_ browser: String, _ page: URL, extra: [String]) throws -> [String: Any] {
     let dom = try chromium(browser, extra + ["--dump-dom", page.absoluteString])

@@ -50,9 +50,9 @@ struct EndToEndTests {
     #expect(once != original)
     #expect(once.contains("```output\ntensor([[ 7., 10.],"))
     #expect(once.contains("steps ████████████████████████ 10/10\n"))
-    #expect(once.contains("\n![Loss](lesson.assets/cell-3-plot-1.svg)"))
+    #expect(once.contains("\n![Loss](lesson.assets/cell-2-plot-1.svg)"))
     let svg = try String(
-      contentsOf: folder.appendingPathComponent("lesson.assets/cell-3-plot-1.svg"), encoding: .utf8)
+      contentsOf: folder.appendingPathComponent("lesson.assets/cell-2-plot-1.svg"), encoding: .utf8)
     #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
     #expect(svg.contains("<polyline class=\"series\""))
     #expect(svg.contains(">Loss</text>") && svg.contains(">MSE</text>"))

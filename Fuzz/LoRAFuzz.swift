@@ -1,0 +1,66 @@
+// libFuzzer targets for the library's file readers, compiled into the LoRA module by
+// `Scripts/fuzz` with `-sanitize=fuzzer`.
+//
+// `FUZZ_TARGET` picks the target:
+// - `safetensors`: a `.safetensors` file, then every tensor it lists, read as float32.
+// - `adapter-config`: an `adapter_config.json`, parsed and checked as PEFT's LoRA config,
+//   then its module selection run over a small GPT's names.
+// - `checkpoint`: a GPT checkpoint description (`NAME.json`), decoded and checked.
+// - `tokenizer`: a saved CharTokenizer; the input's text is encoded with it and its
+//   bytes decoded as ids.
+import Foundation
+
+private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
+private let gpt = GPT(GPTConfig(vocabSize: 5, blockSize: 4, nEmbd: 4, nHead: 2, nLayer: 2))
+
+/// libFuzzer's entry point: runs the target that `FUZZ_TARGET` names on one input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+  let data = Data(bytes: start, count: count)
+  switch target {
+  case "safetensors": fuzzSafetensors(data)
+  case "adapter-config": fuzzAdapterConfig(data)
+  case "checkpoint": fuzzCheckpoint(data)
+  case "tokenizer": fuzzTokenizer(data)
+  default:
+    fatalError(
+      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint or tokenizer, not '\(target)'")
+  }
+  return 0
+}
+
+private func fuzzSafetensors(_ data: Data) {
+  guard let file = try? Safetensors(data: data, source: "fuzz.safetensors") else { return }
+  // What was read writes back and reads again to the same tensors.
+  let again = try! Safetensors(data: file.encoded())
+  precondition(again.tensors.keys.sorted() == file.tensors.keys.sorted())
+}
+
+private func fuzzAdapterConfig(_ data: Data) {
+  guard let json = try? JSONValue(parsing: data) else { return }
+  _ = json.serialized()
+  guard let config = try? AdapterConfig(json: json, path: "adapter_config.json") else { return }
+  _ = try? config.selectModules(in: gpt)
+  _ = config.json.serialized()
+}
+
+private func fuzzCheckpoint(_ data: Data) {
+  guard let checkpoint = try? GPTCheckpoint(json: data, path: "fuzz.json") else { return }
+  // A checkpoint that decodes describes a model that can be built: keep it small enough
+  // to build on every input.
+  let config = checkpoint.config
+  if config.vocabSize * config.nEmbd < 1 << 16, config.blockSize * config.nEmbd < 1 << 16,
+    config.nLayer * config.nEmbd * config.nEmbd < 1 << 18
+  {
+    _ = GPT(config)
+  }
+}
+
+private func fuzzTokenizer(_ data: Data) {
+  guard let tokenizer = try? JSONDecoder().decode(CharTokenizer.self, from: data) else { return }
+  let text = String(decoding: data, as: UTF8.self)
+  if let ids = try? tokenizer.encode(text) {
+    precondition(tokenizer.decode(ids) == text, "decode(encode(text)) != text")
+  }
+  _ = tokenizer.decode(data.map { Int($0) - 2 })
+}
