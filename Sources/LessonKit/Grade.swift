@@ -95,7 +95,7 @@ public struct GradedCheck: Codable, Sendable {
 /// lesson runs again, so one broken exercise never zeroes the others.
 public func grade(
   submission: Lesson, key: Lesson?, toolchain: Toolchain, cacheDirectory: String,
-  timeout: Double
+  limits: RunLimits
 ) -> GradeReport {
   let reference = key ?? submission
   var notes: [String] = []
@@ -154,7 +154,7 @@ public func grade(
     let directory = URL(fileURLWithPath: reference.path).deletingLastPathComponent().path
     guard
       let result = try? LessonKit.run(
-        executable, program: program, limits: RunLimits(timeout: timeout), directory: directory)
+        executable, program: program, limits: limits, directory: directory)
     else {
       status = "invalid"
       notes.append("the lesson program could not be started")

@@ -15,10 +15,23 @@ public struct RunLimits: Sendable {
   public var outputPerCell: Int
   /// Bytes of output, all streams together, past which the program is stopped.
   public var totalOutput: Int
+  /// Bytes of resident memory, the program and every process it started together, past
+  /// which it is stopped; `nil` for no limit. Measured ten times a second (on Linux, from
+  /// `/proc`; elsewhere not at all), so that a lesson is stopped with a message that says
+  /// why, before the system runs out and kills something.
+  public var memory: Int?
+
+  /// The default memory limit of the command line: 4 GiB, four times what the course's
+  /// largest lesson uses.
+  public static let defaultMemory = 4 << 30
 
   /// Limits with the defaults of the command line.
-  public init(timeout: Double? = nil, outputPerCell: Int = 1 << 16, totalOutput: Int = 256 << 20) {
+  public init(
+    timeout: Double? = nil, memory: Int? = RunLimits.defaultMemory, outputPerCell: Int = 1 << 16,
+    totalOutput: Int = 256 << 20
+  ) {
     self.timeout = timeout
+    self.memory = memory
     self.outputPerCell = outputPerCell
     self.totalOutput = totalOutput
   }
@@ -68,9 +81,11 @@ public func run(
   defer { RunningProgram.unregister(slot) }
 
   var timedOut = false
+  var peakMemory = 0
   var waitStatus: Int32 = 0
   var progress = ProgressWatcher(path: eventsPath, key: key)
   var lastPoll = Date.distantPast
+  var lastMemoryCheck = Date.distantPast
   while true {
     let finished = waitpid(process, &waitStatus, WNOHANG)
     if finished == process {
@@ -94,6 +109,15 @@ public func run(
       waitpid(process, &waitStatus, 0)
       break
     }
+    if let memory = limits.memory, Date().timeIntervalSince(lastMemoryCheck) > 0.1 {
+      lastMemoryCheck = Date()
+      peakMemory = max(peakMemory, residentBytes(ofTree: process))
+      if peakMemory > memory {
+        kill(-process, SIGKILL)
+        waitpid(process, &waitStatus, 0)
+        break
+      }
+    }
     usleep(5000)
   }
   let seconds = Date().timeIntervalSince(start)
@@ -109,6 +133,12 @@ public func run(
     events.contains(where: { $0["kind"] as? String == "finished" })
   {
     status = .finished
+  } else if let memory = limits.memory, peakMemory > memory {
+    status = .crashed(
+      cell: lastCell,
+      reason:
+        "stopped after using more than \(byteCount(memory)) of memory (the --memory limit; "
+        + "raise it, or use smaller tensors or batches)")
   } else if fileSize(stdoutPath) + fileSize(stderrPath) > limits.totalOutput {
     status = .crashed(
       cell: lastCell, reason: "stopped after printing more than \(limits.totalOutput >> 20) MB")
@@ -122,84 +152,6 @@ public func run(
   return RunResult(
     status: status, cells: cells, seconds: seconds,
     markersTampered: markers != Array(0..<markers.count))
-}
-
-/// The process groups of the lesson programs that are running (several when `grade` runs
-/// submissions in parallel), so that an interrupt of the runner (Ctrl-C) stops them too: in
-/// groups of their own, they do not get the terminal's signals.
-public enum RunningProgram {
-  /// A fixed table that the signal handler can read without locking or allocating.
-  private static let capacity = 256
-  nonisolated(unsafe) private static let groups: UnsafeMutablePointer<pid_t> = {
-    let table = UnsafeMutablePointer<pid_t>.allocate(capacity: capacity)
-    table.initialize(repeating: 0, count: capacity)
-    return table
-  }()
-  /// For each slot, the run folder's files and then the folder itself (at most
-  /// `pathsPerSlot`), as C strings made before the program starts: the handler may only
-  /// unlink and rmdir, not build paths.
-  nonisolated(unsafe) private static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> =
-    {
-      let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
-        capacity: capacity * pathsPerSlot)
-      table.initialize(repeating: nil, count: capacity * pathsPerSlot)
-      return table
-    }()
-  private static let pathsPerSlot = 4
-  private static let lock = NSLock()
-
-  /// Records a running program's group and its run folder's `files` and `folder`, to be
-  /// removed if the runner is interrupted; returns its slot for `unregister`.
-  static func register(_ group: pid_t, files: [String], folder: String) -> Int? {
-    lock.withLock {
-      guard let slot = (0..<capacity).first(where: { groups[$0] == 0 }) else { return nil }
-      for (index, path) in (files + [folder]).prefix(pathsPerSlot).enumerated() {
-        paths[slot * pathsPerSlot + index] = strdup(path)
-      }
-      groups[slot] = group
-      return slot
-    }
-  }
-
-  /// Forgets the program in `slot`.
-  static func unregister(_ slot: Int?) {
-    guard let slot else { return }
-    lock.withLock {
-      groups[slot] = 0
-      for index in 0..<pathsPerSlot {
-        free(paths[slot * pathsPerSlot + index])
-        paths[slot * pathsPerSlot + index] = nil
-      }
-    }
-  }
-
-  /// Makes SIGINT and SIGTERM stop every running lesson program before the runner exits.
-  public static func forwardInterrupts() {
-    _ = groups
-    _ = paths
-    // A parent may start the runner with these signals blocked (test harnesses do), and
-    // the mask is inherited: unblock them, or Ctrl-C would never reach the handler.
-    var unblocked = sigset_t()
-    sigemptyset(&unblocked)
-    sigaddset(&unblocked, SIGINT)
-    sigaddset(&unblocked, SIGTERM)
-    sigprocmask(SIG_UNBLOCK, &unblocked, nil)
-    for signalNumber in [SIGINT, SIGTERM] {
-      signal(signalNumber) { received in
-        for slot in 0..<RunningProgram.capacity where RunningProgram.groups[slot] > 0 {
-          kill(-RunningProgram.groups[slot], SIGKILL)
-          // The run folder, files first: unlink, or rmdir for the folder; both are
-          // async-signal-safe, as a recursive removal is not.
-          for index in 0..<RunningProgram.pathsPerSlot {
-            guard let path = RunningProgram.paths[slot * RunningProgram.pathsPerSlot + index]
-            else { continue }
-            if unlink(path) != 0 { rmdir(path) }
-          }
-        }
-        _exit(128 + received)
-      }
-    }
-  }
 }
 
 /// Reads new lines of the event file as they arrive and keeps the latest progress event.

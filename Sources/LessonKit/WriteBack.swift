@@ -86,9 +86,6 @@ func recordedPlotLinks(in lesson: Lesson) -> [Int] {
   }
 }
 
-/// The lines (0-based, half-open) after `cell` that an earlier `--write` owns: blank lines,
-/// an `output` block, and image links into the lesson's assets folder. Empty, right after
-/// the cell, when there are none.
 /// The lesson's `output` blocks by the 1-based line of their opening fence.
 private func outputCellsByFence(_ lesson: Lesson) -> [Int: Cell] {
   Dictionary(
@@ -96,6 +93,9 @@ private func outputCellsByFence(_ lesson: Lesson) -> [Int: Cell] {
     uniquingKeysWith: { first, _ in first })
 }
 
+/// The lines (0-based, half-open) after `cell` that an earlier `--write` owns: blank lines,
+/// an `output` block, and image links into the lesson's assets folder. Empty, right after
+/// the cell, when there are none.
 private func managedRegion(
   after cell: Cell, outputBlocks: [Int: Cell], lines: [String], assetsFolder: String
 ) -> Range<Int> {
@@ -164,11 +164,30 @@ public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
       try svg.write(to: asset, atomically: true, encoding: .utf8)
     }
     if text != current { try text.write(to: url, atomically: true, encoding: .utf8) }
+    removeStalePlots(linkedBy: target, keeping: Set(assets.map(\.0)), in: folder)
     return
   }
   throw LessonError(
     file: lesson.path,
     "kept changing while its outputs were being written; nothing was written, run it again")
+}
+
+/// Deletes the plot files that an earlier `--write` linked from `lesson` and this one did
+/// not write again (a cell that no longer plots, or one whose number changed). Only names
+/// that `--write` itself makes are touched.
+private func removeStalePlots(linkedBy lesson: Lesson, keeping written: Set<String>, in folder: URL)
+{
+  let lines = lesson.text.components(separatedBy: "\n")
+  for line in recordedPlotLinks(in: lesson).map({ lines[$0] }) {
+    guard let open = line.lastIndex(of: "("), line.hasSuffix(".svg)") else { continue }
+    let file = String(line[line.index(after: open)..<line.index(before: line.endIndex)])
+    let name = URL(fileURLWithPath: file).lastPathComponent
+    guard !written.contains(file), !file.contains(".."),
+      name.range(of: #"^(cell-\d+|hidden-line-\d+)-plot-\d+\.svg$"#, options: .regularExpression)
+        != nil
+    else { continue }
+    try? FileManager.default.removeItem(at: folder.appendingPathComponent(file))
+  }
 }
 
 /// The file's text now.

@@ -13,7 +13,7 @@ enum Execution {
 
 /// Reads, compiles and runs the lesson at `path`, in the lesson's folder, drawing a live
 /// progress bar on standard error when `live`.
-func execute(lessonAt path: String, timeout: Double?, useCache: Bool, live: Bool) -> Execution {
+func execute(lessonAt path: String, limits: RunLimits, useCache: Bool, live: Bool) -> Execution {
   let parsed: Lesson
   do {
     parsed = try readLesson(at: path)
@@ -38,7 +38,7 @@ func execute(lessonAt path: String, timeout: Double?, useCache: Bool, live: Bool
   do {
     RunningProgram.forwardInterrupts()
     let result = try LessonKit.run(
-      executable, program: program, limits: RunLimits(timeout: timeout),
+      executable, program: program, limits: limits,
       directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
       onProgress: live ? { showLiveProgress($0) } : nil)
     if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

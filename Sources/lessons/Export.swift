@@ -28,6 +28,7 @@ struct Export: ParsableCommand {
   var timeout: Double?
   @Flag(help: "With --html: compile even if an identical lesson program is cached.")
   var noCache = false
+  @OptionGroup var memory: MemoryOption
 
   func validate() throws {
     guard student != html else { throw ValidationError("choose one of --student and --html") }
@@ -51,7 +52,10 @@ struct Export: ParsableCommand {
     let pageRun: PageRun
     let parsed: Lesson
     var exit = LessonExit.couldNotRun
-    switch execute(lessonAt: path, timeout: timeout, useCache: !noCache, live: isatty(2) == 1) {
+    switch execute(
+      lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
+      useCache: !noCache, live: isatty(2) == 1)
+    {
     case .failed(_, let message):
       printError(message)
       return .couldNotRun

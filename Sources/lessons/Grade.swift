@@ -19,6 +19,7 @@ struct Grade: ParsableCommand {
   @Flag(help: "Print the report as JSON.") var json = false
   @Option(parsing: .unconditional, help: "Seconds allowed for each run of a submission.")
   var timeout: Double = 120
+  @OptionGroup var memory: MemoryOption
   @Option(help: "Submissions graded at once (default: the number of cores).")
   var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -58,7 +59,8 @@ struct Grade: ParsableCommand {
       let lesson = try readLesson(at: path, checkingReferences: key == nil)
       return LessonKit.grade(
         submission: lesson, key: key, toolchain: toolchain,
-        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache", timeout: timeout)
+        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache",
+        limits: RunLimits(timeout: timeout, memory: memory.memory.bytes))
     } catch {
       return GradeReport(
         lesson: path, status: "invalid", score: 0,

@@ -69,3 +69,47 @@ func unwritableDestination(_ path: String) -> String? {
   }
   return nil
 }
+
+/// A memory size on the command line: `4G`, `512M`, `1.5G`, `800K`, a number of bytes, or
+/// `none` for no limit.
+struct MemoryLimit: ExpressibleByArgument, CustomStringConvertible {
+  /// The limit in bytes, or `nil` for none.
+  var bytes: Int?
+
+  init(bytes: Int?) { self.bytes = bytes }
+
+  init?(argument: String) {
+    let text = argument.trimmingCharacters(in: .whitespaces).uppercased()
+    if text == "NONE" {
+      bytes = nil
+      return
+    }
+    let units: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+    var digits = text.hasSuffix("B") ? String(text.dropLast()) : text
+    var scale = 1.0
+    if let unit = digits.last, let factor = units[unit] {
+      scale = factor
+      digits.removeLast()
+    }
+    guard let value = Double(digits), value > 0, (value * scale) < Double(Int.max) else {
+      return nil
+    }
+    bytes = Int(value * scale)
+  }
+
+  var description: String {
+    guard let bytes else { return "none" }
+    return bytes % (1 << 30) == 0 ? "\(bytes >> 30)G" : "\(bytes >> 20)M"
+  }
+
+  static var defaultValueDescription: String { "4G" }
+}
+
+/// `--memory`, for every command that runs lessons.
+struct MemoryOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Stop a lesson whose processes use more memory than this: 4G, 512M, or none.",
+      valueName: "SIZE"))
+  var memory = MemoryLimit(bytes: RunLimits.defaultMemory)
+}

@@ -18,6 +18,7 @@ struct Run: ParsableCommand {
   var timeout: Double?
   @Flag(help: "Print one JSON document instead of the terminal report.") var json = false
   @Flag(help: "Compile even if an identical lesson program is cached.") var noCache = false
+  @OptionGroup var memory: MemoryOption
 
   func validate() throws {
     if let timeout, timeout <= 0 {
@@ -35,7 +36,8 @@ struct Run: ParsableCommand {
     let parsed: Lesson
     let result: RunResult
     switch execute(
-      lessonAt: path, timeout: timeout, useCache: !noCache, live: !json && isatty(2) == 1)
+      lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
+      useCache: !noCache, live: !json && isatty(2) == 1)
     {
     case .failed(let status, let message):
       return fail(path, status: status, message)

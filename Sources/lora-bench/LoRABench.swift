@@ -23,8 +23,12 @@ struct Tables: ParsableCommand {
       session and its figure is printed beside ours.
       """)
 
-  @Option(help: "Sections to run: matmul, elementwise, toy, gpt, runner (default: all).")
-  var only: [Section] = Section.allCases
+  @Option(
+    help: """
+      Sections to run: matmul, elementwise, toy, gpt, runner, scaling (default: all but \
+      scaling, which compiles a 10,000-cell lesson and takes several minutes).
+      """)
+  var only: [Section] = Section.allCases.filter { $0 != .scaling }
 
   @Option(help: "A Python with PyTorch installed, to run the reference scripts.")
   var python: String?
@@ -42,8 +46,11 @@ struct Tables: ParsableCommand {
       """)
   var repeats = 3
 
+  @Option(help: "Lesson sizes, in cells and in formulas, for the scaling section.")
+  var sizes: [Int] = [10, 100, 1_000, 10_000]
+
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy, gpt, runner
+    case matmul, elementwise, toy, gpt, runner, scaling
   }
 
   func run() throws {
@@ -98,6 +105,10 @@ struct Tables: ParsableCommand {
     if only.contains(.runner) {
       print("## The lesson runner\n")
       print(benchmarkRunner().render() + "\n")
+    }
+    if only.contains(.scaling) {
+      print("## How the runner scales with a lesson's size (seconds per whole command)\n")
+      for table in benchmarkScaling(sizes: sizes) { print(table.render() + "\n") }
     }
   }
 }

@@ -45,6 +45,10 @@ struct MarkdownTable {
     rows.append(cells)
   }
 
+  mutating func add(_ cells: [String]) {
+    rows.append(cells)
+  }
+
   func render() -> String {
     let widths = headers.indices.map { column in
       ([headers] + rows).map { $0[column].count }.max()!

@@ -175,6 +175,69 @@ struct CarelessUserTests {
 }
 
 extension CarelessUserTests {
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aLessonOverItsMemoryLimitIsStoppedWithAMessage() throws {
+    let work = try folder()
+    try """
+    # Grows without end
+
+    ```swift
+    print("before")
+    ```
+
+    ```swift
+    var blocks: [[Float]] = []
+    for _ in 0..<200 { blocks.append([Float](repeating: 1, count: 5_000_000)); usleep(10_000) }
+    print(blocks.count)
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md", "--memory", "200M"], in: work)
+    #expect(result.status == 2)
+    #expect(result.stdout.contains("before"))
+    #expect(
+      result.stdout.contains("stopped after using more than 200 MiB of memory (the --memory limit"),
+      "\(result.stdout)")
+    #expect(!result.stdout.contains("\n2 cells run · 0 checks passed · finished"))
+    let json = try lessons(["run", "lesson.md", "--memory", "200M", "--json"], in: work)
+    #expect(json.stdout.contains("\"line\" : 7"), "the error names the cell: \(json.stdout)")
+    let bad = try lessons(["run", "lesson.md", "--memory", "lots"], in: work)
+    #expect(bad.status == 2)
+    #expect(bad.stderr.contains("'lots' is invalid for '--memory <SIZE>'"), "\(bad.stderr)")
+  }
+
+  /// A safetensors header whose shape overflows the element count, loaded as a learner would:
+  /// a clear error naming the file and the tensor, never a trap without a message.
+  @Test func aSafetensorsShapeThatOverflowsIsAnErrorNotATrap() throws {
+    let work = try folder()
+    try """
+    # A hostile checkpoint
+
+    ```swift
+    let header = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
+    var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Data($0) }
+    bytes += Data(header.utf8) + Data(count: 16)
+    try bytes.write(to: URL(fileURLWithPath: "overflow.safetensors"))
+    let model = Linear(4, 4)
+    do {
+      try model.loadWeights(from: URL(fileURLWithPath: "overflow.safetensors"))
+    } catch {
+      print("refused: \\(error)")
+    }
+    try model.loadWeights(from: URL(fileURLWithPath: "overflow.safetensors"))
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md"], in: work)
+    #expect(result.status == 2)
+    #expect(
+      result.stdout.contains(
+        "overflow.safetensors gives tensor 'w' shape [4611686018427387904, 4], whose size "
+          + "overflows; the file is corrupt"), "\(result.stdout)")
+    // Thrown at the top level, the same message is the crash's reason.
+    #expect(result.stdout.contains("✗ crashed: a Swift runtime error: "))
+    #expect(result.stdout.contains("Error raised at top level: \(work.path)/overflow.safetensors"))
+    #expect(result.stdout.components(separatedBy: "whose size overflows").count == 3)
+  }
+
   @Test func anInterruptedRunLeavesNoRunFolder() throws {
     let work = try folder()
     let temporary = work.appendingPathComponent("tmp")

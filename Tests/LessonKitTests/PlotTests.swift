@@ -97,4 +97,33 @@ struct PlotTests {
     #expect(shown.map { $0["line"] as? Int } == [5, 14])
     #expect(cells.filter { $0["hidden"] as? Bool == true }.allSatisfy { $0["cell"] is NSNull })
   }
+
+  /// A cell added above a plot renumbers it: the next `--write` links the new file and
+  /// deletes the one it wrote before, and leaves files it did not make alone.
+  @Test func aRenumberedPlotLeavesNoStaleFile() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plots-\(UUID())")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let lesson = folder.appendingPathComponent("lesson.md")
+    let plotCell = "```swift\nplot([Series(\"loss\", [3, 2, 1])], title: \"Loss\")\n```\n"
+    try ("# Plots\n\n" + plotCell).write(to: lesson, atomically: true, encoding: .utf8)
+    #expect(try lessons(["run", "lesson.md", "--write"], in: folder).status == 0)
+    let assets = folder.appendingPathComponent("lesson.assets")
+    try "mine".write(
+      to: assets.appendingPathComponent("notes.svg"), atomically: true, encoding: .utf8)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: assets.path).sorted() == [
+        "cell-1-plot-1.svg", "notes.svg",
+      ])
+    let text = try String(contentsOf: lesson, encoding: .utf8)
+    try text.replacingOccurrences(of: "# Plots\n", with: "# Plots\n\n```swift\nprint(1)\n```\n")
+      .write(to: lesson, atomically: true, encoding: .utf8)
+    #expect(try lessons(["run", "lesson.md", "--write"], in: folder).status == 0)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: assets.path).sorted() == [
+        "cell-2-plot-1.svg", "notes.svg",
+      ])
+    #expect(
+      try String(contentsOf: lesson, encoding: .utf8).contains("(lesson.assets/cell-2-plot-1.svg)"))
+  }
 }
