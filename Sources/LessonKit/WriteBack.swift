@@ -56,6 +56,11 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
         block += ["", "![\(plot.title.isEmpty ? "plot" : plot.title)](\(file))"]
       }
     }
+    // A cell whose fence is never closed runs to the end of its container: a block put
+    // after it would become part of its code. Close it first, as its author meant to.
+    if !block.isEmpty, let fence = missingClosingFence(cell, lines: lines) {
+      block.insert(fence, at: 0)
+    }
     edits.append((region, block))
   }
   // One forward pass: replacing each region in place would move every later line, once
@@ -71,6 +76,20 @@ public func writeBack(_ lesson: Lesson, _ result: RunResult) -> (
   result += lines[position...]
   lines = result
   return (lines.joined(separator: "\n"), assets)
+}
+
+/// The fence that would close `cell` (its opening run of backticks or tildes) when its
+/// block is not closed, or `nil` when it is.
+func missingClosingFence(_ cell: Cell, lines: [String]) -> String? {
+  guard cell.fenceLine >= 1, cell.fenceLine <= lines.count else { return nil }
+  let opening = lines[cell.fenceLine - 1].drop { $0 == " " }
+  guard let mark = opening.first, mark == "`" || mark == "~" else { return nil }
+  let fence = String(opening.prefix { $0 == mark })
+  if cell.endLine > cell.fenceLine, cell.endLine <= lines.count {
+    let last = lines[cell.endLine - 1].trimmingCharacters(in: .whitespaces)
+    if last.count >= fence.count, last.allSatisfy({ $0 == mark }) { return nil }
+  }
+  return String(lines[cell.fenceLine - 1].prefix { $0 == " " }) + fence
 }
 
 /// The 0-based lines holding plot links that `--write` added after the lesson's cells.

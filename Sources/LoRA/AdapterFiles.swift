@@ -106,6 +106,8 @@ extension Module {
             adapted.map { ($0.name, $0.adapter.alpha) }, default: alpha, grouped: grouped),
           modulesToSave: saved.isEmpty ? nil : saved)
         config.peftVersion = AdapterConfig.peftFormatVersion
+        // PEFT's flag for Conv1D targets, whose weights are [in, out].
+        config.fanInFanOut = loraLayers.contains { $0.layer.layout == .inOut }
         return config
       }
     }
@@ -141,11 +143,17 @@ extension Module {
     let tensors = try Safetensors(contentsOf: weightsURL).tensors
     let selected = try config.selectModules(in: self)
     let savedModules = try modulesMatching(toSave: config.modulesToSave ?? [])
-    if config.fanInFanOut {
-      // PEFT does the same for torch.nn.Linear: the flag is for Conv1D layers only.
+    // The flag only says how the targets store their weights, which the layers know; PEFT
+    // corrects a wrong one with a warning, and so does this.
+    let layouts = Set(selected.map(\.layer.layout))
+    if config.fanInFanOut, layouts.contains(.outIn) {
       warn(
-        "\(configURL.path): fan_in_fan_out is true, but the targets are Linear layers, whose "
-          + "weight is [out, in]; it is set to false, as PEFT does")
+        "\(configURL.path): fan_in_fan_out is true, but targets are Linear layers, whose "
+          + "weight is [out, in]; it is set to false for them, as PEFT does")
+    } else if !config.fanInFanOut, layouts.contains(.inOut) {
+      warn(
+        "\(configURL.path): fan_in_fan_out is false, but targets are Conv1D layers, whose "
+          + "weight is [in, out]; it is set to true for them, as PEFT does")
     }
 
     // Match every tensor of the file to a place in the model, checking shapes.
@@ -255,7 +263,7 @@ extension AdapterConfig {
       ("ensure_weight_tying", .bool(false)),
       ("eva_config", .null),
       ("exclude_modules", selector(excludeModules)),
-      ("fan_in_fan_out", .bool(false)),
+      ("fan_in_fan_out", .bool(fanInFanOut)),
       ("inference_mode", .bool(inferenceMode)),
       ("init_lora_weights", .bool(true)),
       ("kasa_config", .null),

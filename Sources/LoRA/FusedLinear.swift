@@ -10,7 +10,9 @@ extension Linear {
   static func fused(_ layers: [Linear], _ x: Tensor) -> [Tensor]? {
     let biases = layers.compactMap(\.bias)
     guard
-      layers.allSatisfy({ type(of: $0) == Linear.self || $0 is LoRALinear }),
+      layers.allSatisfy({
+        (type(of: $0) == Linear.self || $0 is LoRALinear) && $0.layout == .outIn
+      }),
       biases.isEmpty || biases.count == layers.count
     else { return nil }
     let weight = Tensor.concatenate(layers.map(\.weight), axis: 0)  // [Σ out, in]

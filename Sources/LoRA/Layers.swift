@@ -8,10 +8,21 @@
 /// let y = layer(Tensor.randn([10, 100]))  // [10, 100]
 /// ```
 open class Linear: Module {
-  /// `[outFeatures, inFeatures]`.
+  /// How `weight` is laid out: `[out, in]` as in PyTorch, or `[in, out]` as in Hugging
+  /// Face's `Conv1D` (GPT-2), which PEFT calls `fan_in_fan_out`.
+  public enum WeightLayout: Sendable, Equatable {
+    /// `[outFeatures, inFeatures]`, `y = x·Wᵀ + b`: `torch.nn.Linear`.
+    case outIn
+    /// `[inFeatures, outFeatures]`, `y = x·W + b`: transformers' `Conv1D`.
+    case inOut
+  }
+
+  /// `[outFeatures, inFeatures]`, or `[inFeatures, outFeatures]` for the `.inOut` layout.
   public let weight: Tensor
   /// `[outFeatures]`, or `nil` for a layer without bias.
   public let bias: Tensor?
+  /// How `weight` is laid out.
+  public let layout: WeightLayout
 
   /// - Parameters:
   ///   - inFeatures: the size of each input sample.
@@ -21,22 +32,44 @@ open class Linear: Module {
     let bound = 1 / Float(inFeatures).squareRoot()
     weight = .uniform([outFeatures, inFeatures], low: -bound, high: bound, requiresGrad: true)
     self.bias = bias ? .uniform([outFeatures], low: -bound, high: bound, requiresGrad: true) : nil
+    layout = .outIn
   }
 
-  /// Wraps existing tensors: `weight` `[out, in]` and an optional `bias` `[out]`.
-  public init(weight: Tensor, bias: Tensor? = nil) {
+  /// Wraps existing tensors: `weight` laid out as `layout` says and an optional `bias`
+  /// `[out]`.
+  public init(weight: Tensor, bias: Tensor? = nil, layout: WeightLayout = .outIn) {
     self.weight = weight
     self.bias = bias
+    self.layout = layout
   }
 
   /// The size of each input sample.
-  public var inFeatures: Int { weight.shape[1] }
+  public var inFeatures: Int { layout == .outIn ? weight.shape[1] : weight.shape[0] }
   /// The size of each output sample.
-  public var outFeatures: Int { weight.shape[0] }
+  public var outFeatures: Int { layout == .outIn ? weight.shape[0] : weight.shape[1] }
 
-  /// `x·Wᵀ + b` over the last dimension of `x`.
+  /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`.
   open override func callAsFunction(_ x: Tensor) -> Tensor {
-    x.linear(weight: weight, bias: bias)
+    switch layout {
+    case .outIn: return x.linear(weight: weight, bias: bias)
+    case .inOut:
+      let product = x.matmul(weight)
+      return bias.map { product + $0 } ?? product
+    }
+  }
+}
+
+/// Hugging Face's `Conv1D`, GPT-2's projection layer: a fully connected layer whose weight
+/// is stored `[in, out]`, `y = x·W + b`, initialised N(0, 0.02) with a zero bias as
+/// transformers does. LoRA wraps it as PEFT does with `fan_in_fan_out=True`.
+public final class Conv1D: Linear {
+  /// `Conv1D(nf, nx)` as transformers writes it: `nf` outputs, `nx` inputs.
+  public init(nf: Int, nx: Int) {
+    super.init(
+      weight: Tensor.randn([nx, nf], requiresGrad: true) * 0.02, bias: .zeros([nf]),
+      layout: .inOut)
+    weight.requiresGrad = true
+    bias?.requiresGrad = true
   }
 }
 

@@ -70,7 +70,7 @@ public final class LoRALinear: Linear {
     base: Linear, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false,
     adapterName: String = "default"
   ) {
-    super.init(weight: base.weight, bias: base.bias)
+    super.init(weight: base.weight, bias: base.bias, layout: base.layout)
     weight.requiresGrad = false
     bias?.requiresGrad = false
     try! addAdapter(
@@ -165,7 +165,8 @@ public final class LoRALinear: Linear {
   /// needs no LoRA path. Merging twice changes nothing.
   public func merge() {
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return }
-    let delta = withNoGrad { adapter.delta() }
+    // ΔW is [out, in]; a Conv1D stores its weight [in, out] (PEFT's fan_in_fan_out).
+    let delta = withNoGrad { layout == .outIn ? adapter.delta() : adapter.delta().mT }
     unmergedWeight = weight.scalars
     weight.scalars.withUnsafeMutableBufferPointer { w in
       delta.scalars.withUnsafeBufferPointer { d in
@@ -186,7 +187,7 @@ public final class LoRALinear: Linear {
 
   /// The base output plus, unless merged or disabled, the active adapter's low-rank path.
   public override func callAsFunction(_ x: Tensor) -> Tensor {
-    let base = x.linear(weight: weight, bias: bias)
+    let base = super.callAsFunction(x)
     guard let path = adapterPath(x) else { return base }
     return base + path
   }

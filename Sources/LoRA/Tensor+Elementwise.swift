@@ -47,6 +47,19 @@ struct GELUKernel: UnaryKernel {
   }
 }
 
+/// GELU's tanh approximation, GPT-2's `gelu_new` (PyTorch's `approximate='tanh'`):
+/// ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+struct GELUTanhKernel: UnaryKernel {
+  let derivativeNeedsInput = true
+  func callAsFunction(_ x: Float) -> Float {
+    0.5 * x * (1 + Foundation.tanh(0.797_884_56 * (x + 0.044_715 * x * x * x)))
+  }
+  func derivative(x: Float, y: Float) -> Float {
+    let t = Foundation.tanh(0.797_884_56 * (x + 0.044_715 * x * x * x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
+  }
+}
+
 extension Tensor {
   /// Applies `kernel` to every element and records its derivative for backward.
   func elementwise<K: UnaryKernel>(_ kernel: K, operation: String) -> Tensor {
@@ -85,4 +98,6 @@ extension Tensor {
   public func sigmoid() -> Tensor { elementwise(SigmoidKernel(), operation: "sigmoid") }
   /// The Gaussian error linear unit x·Φ(x), exact as in PyTorch's default.
   public func gelu() -> Tensor { elementwise(GELUKernel(), operation: "gelu") }
+  /// GELU's tanh approximation, GPT-2's `gelu_new`, as `gelu(x, approximate='tanh')`.
+  public func geluTanh() -> Tensor { elementwise(GELUTanhKernel(), operation: "gelu_tanh") }
 }

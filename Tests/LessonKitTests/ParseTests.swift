@@ -87,4 +87,29 @@ struct ParseTests {
   @Test func emptyLessonsAreErrors() {
     #expect(throws: LessonError(file: "e.md", "is empty")) { try parseLesson("  \n", path: "e.md") }
   }
+
+  /// Found by the lesson fuzzer: a cell whose fence is never closed swallowed the output
+  /// block written after it, so its code changed and every `--write` added another block.
+  @Test func writingAfterAnUnclosedCellClosesItFirst() throws {
+    for text in [
+      "# T\n\n```swift\nprint(1)\n", "# T\n\n  ~~~~swift\nprint(1)\n``",
+      "# T\n\n```swift\nprint(1)",
+    ] {
+      let lesson = try parseLesson(text, path: "t.md")
+      func result(_ lesson: Lesson) -> RunResult {
+        RunResult(
+          status: .finished,
+          cells: lesson.executableCells.map {
+            CellOutput(
+              cell: $0.index, codeCell: $0.index, stdout: "1\n", stderr: "", truncated: false,
+              events: [])
+          }, seconds: 0)
+      }
+      let once = writeBack(lesson, result(lesson)).text
+      let reparsed = try parseLesson(once, path: "t.md")
+      #expect(reparsed.executableCells.map(\.source) == lesson.executableCells.map(\.source))
+      #expect(reparsed.cells.filter { $0.role == .output }.map(\.source) == ["1\n"])
+      #expect(writeBack(reparsed, result(reparsed)).text == once, "a second write changes it")
+    }
+  }
 }

@@ -1,0 +1,229 @@
+import Foundation
+
+/// GPT-2's causal self-attention, as transformers' `GPT2Attention`: one `Conv1D` projects
+/// to queries, keys and values side by side (`c_attn`, the layer seed 001 puts LoRA on),
+/// the heads attend, and `c_proj` mixes them back.
+public final class GPT2Attention: Module {
+  /// `[C] -> [3C]`: query, key and value, in that order.
+  @Child(key: "c_attn") public var cAttn: Linear
+  /// `[C] -> [C]`.
+  @Child(key: "c_proj") public var cProj: Linear
+  let attnDropout: Dropout
+  let residDropout: Dropout
+  let heads: Int
+  /// The factor on the scores: 1/√(head size) when `scale_attn_weights`, divided by the
+  /// layer's number when `scale_attn_by_inverse_layer_idx`.
+  let scale: Float
+
+  init(_ config: GPT2Config, layer: Int) {
+    heads = config.nHead
+    var scale: Float =
+      config.scaleAttnWeights ? 1 / Float(config.nEmbd / config.nHead).squareRoot() : 1
+    if config.scaleAttnByInverseLayerIdx { scale /= Float(layer + 1) }
+    self.scale = scale
+    attnDropout = Dropout(config.attnPdrop)
+    residDropout = Dropout(config.residPdrop)
+    let cAttn = Conv1D(nf: 3 * config.nEmbd, nx: config.nEmbd)
+    let cProj = Conv1D(nf: config.nEmbd, nx: config.nEmbd)
+    super.init()
+    (self.cAttn, self.cProj) = (cAttn, cProj)
+  }
+
+  /// Attention of every position of `x` [B, T, C] over itself and the positions before it.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    let (batch, length, width) = (x.shape[0], x.shape[1], x.shape[2])
+    let size = width / heads
+    let projected = cAttn(x)  // [B, T, 3C]
+    /// Part `index` (0 query, 1 key, 2 value) as [B·H, T, head size].
+    func split(_ index: Int) -> Tensor {
+      projected.slice(axis: -1, (index * width)..<((index + 1) * width))
+        .reshaped([batch, length, heads, size]).permuted([0, 2, 1, 3])
+        .reshaped([batch * heads, length, size])
+    }
+    let (query, key, value) = (split(0), split(1), split(2))
+    let weights = attnDropout(query.matmul(key.mT).causalSoftmax(scale: scale))  // [B·H, T, T]
+    let attended = weights.matmul(value)  // [B·H, T, hs]
+      .reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
+      .reshaped([batch, length, width])
+    return residDropout(cProj(attended))
+  }
+}
+
+/// GPT-2's MLP: `c_fc` to `n_inner`, the activation, `c_proj` back, dropout.
+public final class GPT2MLP: Module {
+  /// `[C] -> [n_inner]`.
+  @Child(key: "c_fc") public var cFc: Linear
+  /// `[n_inner] -> [C]`.
+  @Child(key: "c_proj") public var cProj: Linear
+  let dropout: Dropout
+  let activation: String
+
+  init(_ config: GPT2Config) {
+    activation = config.activation
+    dropout = Dropout(config.residPdrop)
+    let cFc = Conv1D(nf: config.nInner, nx: config.nEmbd)
+    let cProj = Conv1D(nf: config.nEmbd, nx: config.nInner)
+    super.init()
+    (self.cFc, self.cProj) = (cFc, cProj)
+  }
+
+  /// The input through both layers.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    let hidden = cFc(x)
+    let activated: Tensor
+    switch activation {
+    case "gelu": activated = hidden.gelu()
+    case "relu": activated = hidden.relu()
+    default: activated = hidden.geluTanh()
+    }
+    return dropout(cProj(activated))
+  }
+}
+
+/// A GPT-2 block: `x + attn(ln_1(x))`, then `+ mlp(ln_2(·))`.
+public final class GPT2Block: Module {
+  /// Normalises the input of attention.
+  @Child(key: "ln_1") public var ln1: LayerNorm
+  /// Self-attention.
+  @Child public var attn: GPT2Attention
+  /// Normalises the input of the MLP.
+  @Child(key: "ln_2") public var ln2: LayerNorm
+  /// The MLP.
+  @Child public var mlp: GPT2MLP
+
+  init(_ config: GPT2Config, layer: Int) {
+    let ln1 = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
+    let ln2 = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
+    attn = GPT2Attention(config, layer: layer)
+    mlp = GPT2MLP(config)
+    super.init()
+    (self.ln1, self.ln2) = (ln1, ln2)
+  }
+
+  /// The block's output for `x` [B, T, C].
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    let attended = x + attn(ln1(x))
+    return attended + mlp(ln2(attended))
+  }
+}
+
+/// The transformer of GPT-2 without its head, transformers' `GPT2Model`: token and position
+/// embeddings (`wte`, `wpe`), the blocks `h.0`, `h.1`, …, and `ln_f`.
+public final class GPT2Model: Module {
+  /// A vector for each token, `[vocab, C]`.
+  @Child public var wte: Embedding
+  /// A vector for each position, `[n_positions, C]`.
+  @Child public var wpe: Embedding
+  /// The blocks.
+  public let h: [GPT2Block]
+  /// The final LayerNorm.
+  @Child(key: "ln_f") public var lnF: LayerNorm
+  let dropout: Dropout
+
+  init(_ config: GPT2Config) {
+    wte = Embedding(config.vocabSize, config.nEmbd)
+    wpe = Embedding(config.nPositions, config.nEmbd)
+    h = (0..<config.nLayer).map { GPT2Block(config, layer: $0) }
+    dropout = Dropout(config.embdPdrop)
+    let lnF = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
+    super.init()
+    self.lnF = lnF
+  }
+}
+
+/// GPT-2 in Hugging Face's layout, transformers' `GPT2LMHeadModel`: `transformer` (a
+/// `GPT2Model`) and `lm_head`, tied to `transformer.wte`. Parameter names are transformers'
+/// (`transformer.h.0.attn.c_attn.weight`), and the projections are `Conv1D`s holding their
+/// weights `[in, out]`, so a `model.safetensors` from the hub and a PEFT adapter saved for
+/// GPT-2 load without renaming.
+///
+/// ```swift
+/// let model = try GPT2.load(from: URL(fileURLWithPath: "models/gpt2"))
+/// let (logits, loss) = model.forward([[464, 2068, 7586]], labels: [[464, 2068, 7586]])
+/// try applyLoRA(to: model, config: AdapterConfig(r: 8, loraAlpha: 16, targetModules: .names(["c_attn"])))
+/// ```
+public final class GPT2: Module {
+  /// The model's shape and settings.
+  public let config: GPT2Config
+  /// The transformer.
+  @Child public var transformer: GPT2Model
+  /// Maps the residual stream to logits; its weight is `transformer.wte.weight` when tied.
+  @Child(key: "lm_head") public var lmHead: Linear
+
+  /// A model with fresh weights, initialised as transformers does: N(0, 0.02) for
+  /// embeddings and projections, zero biases, unit layer norms.
+  public init(_ config: GPT2Config) {
+    if let problem = config.problem { preconditionFailure("GPT2Config \(problem)") }
+    self.config = config
+    let transformer = GPT2Model(config)
+    self.transformer = transformer
+    for (_, module) in transformer.namedModules {
+      if let embedding = module as? Embedding {
+        embedding.weight.scalars = Tensor.randn(embedding.weight.shape).scalars.map { $0 * 0.02 }
+      }
+    }
+    let lmHead =
+      config.tieWordEmbeddings
+      ? Linear(weight: transformer.wte.weight)
+      : Linear(weight: Tensor.randn([config.vocabSize, config.nEmbd], requiresGrad: true) * 0.02)
+    lmHead.weight.requiresGrad = true
+    super.init()
+    self.lmHead = lmHead
+  }
+
+  /// Logits `[B, T, vocab]` for a batch of token sequences of equal length and, given
+  /// `labels` (usually the tokens themselves), the mean cross-entropy of predicting each
+  /// label from the positions before it, as `model(input_ids, labels=labels)` computes it:
+  /// the logits are shifted one place against the labels inside.
+  public func forward(_ tokens: [[Int]], labels: [[Int]]? = nil) -> (logits: Tensor, loss: Tensor?)
+  {
+    let length = tokens.first?.count ?? 0
+    guard !tokens.isEmpty, length > 0, tokens.allSatisfy({ $0.count == length }) else {
+      fatalError("GPT2.forward: needs a non-empty batch of sequences of equal length")
+    }
+    guard length <= config.nPositions else {
+      fatalError("GPT2.forward: \(length) positions exceed n_positions \(config.nPositions)")
+    }
+    for token in tokens.joined() where token < 0 || token >= config.vocabSize {
+      fatalError("GPT2.forward: token \(token) is outside the vocabulary of \(config.vocabSize)")
+    }
+    var x = transformer.dropout(transformer.wte(tokens) + transformer.wpe(Array(0..<length)))
+    for block in transformer.h { x = block(x) }
+    let logits = lmHead(transformer.lnF(x))  // [B, T, vocab]
+    guard let labels else { return (logits, nil) }
+    guard labels.count == tokens.count, labels.allSatisfy({ $0.count == length }) else {
+      fatalError("GPT2.forward: labels must have the shape of the tokens")
+    }
+    guard length > 1 else { fatalError("GPT2.forward: a loss needs at least 2 positions") }
+    let shifted = logits.slice(axis: 1, 0..<(length - 1)).reshaped([-1, config.vocabSize])
+    return (logits, shifted.crossEntropy(labels.flatMap { $0.dropFirst() }))
+  }
+
+  /// Continues `context` by `maxNewTokens` tokens, each drawn from the model's distribution
+  /// over the next one (greedy with `temperature` 0), in evaluation mode and without
+  /// gradients; the context is cropped to its last `n_positions` tokens. Arguments as for
+  /// `GPT.generate`. Each step runs the whole window: no key-value cache yet.
+  public func generate(
+    context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
+    seed: UInt64? = nil
+  ) -> [Int] {
+    guard !context.isEmpty else {
+      fatalError("GPT2.generate: the context needs at least one token")
+    }
+    let wasTraining = isTraining
+    eval()
+    defer { train(wasTraining) }
+    var generator = seed.map { RandomGenerator(seed: $0) } ?? Random.generator
+    defer { if seed == nil { Random.generator = generator } }
+    var tokens = context
+    withNoGrad {
+      for _ in 0..<maxNewTokens {
+        let window = Array(tokens.suffix(config.nPositions))
+        let logits = forward([window]).logits  // [1, T, vocab]
+        let last = Array(logits.scalars.suffix(config.vocabSize))
+        tokens.append(sample(last, temperature: temperature, topK: topK, using: &generator))
+      }
+    }
+    return tokens
+  }
+}

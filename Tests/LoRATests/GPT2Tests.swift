@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+
+@testable import LoRA
+
+/// The folders `Scripts/make-gpt2-fixtures.py` wrote with real transformers 5.23, PEFT 0.21
+/// and safetensors: a tiny GPT2LMHeadModel saved every way a user meets one.
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .appendingPathComponent("Fixtures/gpt2")
+
+/// `expected.json`: the input tokens, transformers' logits and its loss with `labels=tokens`.
+private struct Expected: Decodable {
+  let tokens: [[Int]]
+  let logits: [Float]
+  let loss: Float
+
+  static func of(_ folder: String) throws -> Expected {
+    try JSONDecoder().decode(
+      Expected.self,
+      from: Data(contentsOf: fixtures.appendingPathComponent("\(folder)/expected.json")))
+  }
+}
+
+private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+  precondition(a.count == b.count, "\(a.count) logits against \(b.count)")
+  return zip(a, b).map { abs($0 - $1) }.max() ?? 0
+}
+
+/// The model's logits and loss on the fixture's tokens, in evaluation mode.
+private func run(_ model: GPT2, _ expected: Expected) -> (logits: [Float], loss: Float) {
+  model.eval()
+  return withNoGrad {
+    let (logits, loss) = model.forward(expected.tokens, labels: expected.tokens)
+    return (logits.scalars, loss!.item())
+  }
+}
+
+@Suite("GPT-2 in Hugging Face's layout, against transformers")
+struct GPT2Tests {
+  @Test(arguments: ["tiny", "tiny-sharded", "tiny-f16", "tiny-bf16", "tiny-hub-layout"])
+  func modelFolderLoadsAndGivesTransformersLogits(folder: String) throws {
+    let model = try GPT2.load(from: fixtures.appendingPathComponent(folder))
+    let expected = try Expected.of(folder)
+    let (logits, loss) = run(model, expected)
+    #expect(maxDifference(logits, expected.logits) < 2e-5)
+    #expect(abs(loss - expected.loss) < 1e-5)
+  }
+
+  @Test func parameterNamesAreTransformersAndTheHeadIsTied() throws {
+    let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny"))
+    let names = model.namedParameters.map(\.name)
+    #expect(names.first == "transformer.wte.weight")
+    #expect(names.contains("transformer.h.1.attn.c_attn.weight"))
+    #expect(names.contains("transformer.h.0.mlp.c_proj.bias"))
+    #expect(!names.contains("lm_head.weight"), "tied: listed once, under wte")
+    #expect(model.lmHead.weight === model.transformer.wte.weight)
+    // Conv1D stores [in, out], as transformers does.
+    #expect(model.transformer.h[0].attn.cAttn.weight.shape == [32, 96])
+    #expect(model.transformer.h[0].mlp.cFc.weight.shape == [32, 128])
+  }
+
+  /// The hub's cache keeps each file once in blobs/ and links it from the snapshot folder.
+  @Test func aHuggingFaceCacheSnapshotLoadsAsItIs() throws {
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("hf-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: cache) }
+    let repository = cache.appendingPathComponent("hub/models--tiny-gpt2")
+    let snapshot = repository.appendingPathComponent("snapshots/0123abcd")
+    try FileManager.default.createDirectory(
+      at: repository.appendingPathComponent("blobs"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: snapshot, withIntermediateDirectories: true)
+    for (index, file) in ["config.json", "model.safetensors"].enumerated() {
+      let blob = repository.appendingPathComponent("blobs/blob\(index)")
+      try FileManager.default.copyItem(
+        at: fixtures.appendingPathComponent("tiny/\(file)"), to: blob)
+      try FileManager.default.createSymbolicLink(
+        atPath: snapshot.appendingPathComponent(file).path,
+        withDestinationPath: "../../blobs/blob\(index)")
+    }
+    let expected = try Expected.of("tiny")
+    #expect(
+      maxDifference(run(try GPT2.load(from: snapshot), expected).logits, expected.logits) < 2e-5)
+  }
+
+  @Test func aPickleAloneIsRefusedWithTheCommandThatConvertsIt() throws {
+    let folder = fixtures.appendingPathComponent("tiny-bin-only")
+    let error = try #require(throws: GPT2LoadError.self) { try GPT2.load(from: folder) }
+    #expect(error.path.hasSuffix("tiny-bin-only/pytorch_model.bin"))
+    #expect(error.reason.contains("from_pretrained('\(folder.path)').save_pretrained("))
+  }
+
+  @Test func aConfigThatDoesNotFitTheWeightsNamesTheKeyAndShapes() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gpt2-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny"), to: folder)
+    let configURL = folder.appendingPathComponent("config.json")
+    let config = try String(contentsOf: configURL, encoding: .utf8)
+    try config.replacingOccurrences(of: "\"n_inner\": null", with: "\"n_inner\": 64")
+      .write(to: configURL, atomically: true, encoding: .utf8)
+    let error = try #require(throws: GPT2LoadError.self) { try GPT2.load(from: folder) }
+    #expect(error.path.hasSuffix("model.safetensors"))
+    #expect(error.description.contains("transformer.h.0.mlp.c_fc"), "\(error)")
+    #expect(error.description.contains("[32, 64]") && error.description.contains("[32, 128]"))
+
+    try config.replacingOccurrences(of: "\"n_head\": 4", with: "\"n_head\": 5")
+      .write(to: configURL, atomically: true, encoding: .utf8)
+    let heads = try #require(throws: GPT2LoadError.self) { try GPT2.load(from: folder) }
+    #expect(
+      heads.description.contains("config.json: has n_embd 32, which n_head 5 does not divide"))
+  }
+
+  /// Seed 001's adapter (`target_modules=["c_attn"]`) and seed 004's (`c_attn`, `c_proj`),
+  /// saved by PEFT, give PEFT's logits here; merged, the same.
+  @Test(arguments: ["lora-c_attn", "lora-c_attn-c_proj"])
+  func peftAdaptersOnConv1DGivePEFTLogits(adapter: String) throws {
+    let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny"))
+    let expected = try Expected.of(adapter)
+    let adapted = try model.loadAdapter(from: fixtures.appendingPathComponent(adapter))
+    #expect(adapted.contains("transformer.h.1.attn.c_attn"))
+    #expect(adapted.contains("transformer.h.0.mlp.c_proj") == adapter.hasSuffix("c_proj"))
+    #expect(maxDifference(run(model, expected).logits, expected.logits) < 2e-5)
+    model.mergeAdapters()
+    #expect(maxDifference(run(model, expected).logits, expected.logits) < 2e-5)
+  }
+
+  /// LoRA on `c_attn` as seed 001 configures it, trained a few steps, saved in PEFT's layout
+  /// with `fan_in_fan_out: true`, and loaded back onto a fresh copy of the model.
+  @Test func anAdapterTrainedHereSavesAsPEFTWritesItForConv1D() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adapter-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny"))
+    let expected = try Expected.of("tiny")
+    // Seeded throughout: the adapter's A and the dropout masks of training.
+    try Random.withSeed(1) {
+      try applyLoRA(
+        to: model, config: AdapterConfig(r: 8, loraAlpha: 16, targetModules: .names(["c_attn"])))
+      #expect(model.trainableParameters.count == 4)
+      let optimizer = AdamW(model.trainableParameters, learningRate: 1e-2)
+      for _ in 0..<5 {
+        optimizer.zeroGrad()
+        model.forward(expected.tokens, labels: expected.tokens).loss!.backward()
+        optimizer.step()
+      }
+    }
+    let trained = run(model, expected)
+    #expect(trained.loss < expected.loss)
+    try model.saveAdapter(to: folder)
+    // The way back is checked by PEFT: Scripts/make-gpt2-fixtures.py --check loads this
+    // folder over tiny/ and compares its logits with the ones recorded here.
+    let committed = fixtures.appendingPathComponent("swift-saved/c_attn")
+    if ProcessInfo.processInfo.environment["LORA_UPDATE_FIXTURES"] == "1" {
+      try? FileManager.default.removeItem(at: committed)
+      try FileManager.default.createDirectory(
+        at: committed.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try FileManager.default.copyItem(at: folder, to: committed)
+      try JSONEncoder().encode(["logits": trained.logits]).write(
+        to: committed.appendingPathComponent("expected.json"))
+    }
+    let config = try AdapterConfig(contentsOf: folder.appendingPathComponent("adapter_config.json"))
+    #expect(config.fanInFanOut)
+    let reloaded = try GPT2.load(from: fixtures.appendingPathComponent("tiny"))
+    try reloaded.loadAdapter(from: folder)
+    #expect(maxDifference(run(reloaded, expected).logits, trained.logits) < 1e-6)
+    // The committed copy is what this test makes: training here is deterministic.
+    let recorded = try JSONDecoder().decode(
+      [String: [Float]].self,
+      from: Data(contentsOf: committed.appendingPathComponent("expected.json")))
+    #expect(maxDifference(recorded["logits"] ?? [], trained.logits) < 1e-5)
+  }
+
+  @Test func greedyGenerationIsTheArgmaxOfEachStep() throws {
+    let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny"))
+    let tokens = model.generate(context: [5, 17, 3], maxNewTokens: 4, temperature: 0)
+    #expect(tokens.count == 7 && Array(tokens.prefix(3)) == [5, 17, 3])
+    #expect(model.isTraining, "generate leaves the mode as it found it")
+    model.eval()
+    for step in 3..<7 {
+      let logits = withNoGrad { model.forward([Array(tokens.prefix(step))]).logits.scalars }
+      let last = Array(logits.suffix(model.config.vocabSize))
+      #expect(tokens[step] == last.indices.max { last[$0] < last[$1] })
+    }
+  }
+}
