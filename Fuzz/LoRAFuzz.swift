@@ -8,6 +8,9 @@
 // - `checkpoint`: a GPT checkpoint description (`NAME.json`), decoded and checked.
 // - `tokenizer`: a saved CharTokenizer; the input's text is encoded with it and its
 //   bytes decoded as ids.
+// - `bpe`: the input as text through the GPT-2 tokenizer of the test fixtures (encode, then
+//   decode must give the text back), its bytes decoded as ids, and the input read as a
+//   `tokenizer.json`.
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -22,9 +25,11 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
   case "adapter-config": fuzzAdapterConfig(data)
   case "checkpoint": fuzzCheckpoint(data)
   case "tokenizer": fuzzTokenizer(data)
+  case "bpe": fuzzBPE(data)
   default:
     fatalError(
-      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint or tokenizer, not '\(target)'")
+      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer or bpe, not "
+        + "'\(target)'")
   }
   return 0
 }
@@ -63,4 +68,15 @@ private func fuzzTokenizer(_ data: Data) {
     precondition(tokenizer.decode(ids) == text, "decode(encode(text)) != text")
   }
   _ = tokenizer.decode(data.map { Int($0) - 2 })
+}
+
+/// The byte-level BPE of the GPT-2 fixtures (Scripts/fuzz runs from the package root).
+private let bpe = try! GPT2Tokenizer.load(
+  from: URL(fileURLWithPath: "Tests/LoRATests/Fixtures/gpt2/tokenizer"))
+
+private func fuzzBPE(_ data: Data) {
+  let text = String(decoding: data, as: UTF8.self)
+  if bpe.decode(bpe.encode(text)) != text { fatalError("decode(encode(text)) != text") }
+  _ = bpe.decode(data.map { Int($0) * 4 - 8 })
+  _ = try? GPT2Tokenizer(tokenizerJSON: data, path: "tokenizer.json")
 }

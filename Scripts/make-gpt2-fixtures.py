@@ -19,6 +19,9 @@ seeded random weights; its logits, and its loss with labels, are recorded beside
   "transformer.", plus the attn.bias (causal mask) and attn.masked_bias buffers older transformers saved.
 - tiny-bin-only/: pytorch_model.bin alone (torch.save of the state_dict), which Swift must refuse with the
   command that converts it.
+- tokenizer/: a byte-level BPE (1,000 tokens) that Hugging Face tokenizers trains on Tiny Shakespeare with
+  GPT-2's pre-tokenizer, as vocab.json + merges.txt and tokenizer.json, and the ids transformers'
+  GPT2Tokenizer and tokenizers' Tokenizer (which agree) give for texts that exercise every rule.
 - lora-c_attn/, lora-c_attn-c_proj/: PEFT adapters over tiny/ (seed 001's and seed 004's targets,
   fan_in_fan_out=True as PEFT needs for Conv1D), with random lora_B so they change the logits.
 """
@@ -115,6 +118,62 @@ def main():
         print(folder.name, sorted(p.name for p in folder.iterdir()))
 
 
+# Text the tokenizer test encodes: Shakespeare, and every case GPT-2's pre-tokenizer treats apart.
+TOKENIZER_TEXTS = [
+    "First Citizen:\nBefore we proceed any further, hear me speak.",
+    "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?",
+    "I'll say it's ours; they've we're I'm you'd he'll 'tis O'er",
+    "  leading spaces, trailing spaces   ",
+    "tabs\tand\r\nwindows lines\n\n\n   indented",
+    "numbers 1234567 and 3.14159, 1st 2nd 10,000",
+    "punctuation!!! ?!... --- (parens) [brackets] {braces} \"quotes\" 'single'",
+    "café naïve Ελληνικά русский 中文 日本語 한국어",
+    "emoji 😀👍🏽 🇵🇱 and ZWJ 👩‍👩‍👧",
+    "<|endoftext|>a special token<|endoftext|>",
+    "",
+    " ",
+    "\n",
+    "x" * 300,
+]
+
+
+def write_tokenizer():
+    """A byte-level BPE trained by Hugging Face tokenizers on Tiny Shakespeare with GPT-2's
+    pre-tokenizer, saved as vocab.json + merges.txt and as tokenizer.json, and the ids that
+    transformers' GPT2Tokenizer gives (and tokenizers alone, from tokenizer.json)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Tokenizer
+
+    folder = ROOT / "tokenizer"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    corpus = (Path(__file__).resolve().parent.parent / "Lessons" / "data" / "tinyshakespeare.txt").read_text()
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator([corpus], trainer)
+    tokenizer.model.save(str(folder))  # vocab.json, merges.txt
+    # transformers 5's GPT2Tokenizer runs on tokenizers; built from the two files as
+    # from_pretrained builds it, then saved as the single tokenizer.json and read back with
+    # tokenizers alone: both must give the same ids.
+    reference = GPT2Tokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
+    reference.backend_tokenizer.save(str(folder / "tokenizer.json"))
+    single = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    cases = []
+    for text in TOKENIZER_TEXTS:
+        ids = reference.encode(text)
+        assert single.encode(text).ids == ids, text
+        assert reference.decode(ids) == text, text
+        cases.append(dict(text=text, ids=ids))
+    shakespeare = reference.encode(corpus[:20000])
+    write_json(folder / "expected.json", dict(cases=cases, shakespeare20k=shakespeare,
+                                              tokenizers=__import__("tokenizers").__version__,
+                                              transformers=transformers.__version__))
+    print("tokenizer:", len(reference), "tokens;", sorted(p.name for p in folder.iterdir()))
+
+
 def check_swift_saved():
     """Loads the adapter the Swift tests saved (swift-saved/c_attn) with PEFT over tiny/ and compares logits."""
     from peft import PeftModel
@@ -131,7 +190,10 @@ def check_swift_saved():
 if __name__ == "__main__":
     import sys
     torch.set_num_threads(1)
-    if "--check-only" not in sys.argv:
+    if "--tokenizer-only" in sys.argv:
+        write_tokenizer()
+    elif "--check-only" not in sys.argv:
         main()
+        write_tokenizer()
     if "--check" in sys.argv or "--check-only" in sys.argv:
         check_swift_saved()

@@ -180,3 +180,79 @@ struct GPT2Tests {
     }
   }
 }
+
+/// `tokenizer/expected.json`: texts with the ids transformers' GPT2Tokenizer gives them.
+private struct TokenizerFixture: Decodable {
+  struct Case: Decodable {
+    let text: String
+    let ids: [Int]
+  }
+  let cases: [Case]
+  let shakespeare20k: [Int]
+
+  static let shared: TokenizerFixture = try! JSONDecoder().decode(
+    TokenizerFixture.self,
+    from: Data(contentsOf: fixtures.appendingPathComponent("tokenizer/expected.json")))
+}
+
+@Suite("GPT-2's byte-level BPE tokenizer, against transformers")
+struct GPT2TokenizerTests {
+  let folder = fixtures.appendingPathComponent("tokenizer")
+
+  @Test func bothFileFormatsGiveTransformersIds() throws {
+    let pair = try GPT2Tokenizer(
+      vocabFile: folder.appendingPathComponent("vocab.json"),
+      mergesFile: folder.appendingPathComponent("merges.txt"))
+    let single = try GPT2Tokenizer(tokenizerFile: folder.appendingPathComponent("tokenizer.json"))
+    #expect(pair.count == 1000 && single.count == 1000)
+    for tokenizer in [pair, single] {
+      for example in TokenizerFixture.shared.cases {
+        #expect(
+          tokenizer.encode(example.text) == example.ids, "\(String(reflecting: example.text))")
+        #expect(tokenizer.decode(example.ids) == example.text)
+      }
+    }
+  }
+
+  @Test func twentyThousandCharactersOfShakespeareGiveTransformersIds() throws {
+    let corpus = try String(
+      contentsOf: fixtures.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Lessons/data/tinyshakespeare.txt"), encoding: .utf8)
+    let tokenizer = try GPT2Tokenizer.load(from: folder)
+    let prefix = String(corpus.unicodeScalars.prefix(20_000))
+    #expect(tokenizer.encode(prefix) == TokenizerFixture.shared.shakespeare20k)
+  }
+
+  /// Any text, however odd its bytes, comes back as it went in.
+  @Test func anyTextRoundTrips() throws {
+    let tokenizer = try GPT2Tokenizer.load(from: folder)
+    var generator = RandomGenerator(seed: 7)
+    let alphabet: [Unicode.Scalar] = [
+      "a", "Z", "'", "s", " ", "\n", "\t", "\r", "0", "9", "!", "é", "\u{301}", "中", "😀",
+      "\u{200D}", "\u{A0}", "\u{85}", "\u{2028}", "<", "|", ">", "\u{0}", "\u{FFFD}",
+    ]
+    for _ in 0..<500 {
+      var text = String.UnicodeScalarView()
+      for _ in 0..<Int(generator.nextUniform() * 40) {
+        text.append(alphabet[Int(generator.nextUniform() * Float(alphabet.count)) % alphabet.count])
+      }
+      let string = String(text)
+      #expect(tokenizer.decode(tokenizer.encode(string)) == string)
+    }
+    #expect(tokenizer.decode([5, 100_000, -1]).hasSuffix("\u{FFFD}\u{FFFD}"))
+  }
+
+  @Test func aBrokenMergesLineIsNamedByItsNumber() throws {
+    let broken = FileManager.default.temporaryDirectory.appendingPathComponent("bpe-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: broken) }
+    try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(
+      at: folder.appendingPathComponent("vocab.json"),
+      to: broken.appendingPathComponent("vocab.json"))
+    try "#version: 0.2\nĠ t\nh e x\n".write(
+      to: broken.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
+    let error = try #require(throws: GPT2LoadError.self) { try GPT2Tokenizer.load(from: broken) }
+    #expect(error.path.hasSuffix("merges.txt:3"))
+  }
+}
