@@ -329,8 +329,12 @@ final class KVCache {
   /// Per layer, per head.
   let layers: [[Entry]]
 
-  init(config: GPTConfig) {
-    layers = (0..<config.nLayer).map { _ in (0..<config.nHead).map { _ in Entry() } }
+  convenience init(config: GPTConfig) {
+    self.init(layers: config.nLayer, heads: config.nHead)
+  }
+
+  init(layers: Int, heads: Int) {
+    self.layers = (0..<layers).map { _ in (0..<heads).map { _ in Entry() } }
   }
 
   /// Tokens cached so far.

@@ -30,7 +30,11 @@ public final class GPT2Attention: Module {
   }
 
   /// Attention of every position of `x` [B, T, C] over itself and the positions before it.
-  public override func callAsFunction(_ x: Tensor) -> Tensor {
+  public override func callAsFunction(_ x: Tensor) -> Tensor { attend(x, cache: nil) }
+
+  /// Attention over `x`, and over the keys and values of earlier positions in `cache` (one
+  /// entry per head, batch of 1), which the new ones are appended to.
+  func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
     let (batch, length, width) = (x.shape[0], x.shape[1], x.shape[2])
     let size = width / heads
     let projected = cAttn(x)  // [B, T, 3C]
@@ -40,7 +44,17 @@ public final class GPT2Attention: Module {
         .reshaped([batch, length, heads, size]).permuted([0, 2, 1, 3])
         .reshaped([batch * heads, length, size])
     }
-    let (query, key, value) = (split(0), split(1), split(2))
+    var (query, key, value) = (split(0), split(1), split(2))
+    if let cache {
+      // Batch 1: head h is row h of [H, T, hs].
+      let appended = cache.indices.map { head in
+        cache[head].append(
+          keys: key.slice(axis: 0, head..<(head + 1)),
+          values: value.slice(axis: 0, head..<(head + 1)))
+      }
+      key = Tensor.concatenate(appended.map(\.0), axis: 0)  // [H, cached + T, hs]
+      value = Tensor.concatenate(appended.map(\.1), axis: 0)
+    }
     let weights = attnDropout(query.matmul(key.mT).causalSoftmax(scale: scale))  // [B·H, T, T]
     let attended = weights.matmul(value)  // [B·H, T, hs]
       .reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
@@ -101,8 +115,10 @@ public final class GPT2Block: Module {
   }
 
   /// The block's output for `x` [B, T, C].
-  public override func callAsFunction(_ x: Tensor) -> Tensor {
-    let attended = x + attn(ln1(x))
+  public override func callAsFunction(_ x: Tensor) -> Tensor { forward(x, cache: nil) }
+
+  func forward(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+    let attended = x + attn.attend(ln1(x), cache: cache)
     return attended + mlp(ln2(attended))
   }
 }
@@ -181,15 +197,7 @@ public final class GPT2: Module {
     guard !tokens.isEmpty, length > 0, tokens.allSatisfy({ $0.count == length }) else {
       fatalError("GPT2.forward: needs a non-empty batch of sequences of equal length")
     }
-    guard length <= config.nPositions else {
-      fatalError("GPT2.forward: \(length) positions exceed n_positions \(config.nPositions)")
-    }
-    for token in tokens.joined() where token < 0 || token >= config.vocabSize {
-      fatalError("GPT2.forward: token \(token) is outside the vocabulary of \(config.vocabSize)")
-    }
-    var x = transformer.dropout(transformer.wte(tokens) + transformer.wpe(Array(0..<length)))
-    for block in transformer.h { x = block(x) }
-    let logits = lmHead(transformer.lnF(x))  // [B, T, vocab]
+    let logits = forward(tokens, cache: nil)
     guard let labels else { return (logits, nil) }
     guard labels.count == tokens.count, labels.allSatisfy({ $0.count == length }) else {
       fatalError("GPT2.forward: labels must have the shape of the tokens")
@@ -199,10 +207,31 @@ public final class GPT2: Module {
     return (logits, shifted.crossEntropy(labels.flatMap { $0.dropFirst() }))
   }
 
+  /// Logits for `tokens`, continuing the sequence in `cache` when one is given (batch of 1).
+  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
+    let length = tokens[0].count
+    let start = cache?.length ?? 0
+    guard start + length <= config.nPositions else {
+      fatalError(
+        "GPT2.forward: \(start + length) positions exceed n_positions \(config.nPositions)")
+    }
+    for token in tokens.joined() where token < 0 || token >= config.vocabSize {
+      fatalError("GPT2.forward: token \(token) is outside the vocabulary of \(config.vocabSize)")
+    }
+    let positions = transformer.wpe(Array(start..<(start + length)))
+    var x = transformer.dropout(transformer.wte(tokens) + positions)
+    for (index, block) in transformer.h.enumerated() {
+      x = block.forward(x, cache: cache?.layers[index])
+    }
+    cache?.length += length
+    return lmHead(transformer.lnF(x))  // [B, T, vocab]
+  }
+
   /// Continues `context` by `maxNewTokens` tokens, each drawn from the model's distribution
   /// over the next one (greedy with `temperature` 0), in evaluation mode and without
   /// gradients; the context is cropped to its last `n_positions` tokens. Arguments as for
-  /// `GPT.generate`. Each step runs the whole window: no key-value cache yet.
+  /// `GPT.generate`. Keys and values of earlier positions are cached, so each new token
+  /// costs one position; past `n_positions` the window slides and the cache is rebuilt.
   public func generate(
     context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
     seed: UInt64? = nil
@@ -216,12 +245,19 @@ public final class GPT2: Module {
     var generator = seed.map { RandomGenerator(seed: $0) } ?? Random.generator
     defer { if seed == nil { Random.generator = generator } }
     var tokens = context
+    var cache = KVCache(layers: config.nLayer, heads: config.nHead)
+    var pending = Array(context.suffix(config.nPositions))
     withNoGrad {
       for _ in 0..<maxNewTokens {
-        let window = Array(tokens.suffix(config.nPositions))
-        let logits = forward([window]).logits  // [1, T, vocab]
+        if cache.length + pending.count > config.nPositions {
+          cache = KVCache(layers: config.nLayer, heads: config.nHead)
+          pending = Array(tokens.suffix(config.nPositions))
+        }
+        let logits = forward([pending], cache: cache)  // [1, T, vocab]
         let last = Array(logits.scalars.suffix(config.vocabSize))
-        tokens.append(sample(last, temperature: temperature, topK: topK, using: &generator))
+        let next = sample(last, temperature: temperature, topK: topK, using: &generator)
+        tokens.append(next)
+        pending = [next]
       }
     }
     return tokens
