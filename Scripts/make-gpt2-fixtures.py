@@ -175,7 +175,8 @@ def write_tokenizer():
 
 
 def check_swift_saved():
-    """Loads the adapter the Swift tests saved (swift-saved/c_attn) with PEFT over tiny/ and compares logits."""
+    """Loads what the Swift tests saved: the adapter swift-saved/c_attn with PEFT over tiny/, and the model
+    swift-saved/model with from_pretrained; compares logits with the ones Swift recorded."""
     from peft import PeftModel
     folder = ROOT / "swift-saved" / "c_attn"
     base = GPT2LMHeadModel.from_pretrained(ROOT / "tiny")
@@ -184,6 +185,14 @@ def check_swift_saved():
     logits = run(model.base_model.model)["logits"]
     difference = max(abs(a - b) for a, b in zip(logits, recorded, strict=True))
     print(f"swift-saved/c_attn in PEFT: max |logit difference| = {difference:.2e}")
+    assert difference < 1e-5, difference
+    # A model GPT2.save(to:) wrote: config.json and model.safetensors as save_pretrained's.
+    folder = ROOT / "swift-saved" / "model"
+    model = GPT2LMHeadModel.from_pretrained(folder)
+    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr(), "not tied"
+    recorded = json.loads((folder / "expected.json").read_text())["logits"]
+    difference = max(abs(a - b) for a, b in zip(run(model)["logits"], recorded, strict=True))
+    print(f"swift-saved/model in transformers: max |logit difference| = {difference:.2e}")
     assert difference < 1e-5, difference
 
 

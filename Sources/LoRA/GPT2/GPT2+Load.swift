@@ -13,12 +13,12 @@ extension GPT2 {
   ///   is skipped too, since it is `wte`'s.
   /// - F16 and BF16 weights are converted to F32.
   /// - A folder with only `pytorch_model.bin` is refused with the command that converts it.
-  /// - Every other mismatch (a missing or extra key, a shape) is a `GPT2LoadError` naming the
+  /// - Every other mismatch (a missing or extra key, a shape) is a `GPT2FileError` naming the
   ///   file, the key and the shapes.
   public static func load(from folder: URL) throws -> GPT2 {
     let configURL = folder.appendingPathComponent("config.json")
     guard let configData = FileManager.default.contents(atPath: configURL.path) else {
-      throw GPT2LoadError(
+      throw GPT2FileError(
         path: folder.path,
         reason: "has no config.json; a model folder holds config.json and model.safetensors")
     }
@@ -36,7 +36,7 @@ extension GPT2 {
     do {
       try model.loadWeights(renamed)
     } catch let error as ModuleError {
-      throw GPT2LoadError(path: source, reason: "does not fit the model of config.json: \(error)")
+      throw GPT2FileError(path: source, reason: "does not fit the model of config.json: \(error)")
     }
     return model
   }
@@ -54,7 +54,7 @@ extension GPT2 {
     }
     let bin = folder.appendingPathComponent("pytorch_model.bin")
     if exists(bin) {
-      throw GPT2LoadError(
+      throw GPT2FileError(
         path: bin.path,
         reason: """
           is a pickled PyTorch checkpoint, which this library does not read (unpickling \
@@ -64,7 +64,7 @@ extension GPT2 {
           M.from_pretrained('\(folder.path)').save_pretrained('\(folder.path)')"
           """)
     }
-    throw GPT2LoadError(
+    throw GPT2FileError(
       path: folder.path,
       reason: "has no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
   }
@@ -76,18 +76,18 @@ extension GPT2 {
       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let map = object["weight_map"] as? [String: String]
     else {
-      throw GPT2LoadError(path: index.path, reason: "has no weight_map of key to file names")
+      throw GPT2FileError(path: index.path, reason: "has no weight_map of key to file names")
     }
     var tensors: [String: Tensor] = [:]
     for shard in Set(map.values).sorted() {
       guard !shard.contains("/"), !shard.hasPrefix(".") else {
-        throw GPT2LoadError(path: index.path, reason: "names a shard outside its folder: \(shard)")
+        throw GPT2FileError(path: index.path, reason: "names a shard outside its folder: \(shard)")
       }
       let url = folder.appendingPathComponent(shard)
       let file = try Safetensors(contentsOf: url).tensors
       for key in map.filter({ $0.value == shard }).keys {
         guard let tensor = file[key] else {
-          throw GPT2LoadError(
+          throw GPT2FileError(
             path: url.path, reason: "lacks \(key), which \(index.lastPathComponent) places in it")
         }
         tensors[key] = tensor

@@ -65,7 +65,7 @@ public struct GPT2Config: Equatable, Sendable {
   /// honour (cross-attention, another model type, an unknown activation) is an error that
   /// names it.
   public init(json data: Data, path: String) throws {
-    func fail(_ reason: String) -> GPT2LoadError { GPT2LoadError(path: path, reason: reason) }
+    func fail(_ reason: String) -> GPT2FileError { GPT2FileError(path: path, reason: reason) }
     guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw fail("is not a JSON object")
     }
@@ -141,8 +141,8 @@ public struct GPT2Config: Equatable, Sendable {
   }
 }
 
-/// A GPT-2 model folder, or a file in it, that cannot be read as one.
-public struct GPT2LoadError: Error, CustomStringConvertible, Equatable {
+/// A GPT-2 model folder, or a file in it, that cannot be read or written as one.
+public struct GPT2FileError: Error, CustomStringConvertible, Equatable {
   /// The folder or file.
   public let path: String
   /// What is wrong, naming the key and the shapes where there are some.

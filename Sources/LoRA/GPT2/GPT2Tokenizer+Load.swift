@@ -21,7 +21,7 @@ extension GPT2Tokenizer {
     guard let data = FileManager.default.contents(atPath: mergesFile.path),
       let text = String(data: data, encoding: .utf8)
     else {
-      throw GPT2LoadError(path: mergesFile.path, reason: "cannot be read as UTF-8 text")
+      throw GPT2FileError(path: mergesFile.path, reason: "cannot be read as UTF-8 text")
     }
     var merges: [(String, String)] = []
     for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -31,7 +31,7 @@ extension GPT2Tokenizer {
       if trimmed.isEmpty || (number == 0 && trimmed.hasPrefix("#version")) { continue }
       let parts = trimmed.split(separator: " ", omittingEmptySubsequences: false)
       guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-        throw GPT2LoadError(
+        throw GPT2FileError(
           path: "\(mergesFile.path):\(number + 1)",
           reason:
             "is not a merge of two tokens separated by one space: \(String(reflecting: trimmed))")
@@ -46,14 +46,14 @@ extension GPT2Tokenizer {
   /// tokens and `add_prefix_space`. Another model or pre-tokenizer is refused by name.
   public init(tokenizerFile url: URL) throws {
     guard let data = FileManager.default.contents(atPath: url.path) else {
-      throw GPT2LoadError(path: url.path, reason: "cannot be read")
+      throw GPT2FileError(path: url.path, reason: "cannot be read")
     }
     try self.init(tokenizerJSON: data, path: url.path)
   }
 
   /// Reads the contents of a `tokenizer.json`; `path` names it in errors.
   init(tokenizerJSON data: Data, path: String) throws {
-    func fail(_ reason: String) -> GPT2LoadError { GPT2LoadError(path: path, reason: reason) }
+    func fail(_ reason: String) -> GPT2FileError { GPT2FileError(path: path, reason: reason) }
     guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw fail("is not a JSON object")
     }
@@ -115,10 +115,10 @@ private func byteLevelSettings(_ value: Any?) -> (addPrefixSpace: Bool, found: B
 /// `vocab.json`: a JSON object of token to id.
 private func readVocabulary(_ url: URL) throws -> [String: Int] {
   guard let data = FileManager.default.contents(atPath: url.path) else {
-    throw GPT2LoadError(path: url.path, reason: "cannot be read")
+    throw GPT2FileError(path: url.path, reason: "cannot be read")
   }
   guard let vocabulary = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else {
-    throw GPT2LoadError(path: url.path, reason: "is not a JSON object of token to integer id")
+    throw GPT2FileError(path: url.path, reason: "is not a JSON object of token to integer id")
   }
   return vocabulary
 }
