@@ -8,7 +8,7 @@ import LoRA
 struct LoRABench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lora-bench",
-    subcommands: [Tables.self, GPTStep.self],
+    subcommands: [Tables.self, GPTStep.self, GPT2Step.self],
     defaultSubcommand: Tables.self)
 }
 
@@ -25,7 +25,7 @@ struct Tables: ParsableCommand {
 
   @Option(
     help: """
-      Sections to run: matmul, elementwise, toy, gpt, runner, scaling (default: all but \
+      Sections to run: matmul, elementwise, toy, gpt, gpt2, runner, scaling (default: all but \
       scaling, which compiles a 10,000-cell lesson and takes several minutes).
       """)
   var only: [Section] = Section.allCases.filter { $0 != .scaling }
@@ -50,7 +50,7 @@ struct Tables: ParsableCommand {
   var sizes: [Int] = [10, 100, 1_000, 10_000]
 
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy, gpt, runner, scaling
+    case matmul, elementwise, toy, gpt, gpt2, runner, scaling
   }
 
   func run() throws {
@@ -97,6 +97,14 @@ struct Tables: ParsableCommand {
     if only.contains(.gpt) {
       print("## GPT training step (forward, cross-entropy, backward, AdamW) and generation\n")
       for table in benchmarkGPT(
+        python: python, reference: reference, threads: threads, repeats: repeats)
+      {
+        print(table.render() + "\n")
+      }
+    }
+    if only.contains(.gpt2) {
+      print("## GPT-2 (transformers' shapes, random weights): LoRA and full steps, generation\n")
+      for table in benchmarkGPT2(
         python: python, reference: reference, threads: threads, repeats: repeats)
       {
         print(table.render() + "\n")

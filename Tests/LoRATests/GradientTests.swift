@@ -85,6 +85,7 @@ struct GradientTests {
     checkGradients([x]) { $0[0].tanh() }
     checkGradients([x]) { $0[0].sigmoid() }
     checkGradients([x]) { $0[0].gelu() }
+    checkGradients([x]) { $0[0].geluTanh() }
     // ReLU's kink at 0 is kept further from the inputs than the finite-difference step.
     let awayFromZero = Tensor(shape: [6], scalars: [-2, -1, -0.5, 0.5, 1, 2], requiresGrad: true)
     checkGradients([awayFromZero]) { $0[0].relu() }

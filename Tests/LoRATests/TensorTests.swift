@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import LoRA
@@ -89,6 +90,18 @@ struct TensorTests {
       isClose(
         x.gelu().scalars,
         [0.345_731_23, -0.158_655_26, 1.954_499_7, 2.995_949_7, 0, -0.154_268_77]))
+    // gelu(x, approximate='tanh'), GPT-2's gelu_new, from PyTorch 2.13.
+    #expect(
+      isClose(
+        x.geluTanh().scalars,
+        [0.345_714_2, -0.158_808, 1.954_597_7, 2.996_362_7, 0, -0.154_285_8]))
+    // Against libm's tanh over a wide range, every value within float32 rounding.
+    let wide = Tensor((0...4000).map { Float($0 - 2000) / 166.666_67 })
+    let reference = wide.scalars.map { x in
+      0.5 * x * (1 + Foundation.tanh(0.797_884_56 * (x + 0.044_715 * x * x * x)))
+    }
+    #expect(
+      zip(wide.geluTanh().scalars, reference).allSatisfy { abs($0 - $1) <= 2e-6 * max(1, abs($1)) })
     #expect(isClose(Tensor([0]).sigmoid().scalars, [0.5]))
     #expect(isClose(Tensor([0, 1]).relu().scalars, [0, 1]))
     #expect(
