@@ -194,6 +194,18 @@ def check_swift_saved():
     difference = max(abs(a - b) for a, b in zip(run(model)["logits"], recorded, strict=True))
     print(f"swift-saved/model in transformers: max |logit difference| = {difference:.2e}")
     assert difference < 1e-5, difference
+    # Lesson 05's model and tokenizer, trained by the project, opened as a Hugging Face user would.
+    from transformers import GPT2TokenizerFast
+    course = ROOT.parent.parent.parent.parent / "Lessons" / "models" / "gpt2-shakespeare"
+    record = json.loads((ROOT / "swift-saved" / "course-model.json").read_text())
+    tokenizer = GPT2TokenizerFast.from_pretrained(course)
+    assert tokenizer.encode(record["text"]) == record["ids"], "tokenizer ids differ"
+    model = GPT2LMHeadModel.from_pretrained(course).eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([record["ids"]])).logits.flatten().tolist()
+    difference = max(abs(a - b) for a, b in zip(logits, record["logits"], strict=True))
+    print(f"Lessons/models/gpt2-shakespeare in transformers: same ids, max |logit difference| = {difference:.2e}")
+    assert difference < 1e-4, difference
 
 
 if __name__ == "__main__":

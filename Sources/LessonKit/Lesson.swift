@@ -16,6 +16,9 @@ public struct Lesson: Sendable, Equatable {
 
   /// The first heading's text, or the file name.
   public var title: String?
+  /// How the file ended its lines; `text` always has `\n`, and `--write` writes the file's
+  /// own endings back.
+  public var lineEnding: LineEnding = .lf
 
   /// The cells that run, in order.
   public var executableCells: [Cell] { cells.filter(\.role.isExecuted) }
@@ -27,6 +30,29 @@ public struct Lesson: Sendable, Equatable {
   public var cellNumbers: [Int: Int] {
     let shown = executableCells.filter { $0.role != .hidden }
     return Dictionary(uniqueKeysWithValues: shown.enumerated().map { ($1.index, $0 + 1) })
+  }
+}
+
+/// The line endings of a lesson file.
+public enum LineEnding: Sendable, Equatable {
+  /// `\n` only.
+  case lf
+  /// `\r\n` only, as Windows editors save.
+  case crlf
+  /// Both: `--write` refuses, since writing would change some of them.
+  case mixed
+
+  /// The endings of `text`.
+  init(of text: String) {
+    var (lf, crlf) = (false, false)
+    var previous: UInt8 = 0
+    for byte in text.utf8 {
+      if byte == UInt8(ascii: "\n") {
+        if previous == UInt8(ascii: "\r") { crlf = true } else { lf = true }
+      }
+      previous = byte
+    }
+    self = crlf ? (lf ? .mixed : .crlf) : .lf
   }
 }
 

@@ -34,13 +34,26 @@ public func readLesson(at path: String, checkingReferences: Bool = true) throws 
 ///
 /// The tree is walked once into Swift values and freed; besides this file, only the HTML
 /// export (`MarkdownHTML.swift`) touches cmark.
-public func parseLesson(_ text: String, path: String, checkingReferences: Bool = true) throws
+public func parseLesson(_ original: String, path: String, checkingReferences: Bool = true) throws
   -> Lesson
 {
-  let blocks = codeBlocks(in: text)
+  // Swift reads "\r\n" as one Character, so line-splitting code would see a CRLF file as
+  // one line while cmark counts every line: work on "\n" endings, and write the file's
+  // own back (`Lesson.lineEnding`).
+  let lineEnding = LineEnding(of: original)
+  let text = lineEnding == .lf ? original : original.replacingOccurrences(of: "\r\n", with: "\n")
   guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
     throw LessonError(file: path, "is empty")
   }
+  if let line = loneCarriageReturnLine(text) {
+    // cmark ends a line there and the runner's write-back would not: their line numbers
+    // would disagree, and outputs would be written into the wrong place.
+    throw LessonError(
+      file: path, line: line,
+      "has a carriage return (\\r) that does not end the line; save the file with \\n "
+        + "or \\r\\n line endings")
+  }
+  let blocks = codeBlocks(in: text)
   var cells: [Cell] = []
   for block in blocks {
     let (language, role) = try cellRole(info: block.info, file: path, line: block.startLine)
@@ -52,7 +65,20 @@ public func parseLesson(_ text: String, path: String, checkingReferences: Bool =
   if checkingReferences { try checkReferences(cells, file: path) }
   var lesson = Lesson(path: path, text: text, cells: cells)
   lesson.title = firstHeading(in: text)
+  lesson.lineEnding = lineEnding
   return lesson
+}
+
+/// The 1-based line of the first `\r` not followed by `\n`, or `nil` when there is none.
+private func loneCarriageReturnLine(_ text: String) -> Int? {
+  var line = 1
+  var previousWasReturn = false
+  for byte in text.utf8 {
+    if previousWasReturn && byte != UInt8(ascii: "\n") { return line }
+    if byte == UInt8(ascii: "\n") { line += 1 }
+    previousWasReturn = byte == UInt8(ascii: "\r")
+  }
+  return previousWasReturn ? line : nil
 }
 
 /// A fenced code block as cmark reports it.

@@ -168,13 +168,24 @@ private func longestBacktickRun(_ text: String) -> Int {
 public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
   let url = URL(fileURLWithPath: lesson.path)
   for _ in 0..<3 {
-    let current = try currentText(of: url, lesson: lesson)
+    // Compared and merged with "\n" endings, as the lesson was parsed; written back with
+    // the file's own.
+    let raw = try currentText(of: url, lesson: lesson)
+    let ending = LineEnding(of: raw)
+    guard ending != .mixed else {
+      throw LessonError(
+        file: lesson.path,
+        "mixes \\n and \\r\\n line endings, and writing the outputs would change some of "
+          + "them; nothing was written: save the file with one kind")
+    }
+    let current = ending == .lf ? raw : raw.replacingOccurrences(of: "\r\n", with: "\n")
     let (target, outputs) =
       current == lesson.text ? (lesson, result) : try merged(lesson, result, into: current)
-    let (text, assets) = writeBack(target, outputs)
+    let (written, assets) = writeBack(target, outputs)
+    let text = ending == .lf ? written : written.replacingOccurrences(of: "\n", with: "\r\n")
     // The narrowest window we can leave: an edit saved after this comparison and before the
     // rename would be replaced, and no portable call closes it.
-    if text != current, try currentText(of: url, lesson: lesson) != current { continue }
+    if text != raw, try currentText(of: url, lesson: lesson) != raw { continue }
     let folder = url.deletingLastPathComponent()
     for (file, svg) in assets {
       let asset = folder.appendingPathComponent(file)
@@ -182,7 +193,7 @@ public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
         at: asset.deletingLastPathComponent(), withIntermediateDirectories: true)
       try svg.write(to: asset, atomically: true, encoding: .utf8)
     }
-    if text != current { try text.write(to: url, atomically: true, encoding: .utf8) }
+    if text != raw { try text.write(to: url, atomically: true, encoding: .utf8) }
     removeStalePlots(linkedBy: target, keeping: Set(assets.map(\.0)), in: folder)
     return
   }

@@ -2,12 +2,21 @@ import ArgumentParser
 import Foundation
 import LoRA
 
-/// Pretrains the course's base GPT on Tiny Shakespeare, reproducibly, as seed 000's model
-/// was pretrained before its LoRA fine-tune.
+/// Pretrains the course's models on Tiny Shakespeare, reproducibly: the char-level GPT
+/// (the default) and the small GPT-2 of lesson 05.
 @main
-struct Pretrain: ParsableCommand {
+struct LoRAPretrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lora-pretrain",
+    abstract: "Pretrain the course's models on Lessons/data/tinyshakespeare.txt.",
+    subcommands: [Pretrain.self, PretrainGPT2.self], defaultSubcommand: Pretrain.self)
+}
+
+/// Pretrains the course's base GPT on Tiny Shakespeare, reproducibly, as seed 000's model
+/// was pretrained before its LoRA fine-tune.
+struct Pretrain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "char",
     abstract: "Pretrain Lessons/models/base-gpt on Lessons/data/tinyshakespeare.txt.",
     discussion: """
       The vocabulary is the corpus's sorted characters and the last 10% of the text is held \

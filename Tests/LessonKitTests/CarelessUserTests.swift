@@ -175,6 +175,28 @@ struct CarelessUserTests {
 }
 
 extension CarelessUserTests {
+  /// A lesson saved by a Windows editor runs, and `--write` keeps its `\r\n` endings; a file
+  /// that mixes both kinds is run but not written.
+  @Test func windowsLineEndingsRunAndAreKeptByWrite() throws {
+    let work = try folder()
+    let lesson = work.appendingPathComponent("lesson.md")
+    let text = "# Windows\r\n\r\n```swift\r\nprint(\"hi\")\r\n```\r\n\r\nThe end.\r\n"
+    try text.write(to: lesson, atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md", "--write"], in: work)
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    let written = try String(contentsOf: lesson, encoding: .utf8)
+    #expect(
+      written
+        == "# Windows\r\n\r\n```swift\r\nprint(\"hi\")\r\n```\r\n\r\n```output\r\nhi\r\n```\r\n\r\nThe end.\r\n"
+    )
+    let mixed = text + "A line with a Unix ending.\n"
+    try mixed.write(to: lesson, atomically: true, encoding: .utf8)
+    let refused = try lessons(["run", "lesson.md", "--write"], in: work)
+    #expect(refused.status == 2)
+    #expect(refused.stderr.contains("mixes \\n and \\r\\n line endings"), "\(refused.stderr)")
+    #expect(try String(contentsOf: lesson, encoding: .utf8) == mixed)
+  }
+
   @Test(.enabled(if: hasProc, "reads /proc"))
   func aLessonOverItsMemoryLimitIsStoppedWithAMessage() throws {
     let work = try folder()

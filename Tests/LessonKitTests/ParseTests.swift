@@ -112,4 +112,23 @@ struct ParseTests {
       #expect(writeBack(reparsed, result(reparsed)).text == once, "a second write changes it")
     }
   }
+
+  /// Found by the lesson fuzzer: cmark ends a line at a lone `\r`, the write-back did not, so
+  /// outputs were written into the middle of a cell. Such a file is refused at its line;
+  /// `\r\n` line endings are fine.
+  @Test func aLoneCarriageReturnIsRefusedAtItsLine() throws {
+    #expect(
+      throws: LessonError(
+        file: "r.md", line: 4,
+        "has a carriage return (\\r) that does not end the line; save the file with \\n or \\r\\n line endings"
+      )
+    ) {
+      try parseLesson("# T\n\n```swift\nlet x = 1\r// more\n```\n", path: "r.md")
+    }
+    // Swift reads "\r\n" as one character: a CRLF lesson had no cells at all.
+    let windows = try parseLesson("# T\r\n\r\n```swift\r\nlet x = 1\r\n```\r\n", path: "w.md")
+    #expect(windows.executableCells.map(\.source) == ["let x = 1\n"])
+    #expect(windows.executableCells.map(\.fenceLine) == [3])
+    #expect(windows.lineEnding == .crlf)
+  }
 }

@@ -326,3 +326,33 @@ extension GPT2Tests {
     #expect(run(reloaded, expected).logits == logits)
   }
 }
+
+extension GPT2Tests {
+  /// Lesson 05's model and tokenizer, as the project trained them: the ids and logits of a
+  /// line of Shakespeare are recorded for `Scripts/make-gpt2-fixtures.py --check`, which
+  /// opens the folder with `from_pretrained` and `GPT2TokenizerFast` and compares.
+  @Test func theCourseModelIsRecordedForTransformersToCheck() throws {
+    let folder = fixtures.deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Lessons/models/gpt2-shakespeare")
+    let model = try GPT2.load(from: folder)
+    let tokenizer = try GPT2Tokenizer.load(from: folder)
+    let text = "ROMEO:\nBut soft, what light through yonder window breaks?"
+    let ids = tokenizer.encode(text)
+    model.eval()
+    let logits = withNoGrad { model.forward([ids]).logits.scalars }
+    let recordURL = fixtures.appendingPathComponent("swift-saved/course-model.json")
+    struct Record: Codable {
+      let text: String
+      let ids: [Int]
+      let logits: [Float]
+    }
+    if ProcessInfo.processInfo.environment["LORA_UPDATE_FIXTURES"] == "1" {
+      try JSONEncoder().encode(Record(text: text, ids: ids, logits: logits)).write(to: recordURL)
+    }
+    let record = try JSONDecoder().decode(Record.self, from: Data(contentsOf: recordURL))
+    #expect(record.ids == ids)
+    #expect(maxDifference(record.logits, logits) < 1e-5)
+    #expect(tokenizer.decode(ids) == text)
+  }
+}
