@@ -56,6 +56,14 @@ public enum LineEnding: Sendable, Equatable {
   }
 }
 
+/// `text` with each `\r\n` as `\n`. Done on bytes: Swift's `replacingOccurrences` works on
+/// Characters, and turns `\r\r\n` into `\r\n` again. Every `\r` must end a line (the
+/// parser refuses a lone one), so removing them all is the same.
+func withNewlineEndings(_ text: String) -> String {
+  guard text.utf8.contains(UInt8(ascii: "\r")) else { return text }
+  return String(decoding: text.utf8.filter { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
+}
+
 /// One fenced code block of a lesson.
 public struct Cell: Sendable, Equatable {
   /// The block's position among all code blocks, from 0.

@@ -37,15 +37,10 @@ public func readLesson(at path: String, checkingReferences: Bool = true) throws 
 public func parseLesson(_ original: String, path: String, checkingReferences: Bool = true) throws
   -> Lesson
 {
-  // Swift reads "\r\n" as one Character, so line-splitting code would see a CRLF file as
-  // one line while cmark counts every line: work on "\n" endings, and write the file's
-  // own back (`Lesson.lineEnding`).
-  let lineEnding = LineEnding(of: original)
-  let text = lineEnding == .lf ? original : original.replacingOccurrences(of: "\r\n", with: "\n")
-  guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+  guard !original.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
     throw LessonError(file: path, "is empty")
   }
-  if let line = loneCarriageReturnLine(text) {
+  if let line = loneCarriageReturnLine(original) {
     // cmark ends a line there and the runner's write-back would not: their line numbers
     // would disagree, and outputs would be written into the wrong place.
     throw LessonError(
@@ -53,6 +48,11 @@ public func parseLesson(_ original: String, path: String, checkingReferences: Bo
       "has a carriage return (\\r) that does not end the line; save the file with \\n "
         + "or \\r\\n line endings")
   }
+  // Swift reads "\r\n" as one Character, so line-splitting code would see a CRLF file as
+  // one line while cmark counts every line: work on "\n" endings, and write the file's
+  // own back (`Lesson.lineEnding`).
+  let lineEnding = LineEnding(of: original)
+  let text = withNewlineEndings(original)
   let blocks = codeBlocks(in: text)
   var cells: [Cell] = []
   for block in blocks {

@@ -178,7 +178,7 @@ public func writeOutputs(_ lesson: Lesson, _ result: RunResult) throws {
         "mixes \\n and \\r\\n line endings, and writing the outputs would change some of "
           + "them; nothing was written: save the file with one kind")
     }
-    let current = ending == .lf ? raw : raw.replacingOccurrences(of: "\r\n", with: "\n")
+    let current = withNewlineEndings(raw)
     let (target, outputs) =
       current == lesson.text ? (lesson, result) : try merged(lesson, result, into: current)
     let (written, assets) = writeBack(target, outputs)
