@@ -44,7 +44,9 @@ func benchmarkScaling(sizes: [Int] = [10, 100, 1_000, 10_000]) -> [MarkdownTable
       "µs per added \(unit) (run · write · export · grade)")
     var previous: (size: Int, figures: [Double?])?
     for size in sizes {
-      let file = (path: folder.appendingPathComponent("\(unit)-\(size).md").path, text: lesson(size))
+      let file = (
+        path: folder.appendingPathComponent("\(unit)-\(size).md").path, text: lesson(size)
+      )
       let path = file.path
       let runs = size >= 10_000 ? 1 : 3
       // Compiling 10,000 cells takes swiftc about ten minutes; it is the compiler's cost,

@@ -126,7 +126,9 @@ struct ParseTests {
       try parseLesson("# T\n\n```swift\nlet x = 1\r// more\n```\n", path: "r.md")
     }
     // Found next: "\r\r\n" is a lone \r before a line ending, refused as well.
-    #expect(throws: LessonError.self) { try parseLesson("# T\r\r\n```swift\nx\n```\n", path: "r.md") }
+    #expect(throws: LessonError.self) {
+      try parseLesson("# T\r\r\n```swift\nx\n```\n", path: "r.md")
+    }
     // Swift reads "\r\n" as one character: a CRLF lesson had no cells at all.
     let windows = try parseLesson("# T\r\n\r\n```swift\r\nlet x = 1\r\n```\r\n", path: "w.md")
     #expect(windows.executableCells.map(\.source) == ["let x = 1\n"])
