@@ -19,7 +19,41 @@ extension GPT {
     context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
     seed: UInt64? = nil
   ) -> [Int] {
-    guard !context.isEmpty else { fatalError("GPT.generate: the context needs at least one token") }
+    decode(
+      context: context, maxNewTokens: maxNewTokens, temperature: temperature, topK: topK,
+      seed: seed)
+  }
+}
+
+extension GPT: CachedDecoding {
+  var contextLength: Int { config.blockSize }
+  var vocabularySize: Int { config.vocabSize }
+  func makeCache() -> KVCache { KVCache(config: config) }
+}
+
+/// A language model that continues a sequence a few positions at a time, keeping the keys
+/// and values of earlier positions in a `KVCache`: the GPT and GPT-2 both generate this way.
+protocol CachedDecoding: Module {
+  /// The most positions the model attends over.
+  var contextLength: Int { get }
+  /// The number of logits per position.
+  var vocabularySize: Int { get }
+  /// An empty cache for this model's layers and heads.
+  func makeCache() -> KVCache
+  /// Logits `[1, T, vocab]` for `tokens`, continuing the sequence in `cache`.
+  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor
+}
+
+extension CachedDecoding {
+  /// `context` followed by `maxNewTokens` sampled tokens, in evaluation mode and without
+  /// gradients. Each step feeds only the newest token; past `contextLength` the window
+  /// slides and the cache is rebuilt for the last `contextLength` tokens, as in nanoGPT.
+  func decode(
+    context: [Int], maxNewTokens: Int, temperature: Float, topK: Int?, seed: UInt64?
+  ) -> [Int] {
+    guard !context.isEmpty else {
+      fatalError("\(type(of: self)).generate: the context needs at least one token")
+    }
     let wasTraining = isTraining
     eval()
     defer { train(wasTraining) }
@@ -27,18 +61,17 @@ extension GPT {
     defer { if seed == nil { Random.generator = generator } }
 
     var tokens = context
-    var cache = KVCache(config: config)
-    var pending = Array(context.suffix(config.blockSize))
+    var cache = makeCache()
+    var pending = Array(context.suffix(contextLength))
     return withNoGrad {
       for _ in 0..<maxNewTokens {
-        if cache.length + pending.count > config.blockSize {
-          // The window slides: positions change, so the cache is rebuilt for the last
-          // blockSize tokens.
-          cache = KVCache(config: config)
-          pending = Array(tokens.suffix(config.blockSize))
+        if cache.length + pending.count > contextLength {
+          // The window slides: positions change, so the cache is rebuilt.
+          cache = makeCache()
+          pending = Array(tokens.suffix(contextLength))
         }
         let logits = forward([pending], cache: cache)  // [1, T, vocab]
-        let last = logits.scalars.suffix(config.vocabSize)
+        let last = logits.scalars.suffix(vocabularySize)
         let next = sample(Array(last), temperature: temperature, topK: topK, using: &generator)
         tokens.append(next)
         pending = [next]

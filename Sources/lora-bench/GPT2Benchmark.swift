@@ -88,36 +88,10 @@ struct GPT2Step: ParsableCommand {
 func benchmarkGPT2(python: String?, reference: String, threads: Int, repeats: Int)
   -> [MarkdownTable]
 {
-  let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-  func runOnce(_ program: String, _ arguments: [String]) -> [String: String] {
-    switch runProcess(program, arguments) {
-    case .success(let output): return keyValues(output)
-    case .failure(let error):
-      print("  \(program) \(arguments.joined(separator: " ")): \(error)")
-      return [:]
-    }
-  }
-  func compare(_ arguments: [String]) -> (ours: [[String: String]], theirs: [[String: String]]) {
-    var (ours, theirs): ([[String: String]], [[String: String]]) = ([], [])
-    for _ in 0..<max(1, repeats) {
-      ours.append(runOnce(executable, ["gpt2-step"] + arguments))
-      if let python {
-        theirs.append(
-          runOnce(
-            python, [reference + "/gpt2_peft_bench.py", "--threads", "\(threads)"] + arguments))
-      }
-    }
-    return (ours, theirs)
-  }
-  func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
-    values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
-  }
-  func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String {
-    let (middle, best) = (combinedValues(runs), combinedValues(runs, fastest: true))
-    return runs.count > 1
-      ? "\(number(middle, key, decimals)) (\(number(best, key, decimals)))"
-      : number(middle, key, decimals)
-  }
+  let sides = SideBySide(
+    subcommand: "gpt2-step", script: reference + "/gpt2_peft_bench.py", python: python,
+    threads: threads, repeats: repeats)
+  let compare = sides.compare
   func ratio(_ ours: [[String: String]], _ theirs: [[String: String]], _ key: String) -> String {
     guard let mine = combinedValues(ours)[key].flatMap(Double.init),
       let other = combinedValues(theirs)[key].flatMap(Double.init), mine > 0

@@ -131,37 +131,10 @@ func combinedValues(_ runs: [[String: String]], fastest: Bool = false) -> [Strin
 func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int)
   -> [MarkdownTable]
 {
-  let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-  func runOnce(_ program: String, _ arguments: [String]) -> [String: String] {
-    switch runProcess(program, arguments) {
-    case .success(let output): return keyValues(output)
-    case .failure(let error):
-      print("  \(program) \(arguments.joined(separator: " ")): \(error)")
-      return [:]
-    }
-  }
-  /// Our processes' figures and PyTorch's, `repeats` of each, run alternately.
-  func compare(_ arguments: [String]) -> (ours: [[String: String]], theirs: [[String: String]]) {
-    var (ours, theirs): ([[String: String]], [[String: String]]) = ([], [])
-    for _ in 0..<max(1, repeats) {
-      ours.append(runOnce(executable, ["gpt-step"] + arguments))
-      if let python {
-        theirs.append(
-          runOnce(python, [reference + "/gpt_bench.py", "--threads", "\(threads)"] + arguments))
-      }
-    }
-    return (ours, theirs)
-  }
-  func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
-    values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
-  }
-  /// `median (fastest)` of a time over the processes.
-  func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String {
-    let (middle, best) = (combinedValues(runs), combinedValues(runs, fastest: true))
-    return runs.count > 1
-      ? "\(number(middle, key, decimals)) (\(number(best, key, decimals)))"
-      : number(middle, key, decimals)
-  }
+  let sides = SideBySide(
+    subcommand: "gpt-step", script: reference + "/gpt_bench.py", python: python,
+    threads: threads, repeats: repeats)
+  let compare = sides.compare
   var steps = MarkdownTable(
     "config", "mode", "ms/step", "PyTorch ms/step", "tokens/s", "PyTorch tokens/s",
     "trainable params", "optimizer state MiB", "peak RSS MiB", "PyTorch peak RSS MiB")

@@ -236,30 +236,14 @@ public final class GPT2: Module {
     context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
     seed: UInt64? = nil
   ) -> [Int] {
-    guard !context.isEmpty else {
-      fatalError("GPT2.generate: the context needs at least one token")
-    }
-    let wasTraining = isTraining
-    eval()
-    defer { train(wasTraining) }
-    var generator = seed.map { RandomGenerator(seed: $0) } ?? Random.generator
-    defer { if seed == nil { Random.generator = generator } }
-    var tokens = context
-    var cache = KVCache(layers: config.nLayer, heads: config.nHead)
-    var pending = Array(context.suffix(config.nPositions))
-    withNoGrad {
-      for _ in 0..<maxNewTokens {
-        if cache.length + pending.count > config.nPositions {
-          cache = KVCache(layers: config.nLayer, heads: config.nHead)
-          pending = Array(tokens.suffix(config.nPositions))
-        }
-        let logits = forward([pending], cache: cache)  // [1, T, vocab]
-        let last = Array(logits.scalars.suffix(config.vocabSize))
-        let next = sample(last, temperature: temperature, topK: topK, using: &generator)
-        tokens.append(next)
-        pending = [next]
-      }
-    }
-    return tokens
+    decode(
+      context: context, maxNewTokens: maxNewTokens, temperature: temperature, topK: topK,
+      seed: seed)
   }
+}
+
+extension GPT2: CachedDecoding {
+  var contextLength: Int { config.nPositions }
+  var vocabularySize: Int { config.vocabSize }
+  func makeCache() -> KVCache { KVCache(layers: config.nLayer, heads: config.nHead) }
 }

@@ -1,0 +1,49 @@
+import Foundation
+
+/// One of this executable's timing subcommands and a PyTorch reference script, run in turn
+/// `repeats` times each, so that both sides see the same machine state; each process
+/// prints one line of `key=value` figures.
+struct SideBySide {
+  /// The subcommand of ours (`gpt-step`, `gpt2-step`).
+  let subcommand: String
+  /// The reference script, and the Python to run it with (none: ours only).
+  let script: String
+  let python: String?
+  let threads: Int
+  let repeats: Int
+
+  /// Our processes' figures and the reference's, for the same arguments.
+  func compare(_ arguments: [String]) -> (ours: [[String: String]], theirs: [[String: String]]) {
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+    var (ours, theirs): ([[String: String]], [[String: String]]) = ([], [])
+    for _ in 0..<max(1, repeats) {
+      ours.append(runOnce(executable, [subcommand] + arguments))
+      if let python {
+        theirs.append(runOnce(python, [script, "--threads", "\(threads)"] + arguments))
+      }
+    }
+    return (ours, theirs)
+  }
+
+  private func runOnce(_ program: String, _ arguments: [String]) -> [String: String] {
+    switch runProcess(program, arguments) {
+    case .success(let output): return keyValues(output)
+    case .failure(let error):
+      print("  \(program) \(arguments.joined(separator: " ")): \(error)")
+      return [:]
+    }
+  }
+}
+
+/// A figure from combined values, or "—" when it is missing.
+func number(_ values: [String: String], _ key: String, _ decimals: Int = 0) -> String {
+  values[key].flatMap(Double.init).map { fixed($0, decimals) } ?? "—"
+}
+
+/// `median (fastest)` of a time over the processes, or the median alone for one process.
+func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String {
+  let (middle, best) = (combinedValues(runs), combinedValues(runs, fastest: true))
+  return runs.count > 1
+    ? "\(number(middle, key, decimals)) (\(number(best, key, decimals)))"
+    : number(middle, key, decimals)
+}
