@@ -175,25 +175,16 @@ func pretokenize(_ text: String) -> [String] {
   func kind(_ index: Int) -> ScalarKind { index < count ? ScalarKind(scalars[index]) : .end }
   while start < count {
     var end = start + 1
-    let here = kind(start)
     if scalars[start] == "'", let length = contractionLength(scalars, at: start) {
       end = start + length
     } else {
       // An optional single space, then a run of one class.
       let body = scalars[start] == " " && start + 1 < count ? start + 1 : start
       let bodyKind = kind(body)
-      if body == start && here == .space {
-        // A run of whitespace: all of it at the end of the text, else all but its last
-        // character, which goes with the next piece (\s+(?!\S)), or the one character.
-        var runEnd = start
-        while runEnd < count, kind(runEnd) == .space { runEnd += 1 }
-        if runEnd == count || runEnd - start == 1 {
-          end = runEnd
-        } else {
-          end = runEnd - 1
-        }
-      } else if bodyKind == .space {
-        // " " before whitespace: the same whitespace rule from the space itself.
+      if bodyKind == .space {
+        // A run of whitespace (from the optional space itself): all of it at the end of the
+        // text, else all but its last character, which goes with the next piece
+        // (\s+(?!\S)), or the one character.
         var runEnd = start
         while runEnd < count, kind(runEnd) == .space { runEnd += 1 }
         end = runEnd == count || runEnd - start == 1 ? runEnd : runEnd - 1
