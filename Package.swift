@@ -17,7 +17,9 @@ let package = Package(
     .executable(name: "lora-pretrain", targets: ["lora-pretrain"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // A real Swift parser, to screen what a student's exercise cell declares before grading.
+    .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.0"),
   ],
   targets: [
     .systemLibrary(
@@ -33,10 +35,18 @@ let package = Package(
     .target(name: "LoRA", dependencies: [blas]),
     .target(name: "LessonRuntime", dependencies: ["LoRA"]),
     .target(name: "LessonKit", dependencies: ["CCmark"]),
+    // Grading sits on the runner; only it needs a Swift parser, to screen exercise cells.
+    .target(
+      name: "LessonGrading",
+      dependencies: [
+        "LessonKit", .product(name: "SwiftParser", package: "swift-syntax"),
+        .product(name: "SwiftSyntax", package: "swift-syntax"),
+      ]),
     .executableTarget(
       name: "lessons",
       dependencies: [
-        "LessonKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LessonKit", "LessonGrading",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(name: "toy-fit", dependencies: ["LoRA"]),
@@ -52,7 +62,7 @@ let package = Package(
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA"], exclude: ["Fixtures"]),
     .testTarget(
-      name: "LessonKitTests", dependencies: ["LessonKit"],
+      name: "LessonKitTests", dependencies: ["LessonKit", "LessonGrading"],
       exclude: ["Fixtures", "Grading", "HTMLFixtures"]),
   ]
 )

@@ -6,6 +6,9 @@ public struct Program: Sendable, Equatable {
   public var source: String
   /// The program's cells, in order.
   public var cells: [ProgramCell]
+  /// The token each cell's start marker carries, then the finish marker's: the runner
+  /// believes a marker only with its token.
+  public var markerTokens: [String]
 }
 
 /// One cell of a program: the code that runs, where it comes from, and the lesson position
@@ -34,6 +37,9 @@ public struct ProgramCell: Sendable, Equatable {
 
 /// Generates the program for `lesson`: each exercise runs its solution's code when the
 /// lesson has one (a teacher's file) and its own stub otherwise (a student's).
+///
+/// The marker tokens are fixed, so that the program stays cached between runs; a grader,
+/// which runs code it does not trust, asks for fresh ones with `plan(_:markerSeed:)`.
 public func plan(_ lesson: Lesson) -> Program {
   var solutions: [String: Cell] = [:]
   for cell in lesson.cells {
@@ -49,8 +55,13 @@ public func plan(_ lesson: Lesson) -> Program {
     })
 }
 
-/// Generates the program that runs `cells` in order.
-public func plan(_ cells: [ProgramCell]) -> Program {
+/// Generates the program that runs `cells` in order, with marker tokens drawn from
+/// `markerSeed` (a grader passes a random one, so a submission cannot know them).
+public func plan(_ cells: [ProgramCell], markerSeed: UInt64 = 0) -> Program {
+  var generator = SplitMix64(seed: markerSeed)
+  // Integer literals in the generated code: they compile to immediates in its instructions,
+  // not to strings that `strings` would list.
+  let tokens = (0...cells.count).map { _ in String(generator.next(), radix: 16) }
   var source = """
     import Foundation
     import LoRA
@@ -63,15 +74,15 @@ public func plan(_ cells: [ProgramCell]) -> Program {
   for (number, cell) in cells.enumerated() {
     source += """
 
-      _lessonCellStarted(\(number))
+      _lessonCellStarted(\(number), token: 0x\(tokens[number]))
       #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(cell.line))
       \(cell.source)
       #sourceLocation()
 
       """
   }
-  source += "\n_lessonFinished()\n"
-  return Program(source: source, cells: cells)
+  source += "\n_lessonFinished(token: 0x\(tokens[cells.count]))\n"
+  return Program(source: source, cells: cells, markerTokens: tokens)
 }
 
 /// `text` as a Swift string literal.
@@ -86,4 +97,17 @@ func swiftStringLiteral(_ text: String) -> String {
     }
   }
   return result + "\""
+}
+
+/// SplitMix64: a small, well-mixed generator for marker tokens.
+struct SplitMix64 {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
 }

@@ -9,6 +9,9 @@ public struct RunResult: Sendable {
   /// Whether the cell markers arrived out of order or twice: cell code called the
   /// runtime's internal marker itself, so event attribution cannot be trusted.
   public var markersTampered = false
+  /// The most resident memory the program and its processes used at once, as the watcher
+  /// saw it ten times a second (0 where it cannot measure).
+  public var peakMemory = 0
 
   /// Every check of the run.
   public var checks: [Check] { cells.flatMap(\.checks) }

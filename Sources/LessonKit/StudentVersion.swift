@@ -43,10 +43,10 @@ public func studentVersion(of lesson: Lesson) -> String {
 
 /// Checksums of a lesson's locked cells, in order, kept in an HTML comment that Markdown
 /// viewers do not show.
-struct LockedCellManifest: Equatable {
+public struct LockedCellManifest: Equatable, Sendable {
   static let prefix = "<!-- lessons: locked cells "
   /// One checksum per locked cell, in document order.
-  var checksums: [String]
+  public var checksums: [String]
 
   init(checksums: [String]) {
     self.checksums = checksums
@@ -58,7 +58,7 @@ struct LockedCellManifest: Equatable {
   }
 
   /// Reads the manifest from a submission's text, if it has one.
-  init?(text: String) {
+  public init?(text: String) {
     guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix(Self.prefix) }) else {
       return nil
     }
@@ -69,7 +69,7 @@ struct LockedCellManifest: Equatable {
 }
 
 /// Whether a student may not change the cell: every executed cell but the exercises.
-func isLocked(_ cell: Cell) -> Bool {
+public func isLocked(_ cell: Cell) -> Bool {
   switch cell.role {
   case .code, .hidden, .check: return true
   default: return false
@@ -77,7 +77,7 @@ func isLocked(_ cell: Cell) -> Bool {
 }
 
 /// A checksum of a cell's role and code, ignoring trailing whitespace on each line.
-func checksum(_ cell: Cell) -> String {
+public func checksum(_ cell: Cell) -> String {
   let code = cell.source.split(separator: "\n", omittingEmptySubsequences: false)
     .map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
     .joined(separator: "\n")

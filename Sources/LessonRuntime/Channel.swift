@@ -6,14 +6,20 @@ import Foundation
   import Darwin
 #endif
 
-/// The private channel from a lesson program to the runner: one JSON object per line, in a
-/// file the runner names in `LESSONS_EVENTS`.
+/// The private channel from a lesson program to the runner: one JSON object per line,
+/// written to descriptor 3, a pipe that the runner drains as the program runs (so nothing
+/// sent can be rewritten afterwards).
 ///
 /// Rich outputs (tables, plots, checks, progress) and cell boundaries travel here, never on
 /// standard output, so nothing a cell prints can pass for one of them. Each line carries the
-/// run's key from `LESSONS_KEY`; both variables are removed from the environment before any
-/// cell runs, so cell code cannot read the key to forge a line.
+/// run's key, which the runner writes into descriptor 4; the runtime reads it and closes
+/// that descriptor before any cell runs. The key is never in the environment, so cell code
+/// cannot find it in `/proc/self/environ` to forge a line. `LESSONS_CHANNEL` only says that
+/// the descriptors are there; without it, a lesson program prints plain text.
 enum Channel {
+  static let eventDescriptor: Int32 = 3
+  static let keyDescriptor: Int32 = 4
+
   private static let connection: (descriptor: Int32, key: String)? = {
     let environment = ProcessInfo.processInfo.environment
     // Run in the lesson's folder, so that it opens its files relative to itself.
@@ -21,14 +27,21 @@ enum Channel {
       _ = FileManager.default.changeCurrentDirectoryPath(directory)
       unsetenv("LESSONS_DIRECTORY")
     }
-    guard let path = environment["LESSONS_EVENTS"], let key = environment["LESSONS_KEY"] else {
-      return nil
+    guard environment["LESSONS_CHANNEL"] != nil else { return nil }
+    unsetenv("LESSONS_CHANNEL")
+    var keyBytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 256)
+    while true {
+      let count = read(keyDescriptor, &buffer, buffer.count)
+      if count <= 0 { break }
+      keyBytes += buffer[..<count]
     }
-    unsetenv("LESSONS_EVENTS")
-    unsetenv("LESSONS_KEY")
+    close(keyDescriptor)
+    // Not inherited by anything the program starts.
+    _ = fcntl(eventDescriptor, F_SETFD, FD_CLOEXEC)
     ParentWatch.start()
-    let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-    return descriptor >= 0 ? (descriptor, key) : nil
+    let key = String(decoding: keyBytes, as: UTF8.self)
+    return key.isEmpty ? nil : (eventDescriptor, key)
   }()
 
   /// Whether a runner is listening; without one, a lesson program prints plain text.
@@ -58,6 +71,7 @@ enum Channel {
       var cursor = UnsafeRawPointer(pointer)
       while remaining > 0 {
         let written = write(descriptor, cursor, remaining)
+        if written < 0 && errno == EINTR { continue }
         if written <= 0 { break }
         remaining -= written
         cursor += written

@@ -12,8 +12,12 @@ enum Execution {
 }
 
 /// Reads, compiles and runs the lesson at `path`, in the lesson's folder, drawing a live
-/// progress bar on standard error when `live`.
-func execute(lessonAt path: String, limits: RunLimits, useCache: Bool, live: Bool) -> Execution {
+/// progress bar on standard error when `live`; inside a sandbox with `sandbox`'s limits
+/// when it is given.
+func execute(
+  lessonAt path: String, limits: RunLimits, sandbox: SandboxOptions? = nil, useCache: Bool,
+  live: Bool
+) -> Execution {
   let parsed: Lesson
   do {
     parsed = try readLesson(at: path)
@@ -25,8 +29,12 @@ func execute(lessonAt path: String, limits: RunLimits, useCache: Bool, live: Boo
   }
   let program = plan(parsed)
   let executable: Executable
+  var limits = limits
   do {
     let toolchain = try Toolchain.locate()
+    if let sandbox {
+      limits = try sandbox.apply(to: limits, lesson: parsed, toolchain: toolchain)
+    }
     executable = try build(
       program, toolchain: toolchain, cacheDirectory: toolchain.libraryDirectory + "/lesson-cache",
       useCache: useCache)

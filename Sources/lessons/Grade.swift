@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import LessonGrading
 import LessonKit
 
 /// `lessons grade SUBMISSION.md [--key TEACHER.md]`, or a folder of submissions.
@@ -11,6 +12,9 @@ struct Grade: ParsableCommand {
       With --key, the student's exercise cells run with the key's other cells and checks,
       whatever the submission contains. A folder is graded into gradebook.csv and
       gradebook.json, with one feedback file per student in feedback/.
+      Each submission runs in a sandbox (Linux, bubblewrap) that sees only the compiled
+      program, the libraries and the key's data files, read-only, with a private /tmp, no
+      network, no other process, no new processes and an allowlisted environment.
       Exit status: 0 full marks (or a folder graded), 1 points lost, 2 could not grade.
       """)
 
@@ -22,6 +26,9 @@ struct Grade: ParsableCommand {
   @OptionGroup var memory: MemoryOption
   @Option(help: "Submissions graded at once (default: the number of cores).")
   var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+  @OptionGroup var sandboxLimits: SandboxOptions
+  @Flag(help: "Run submissions without the sandbox: only for code you trust.")
+  var noSandbox = false
 
   func validate() throws {
     guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -34,6 +41,7 @@ struct Grade: ParsableCommand {
     do {
       keyLesson = try key.map { try readLesson(at: resolveLesson($0)) }
       toolchain = try Toolchain.locate()
+      if !noSandbox { _ = try Sandbox.locateBubblewrap() }
     } catch {
       printError("\(error)")
       throw ExitCode(LessonExit.couldNotRun.rawValue)
@@ -54,13 +62,24 @@ struct Grade: ParsableCommand {
     }
   }
 
-  private func gradeOne(_ path: String, key: Lesson?, toolchain: Toolchain) -> GradeReport {
+  /// Grades one submission, while `concurrent` programs run at once.
+  private func gradeOne(_ path: String, key: Lesson?, toolchain: Toolchain, concurrent: Int = 1)
+    -> GradeReport
+  {
     do {
       let lesson = try readLesson(at: path, checkingReferences: key == nil)
-      return LessonKit.grade(
+      var limits = RunLimits(timeout: timeout, memory: memory.memory.bytes)
+      // Each program gets a share of the cores: two jobs of two OpenBLAS threads each on
+      // two cores run about twice as slow as with one thread each.
+      let cores = ProcessInfo.processInfo.activeProcessorCount
+      if concurrent > 1 { limits.blasThreads = max(1, cores / concurrent) }
+      if !noSandbox {
+        // The data files the key's code names, from the key's folder; never the submission's.
+        limits = try sandboxLimits.apply(to: limits, lesson: key ?? lesson, toolchain: toolchain)
+      }
+      return LessonGrading.grade(
         submission: lesson, key: key, toolchain: toolchain,
-        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache",
-        limits: RunLimits(timeout: timeout, memory: memory.memory.bytes))
+        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache", limits: limits)
     } catch {
       return GradeReport(
         lesson: path, status: "invalid", score: 0,
@@ -77,7 +96,8 @@ struct Grade: ParsableCommand {
       .filter { URL(fileURLWithPath: $0).standardizedFileURL.path != keyPath }
     let grader = self
     let graded = concurrentMap(files, jobs: jobs) {
-      grader.gradeOne($0, key: key, toolchain: toolchain)
+      grader.gradeOne(
+        $0, key: key, toolchain: toolchain, concurrent: min(grader.jobs, files.count))
     }
     let feedback = submission + "/feedback"
     try FileManager.default.createDirectory(atPath: feedback, withIntermediateDirectories: true)

@@ -103,6 +103,9 @@ struct MemoryLimit: ExpressibleByArgument, CustomStringConvertible {
   }
 
   static var defaultValueDescription: String { "4G" }
+
+  /// The value as an option's default would show it.
+  var defaultValueDescription: String { description }
 }
 
 /// `--memory`, for every command that runs lessons.
@@ -112,4 +115,38 @@ struct MemoryOption: ParsableArguments {
       "Stop a lesson whose processes use more memory than this: 4G, 512M, or none.",
       valueName: "SIZE"))
   var memory = MemoryLimit(bytes: RunLimits.defaultMemory)
+}
+
+/// The limits only a sandbox can apply, for `run --sandbox` and `grade`.
+struct SandboxOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "In a sandbox: stop a lesson after this many seconds of CPU time, all threads together.",
+      valueName: "SECONDS"))
+  var cpuTime = RunLimits.defaultCPUTime
+  @Option(
+    help: ArgumentHelp(
+      "In a sandbox: the largest file a lesson may write, and the size of its private /tmp.",
+      valueName: "SIZE"))
+  var fileSize = MemoryLimit(bytes: RunLimits.defaultFileSize)
+
+  func validate() throws {
+    guard cpuTime > 0 else { throw ValidationError("--cpu-time must be a positive number") }
+    guard fileSize.bytes != nil else {
+      throw ValidationError("--file-size needs a size, such as 512M; a sandbox always has one")
+    }
+  }
+
+  /// `limits` with these, confined to the sandbox for the lesson `lesson` (its folder and
+  /// the data files its code names).
+  func apply(to limits: RunLimits, lesson: Lesson, toolchain: Toolchain) throws -> RunLimits {
+    var limits = limits
+    limits.cpuTime = cpuTime
+    limits.fileSize = fileSize.bytes ?? RunLimits.defaultFileSize
+    limits.sandbox = try Sandbox.forLesson(
+      toolchain: toolchain,
+      lessonFolder: URL(fileURLWithPath: lesson.path).deletingLastPathComponent().path,
+      dataPaths: dataPaths(of: lesson), temporarySpace: limits.fileSize)
+    return limits
+  }
 }

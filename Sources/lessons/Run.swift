@@ -19,6 +19,13 @@ struct Run: ParsableCommand {
   @Flag(help: "Print one JSON document instead of the terminal report.") var json = false
   @Flag(help: "Compile even if an identical lesson program is cached.") var noCache = false
   @OptionGroup var memory: MemoryOption
+  @Flag(
+    help: """
+      Run the lesson in the grader's sandbox (Linux, bubblewrap): it reads only its own \
+      data files and writes only a private /tmp, with the CPU-time and file-size limits.
+      """)
+  var sandbox = false
+  @OptionGroup var sandboxLimits: SandboxOptions
 
   func validate() throws {
     if let timeout, timeout <= 0 {
@@ -37,7 +44,7 @@ struct Run: ParsableCommand {
     let result: RunResult
     switch execute(
       lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      useCache: !noCache, live: !json && isatty(2) == 1)
+      sandbox: sandbox ? sandboxLimits : nil, useCache: !noCache, live: !json && isatty(2) == 1)
     {
     case .failed(let status, let message):
       return fail(path, status: status, message)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import LessonGrading
 @testable import LessonKit
 
 /// Every lesson of the course runs to the end with every check passing, and every exercise

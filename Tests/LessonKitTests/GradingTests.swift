@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import LessonGrading
 @testable import LessonKit
 
 /// The teacher -> student -> grade cycle through the built `lessons` executable, on
@@ -116,16 +117,29 @@ struct GradingTests {
     #expect(report.score == 5)
   }
 
-  @Test func callingTheCellMarkersIsTampering() throws {
+  @Test func callingTheCellMarkersIsRefusedOrTampering() throws {
     let work = try workspace()
     let path = work.appendingPathComponent("submissions/perfect.md")
-    var text = try String(contentsOf: path, encoding: .utf8)
-    text = text.replacingOccurrences(
-      of: "  x + x\n", with: "  x + x\n}\n_lessonCellStarted(7)\nfunc unused() {\n")
-    try text.write(to: path, atomically: true, encoding: .utf8)
-    let result = try lessons(
+    let original = try String(contentsOf: path, encoding: .utf8)
+    // From an exercise: refused before the program is built.
+    try original.replacingOccurrences(
+      of: "  x + x\n", with: "  x + x\n}\n_lessonCellStarted(7, token: 0)\nfunc unused() {\n"
+    ).write(to: path, atomically: true, encoding: .utf8)
+    let screened = try lessons(
       ["grade", "submissions/perfect.md", "--key", "key.md", "--json"], in: work)
-    let report = try JSONDecoder().decode(GradeReport.self, from: Data(result.stdout.utf8))
+    let refused = try JSONDecoder().decode(GradeReport.self, from: Data(screened.stdout.utf8))
+    let double = try #require(refused.exercises.first { $0.id == "double" })
+    #expect(double.earned == 0)
+    #expect(double.error?.contains("`_lessonCellStarted`") == true, "\(double)")
+    #expect(refused.score == refused.maxScore - double.points)
+    // From a cell that is not screened (graded without a key), with a guessed token: the
+    // runner believes no marker without the token it drew for this run.
+    try original.replacingOccurrences(
+      of: "let numbers = [1, 2, 3, 4]\n",
+      with: "let numbers = [1, 2, 3, 4]\n_lessonCellStarted(1, token: 0)\n"
+    ).write(to: path, atomically: true, encoding: .utf8)
+    let forged = try lessons(["grade", "submissions/perfect.md", "--json"], in: work)
+    let report = try JSONDecoder().decode(GradeReport.self, from: Data(forged.stdout.utf8))
     #expect(report.status == "invalid")
     #expect(report.score == 0)
   }

@@ -1,3 +1,6 @@
+import Foundation
+import LessonKit
+
 /// A student's feedback as Markdown: the score, each exercise's checks by message, and the
 /// grader's notes. Hidden checks appear by message only; no check code is ever included.
 public func feedbackMarkdown(_ report: GradeReport) -> String {

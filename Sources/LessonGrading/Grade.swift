@@ -1,4 +1,5 @@
 import Foundation
+import LessonKit
 
 /// The grading report of one submission, as `lessons grade --json` prints it.
 public struct GradeReport: Codable, Sendable {
@@ -91,8 +92,12 @@ public struct GradedCheck: Codable, Sendable {
 /// `key` (the teacher's lesson, solutions excluded) or, without a key, from the submission.
 ///
 /// A crash, a timeout or a compile error is attributed to the exercise whose cell (or whose
-/// check) caused it; that exercise earns nothing and is replaced by the key's stub, and the
-/// lesson runs again, so one broken exercise never zeroes the others.
+/// check) caused it; that exercise earns nothing and is replaced by the key's solution (the
+/// stub, without a key), and the lesson runs again, so the others are graded as if it had
+/// been right: one broken exercise never zeroes another.
+///
+/// Each run's cell markers carry tokens drawn afresh for it, so a submission cannot claim
+/// that cells ran which did not.
 public func grade(
   submission: Lesson, key: Lesson?, toolchain: Toolchain, cacheDirectory: String,
   limits: RunLimits
@@ -110,27 +115,49 @@ public func grade(
   for cell in submission.cells {
     if case .exercise(let id, _) = cell.role { studentCode[id] = cell }
   }
-  for exercise in exercises where studentCode[exercise.id] == nil {
-    notes.append(
-      "exercise '\(exercise.id)' is missing from the submission; graded as the unsolved stub")
+  var solutions: [String: Cell] = [:]
+  for cell in key?.cells ?? [] {
+    if case .solution(let id) = cell.role { solutions[id] = cell }
   }
+
   notes += lockedCellNotes(submission: submission, reference: reference, hasKey: key != nil)
 
-  var failures: [String: String] = [:]  // exercise id -> why its code was replaced by the stub
+  // Exercise id -> why its code was replaced by the key's solution (or, without a key, its stub).
+  var failures: [String: String] = [:]
+  for exercise in exercises where studentCode[exercise.id] == nil {
+    failures[exercise.id] = "missing from the submission"
+    notes.append("exercise '\(exercise.id)' is missing from the submission")
+  }
+  for exercise in exercises {
+    guard let student = studentCode[exercise.id] else { continue }
+    let problems = screen(student, exercise: exercise.id, in: reference)
+    if !problems.isEmpty {
+      failures[exercise.id] = "not allowed: " + problems.joined(separator: "; ")
+      notes.append(
+        "exercise '\(exercise.id)' was not run: " + problems.joined(separator: "; "))
+    }
+  }
   var outcome: (program: Program, result: RunResult)?
   var status = "ok"
   for _ in 0...exercises.count {
     let cells = reference.executableCells.map { cell -> ProgramCell in
-      if case .exercise(let id, _) = cell.role, failures[id] == nil, let student = studentCode[id] {
-        return ProgramCell(
-          position: cell.index, code: cell.index, source: student.source, file: submission.path,
-          line: student.firstCodeLine)
+      if case .exercise(let id, _) = cell.role {
+        if failures[id] == nil, let student = studentCode[id] {
+          return ProgramCell(
+            position: cell.index, code: cell.index, source: student.source,
+            file: submission.path, line: student.firstCodeLine)
+        }
+        if let solution = solutions[id] {
+          return ProgramCell(
+            position: cell.index, code: solution.index, source: solution.source,
+            file: reference.path, line: solution.firstCodeLine)
+        }
       }
       return ProgramCell(
         position: cell.index, code: cell.index, source: cell.source, file: reference.path,
         line: cell.firstCodeLine)
     }
-    let program = plan(cells)
+    let program = plan(cells, markerSeed: UInt64.random(in: 1...UInt64.max))
     let executable: Executable
     do {
       executable = try build(program, toolchain: toolchain, cacheDirectory: cacheDirectory)
@@ -220,6 +247,27 @@ public func grade(
     lesson: submission.path, status: status, score: grades.map(\.earned).reduce(0, +),
     maxScore: exercises.map(\.points).reduce(0, +), checksFrom: key == nil ? "submission" : "key",
     exercises: grades, notes: notes)
+}
+
+/// What may not be graded in a student's version of exercise `id`, measured against the
+/// names the lesson's other cells use and those the key's own stub and solution declare.
+private func screen(_ student: Cell, exercise id: String, in reference: Lesson) -> [String] {
+  var referenced = Set<String>()
+  var boundLocally = Set<String>()
+  var own = Set<String>()
+  for cell in reference.cells where cell.language == "swift" {
+    switch cell.role {
+    case .exercise(id, _), .solution(id): own.formUnion(topLevelNames(cell.source))
+    default:
+      let found = names(in: cell.source)
+      referenced.formUnion(found.referenced)
+      boundLocally.formUnion(found.boundLocally)
+    }
+  }
+  // A name the other cells only use as a parameter or a local (`x` in `{ x in ... }`) is
+  // no one's to shadow; the rest come from the library, the runtime or the lesson's cells.
+  return screenExercise(
+    student.source, protectedNames: referenced.subtracting(boundLocally), ownNames: own)
 }
 
 /// Whether the program cell at lesson position `position` ran to its end.

@@ -1,0 +1,192 @@
+import SwiftParser
+import SwiftSyntax
+
+/// Why a student's exercise cell may not be compiled into the key's program, found in its
+/// syntax tree: anything by which it could change what the key's other cells mean, rather
+/// than what they compute.
+///
+/// An exercise cell may not:
+/// - fail to parse on its own (an unclosed brace or comment would swallow the cells after
+///   it);
+/// - declare, at the top level, a name that the lesson's other cells use and that the key's
+///   own version of the exercise does not declare (`func check`, `let numbers`, `enum LoRA`),
+///   which would shadow the library's or the lesson's meaning of it;
+/// - extend a type it does not declare itself, or declare an operator (`extension Float
+///   { static func == ... }` would change every later comparison);
+/// - import a module, use an underscored attribute (`@_silgen_name`, `@_cdecl`,
+///   `@_dynamicReplacement`) or a `#sourceLocation`, or name the runtime's internal
+///   `_lesson...` entry points.
+///
+/// - Parameters:
+///   - source: the exercise cell's code.
+///   - protectedNames: names the lesson's other cells use.
+///   - ownNames: names the key's stub and solution of this exercise declare at the top level.
+/// - Returns: one sentence per problem, empty when the cell may be graded.
+public func screenExercise(_ source: String, protectedNames: Set<String>, ownNames: Set<String>)
+  -> [String]
+{
+  let tree = Parser.parse(source: source)
+  if tree.hasError {
+    return [
+      "it does not parse on its own (an unclosed brace, bracket, string or comment?); "
+        + "an exercise cell must be complete code"
+    ]
+  }
+  var problems: [String] = []
+  let declared = topLevelDeclarations(tree)
+  let declaredTypes = Set(declared.filter(\.isType).map(\.name))
+  for declaration in declared {
+    if let extended = declaration.extendedType {
+      if !declaredTypes.contains(extended) {
+        problems.append(
+          "it extends `\(extended)`, which it does not declare: an exercise may not change "
+            + "what the lesson's other cells see")
+      }
+    } else if declaration.isOperator {
+      problems.append("it declares the operator `\(declaration.name)`")
+    } else if (protectedNames.contains(declaration.name) && !ownNames.contains(declaration.name))
+      || alwaysProtected.contains(declaration.name)
+    {
+      problems.append(
+        "it declares `\(declaration.name)`, a name the lesson's other cells use; rename it")
+    }
+  }
+  let visitor = ForbiddenSyntax(viewMode: .sourceAccurate)
+  visitor.walk(tree)
+  problems += visitor.problems
+  var seen = Set<String>()
+  return problems.filter { seen.insert($0).inserted }
+}
+
+/// Module names: a declaration named like one would hide the module from qualified names.
+private let alwaysProtected: Set<String> = [
+  "LessonRuntime", "LoRA", "Foundation", "Swift", "Glibc", "Darwin", "Dispatch", "Lesson",
+]
+
+/// The names that `source` declares at its top level.
+public func topLevelNames(_ source: String) -> Set<String> {
+  Set(
+    topLevelDeclarations(Parser.parse(source: source)).filter { $0.extendedType == nil }.map(\.name)
+  )
+}
+
+/// The names that `source` refers to (identifiers in expressions and types), and those it
+/// binds below its top level (parameters, closure parameters, local constants and loop
+/// variables).
+public func names(in source: String) -> (referenced: Set<String>, boundLocally: Set<String>) {
+  let tree = Parser.parse(source: source)
+  let visitor = ReferencedNames(viewMode: .sourceAccurate)
+  visitor.walk(tree)
+  let topLevel = Set(topLevelDeclarations(tree).map(\.name))
+  return (visitor.referenced, visitor.bound.subtracting(topLevel))
+}
+
+private struct Declaration {
+  var name: String
+  var isType = false
+  var isOperator = false
+  var extendedType: String?
+}
+
+private func topLevelDeclarations(_ tree: SourceFileSyntax) -> [Declaration] {
+  var result: [Declaration] = []
+  for item in tree.statements {
+    guard let declaration = item.item.as(DeclSyntax.self) else { continue }
+    if let function = declaration.as(FunctionDeclSyntax.self) {
+      let isOperator: Bool
+      switch function.name.tokenKind {
+      case .binaryOperator, .prefixOperator, .postfixOperator: isOperator = true
+      default: isOperator = false
+      }
+      result.append(Declaration(name: function.name.text, isOperator: isOperator))
+    } else if let variable = declaration.as(VariableDeclSyntax.self) {
+      for binding in variable.bindings {
+        let names = IdentifierPatterns(viewMode: .sourceAccurate)
+        names.walk(binding.pattern)
+        result += names.names.map { Declaration(name: $0) }
+      }
+    } else if let type = declaration.asProtocol(NamedDeclSyntax.self) {
+      result.append(Declaration(name: type.name.text, isType: true))
+    } else if let extensionDecl = declaration.as(ExtensionDeclSyntax.self) {
+      let extended = extensionDecl.extendedType.trimmedDescription
+      result.append(Declaration(name: extended, extendedType: extended))
+    } else if let operatorDecl = declaration.as(OperatorDeclSyntax.self) {
+      result.append(Declaration(name: operatorDecl.name.text, isOperator: true))
+    } else if declaration.is(PrecedenceGroupDeclSyntax.self) {
+      result.append(Declaration(name: "precedencegroup", isOperator: true))
+    }
+  }
+  return result
+}
+
+/// The names bound by a pattern: `let (a, b) = ...` binds `a` and `b`.
+private final class IdentifierPatterns: SyntaxVisitor {
+  var names: [String] = []
+  override func visit(_ node: IdentifierPatternSyntax) -> SyntaxVisitorContinueKind {
+    names.append(node.identifier.text)
+    return .skipChildren
+  }
+}
+
+private final class ReferencedNames: SyntaxVisitor {
+  var referenced = Set<String>()
+  var bound = Set<String>()
+  override func visit(_ node: DeclReferenceExprSyntax) -> SyntaxVisitorContinueKind {
+    referenced.insert(node.baseName.text)
+    return .visitChildren
+  }
+  override func visit(_ node: IdentifierTypeSyntax) -> SyntaxVisitorContinueKind {
+    referenced.insert(node.name.text)
+    return .visitChildren
+  }
+  override func visit(_ node: IdentifierPatternSyntax) -> SyntaxVisitorContinueKind {
+    bound.insert(node.identifier.text)
+    return .visitChildren
+  }
+  override func visit(_ node: FunctionParameterSyntax) -> SyntaxVisitorContinueKind {
+    bound.insert((node.secondName ?? node.firstName).text)
+    return .visitChildren
+  }
+  override func visit(_ node: ClosureShorthandParameterSyntax) -> SyntaxVisitorContinueKind {
+    bound.insert(node.name.text)
+    return .visitChildren
+  }
+  override func visit(_ node: ClosureParameterSyntax) -> SyntaxVisitorContinueKind {
+    bound.insert((node.secondName ?? node.firstName).text)
+    return .visitChildren
+  }
+}
+
+/// Constructs no exercise needs and a forger would.
+private final class ForbiddenSyntax: SyntaxVisitor {
+  var problems: [String] = []
+
+  override func visit(_ node: ImportDeclSyntax) -> SyntaxVisitorContinueKind {
+    problems.append(
+      "it imports `\(node.path.trimmedDescription)`: exercises use what the lesson imports")
+    return .skipChildren
+  }
+
+  override func visit(_ node: AttributeSyntax) -> SyntaxVisitorContinueKind {
+    let name = node.attributeName.trimmedDescription
+    if name.hasPrefix("_") {
+      problems.append("it uses `@\(name)`, which reaches code by its symbol name")
+    }
+    return .visitChildren
+  }
+
+  override func visit(_ node: PoundSourceLocationSyntax) -> SyntaxVisitorContinueKind {
+    problems.append("it uses `#sourceLocation`, which would misplace the grader's line numbers")
+    return .skipChildren
+  }
+
+  override func visit(_ node: TokenSyntax) -> SyntaxVisitorContinueKind {
+    guard case .identifier(let name) = node.tokenKind else { return .visitChildren }
+    if name.hasPrefix("_lesson") {
+      problems.append("it names `\(name)`, an entry point of the lesson runtime")
+    } else if ["dlsym", "dlvsym", "dlopen"].contains(name) {
+      problems.append("it calls `\(name)`, which reaches code by its symbol name")
+    }
+    return .visitChildren
+  }
+}
