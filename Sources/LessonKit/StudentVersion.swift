@@ -1,3 +1,5 @@
+import Foundation
+
 /// The student's version of a teacher's lesson: solutions and hidden checks removed, with
 /// the recorded outputs that would give them away, and a manifest of checksums of every
 /// locked cell (everything but the exercises), so that the grader can tell when a student
@@ -35,10 +37,27 @@ public func studentVersion(of lesson: Lesson) -> String {
   for range in removals.sorted(by: { $0.lowerBound > $1.lowerBound }) {
     lines.removeSubrange(range.clamped(to: 0..<lines.count))
   }
+  lines = withoutRecordedPlots(lines, lessonPath: lesson.path)
   var text = lines.joined(separator: "\n")
   if !text.hasSuffix("\n") { text += "\n" }
   let studentCells = (try? parseLesson(text, path: lesson.path))?.cells ?? []
   return text + "\n" + LockedCellManifest(cells: studentCells).comment + "\n"
+}
+
+/// `lines` without the image links that `--write` made to the key's plots
+/// (`![title](LESSON.assets/cell-6-plot-1.svg)`), and the blank line before each: the
+/// student does not have that folder, and their own `--write` draws their plots.
+private func withoutRecordedPlots(_ lines: [String], lessonPath: String) -> [String] {
+  let name = URL(fileURLWithPath: lessonPath).deletingPathExtension().lastPathComponent
+  var kept: [String] = []
+  for line in lines {
+    if line.hasPrefix("!["), line.hasSuffix(")"), line.contains("](\(name).assets/") {
+      if kept.last?.trimmingCharacters(in: .whitespaces).isEmpty == true { kept.removeLast() }
+      continue
+    }
+    kept.append(line)
+  }
+  return kept
 }
 
 /// Checksums of a lesson's locked cells, in order, kept in an HTML comment that Markdown

@@ -50,7 +50,13 @@ func execute(
       directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
       onProgress: live ? { showLiveProgress($0) } : nil)
     if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    return .ran(parsed, result)
+    var explained = result
+    if case .crashed(let cell, let reason) = result.status,
+      let hint = unsolvedExerciseHint(parsed, result)
+    {
+      explained.status = .crashed(cell: cell, reason: reason + "; " + hint)
+    }
+    return .ran(parsed, explained)
   } catch {
     return .failed(status: "crashed", message: "\(error)")
   }

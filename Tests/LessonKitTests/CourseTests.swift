@@ -37,6 +37,20 @@ struct CourseTests {
 
     let export = try lessons(["export", keyPath, "--student", "-o", "student.md"], in: work)
     #expect(export.status == 0, "\(export.stderr)")
+    let student = try String(contentsOf: work.appendingPathComponent("student.md"), encoding: .utf8)
+    #expect(!student.contains(".assets/"), "\(name): the hand-out links the key's plots")
+    // The hand-out runs as a student gets it, beside the course's data: to the end (its
+    // checks failing), or stopping with the exercise that is not solved yet.
+    for folder in ["models", "data"] {
+      try FileManager.default.createSymbolicLink(
+        at: work.appendingPathComponent(folder),
+        withDestinationURL: Self.lessonsFolder.appendingPathComponent(folder))
+    }
+    let handOut = try lessons(["run", "student.md", "--json", "--timeout", "600"], in: work)
+    #expect(
+      handOut.status == 1
+        || (handOut.status == 2 && handOut.stdout.contains("above is not solved yet")),
+      "\(name): the hand-out stopped without saying why:\n\(handOut.stdout.suffix(2000))")
     let unsolved = try lessons(
       ["grade", "student.md", "--key", keyPath, "--json", "--timeout", "600"], in: work)
     let unsolvedReport = try JSONDecoder().decode(
@@ -63,6 +77,27 @@ struct CourseTests {
     #expect(report.status == "ok")
     #expect(report.score == report.maxScore, "\(name): \(graded.stdout)")
     #expect(report.notes.isEmpty, "\(report.notes)")
+
+    // Fair isolation: the first exercise solved but crashing right after costs only its
+    // own points; the key's solution runs in its place, so the others are graded as if it
+    // had been right.
+    guard let first = exercises.first, case .exercise(let firstID, let firstPoints) = first.role,
+      let firstSolution = key.cells.first(where: { $0.role == .solution(exercise: firstID) })
+    else { return }
+    let crashing = solved.replacingOccurrences(
+      of: firstSolution.source,
+      with: firstSolution.source + "\nfatalError(\"broken on purpose\")")
+    try crashing.write(
+      to: work.appendingPathComponent("crashing.md"), atomically: true, encoding: .utf8)
+    let crashed = try lessons(
+      ["grade", "crashing.md", "--key", keyPath, "--json", "--timeout", "600"], in: work)
+    let crashReport = try JSONDecoder().decode(GradeReport.self, from: Data(crashed.stdout.utf8))
+    let broken = try #require(crashReport.exercises.first { $0.id == firstID })
+    #expect(broken.earned == 0)
+    #expect(broken.error?.contains("broken on purpose") == true, "\(broken)")
+    #expect(crashReport.status == "ok", "\(name): \(crashReport.notes)")
+    #expect(
+      crashReport.score == crashReport.maxScore - firstPoints, "\(name): \(crashed.stdout)")
   }
 }
 

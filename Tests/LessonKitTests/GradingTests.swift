@@ -143,4 +143,32 @@ struct GradingTests {
     #expect(report.status == "invalid")
     #expect(report.score == 0)
   }
+
+  @Test func aHandOutThatCrashesNamesTheUnsolvedExercise() throws {
+    let work = try workspace()
+    try """
+      # Hint
+
+      ```swift exercise id=double points=2
+      func double(_ x: Int) -> Int {
+        0  // your code
+      }
+      ```
+
+      ```swift check for=double
+      checkEqual(double(2), 4, "double(2) is 4")
+      ```
+
+      ```swift
+      let items = Array(repeating: "item", count: double(2))
+      print(items[3])
+      ```
+      """.write(to: work.appendingPathComponent("hint.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "hint.md"], in: work)
+    #expect(result.status == 2)
+    #expect(
+      result.stdout.contains(
+        "Index out of range; exercise `double` above is not solved yet (its checks failed)"),
+      "\(result.stdout)")
+  }
 }
