@@ -17,8 +17,11 @@ public func feedbackMarkdown(_ report: GradeReport) -> String {
       text += "No check of this exercise ran.\n"
     }
     for check in exercise.checks {
-      text +=
-        "- \(check.passed ? "✓" : "✗") \(check.message)\(check.hidden ? " (hidden check)" : "")\n"
+      text += "- \(check.passed ? "✓" : "✗") \(check.message)"
+      if check.hidden { text += " (hidden check)" }
+      if let line = check.line { text += " (line \(line))" }
+      if let detail = check.detail { text += ": \(detail)" }
+      text += "\n"
     }
   }
   if !report.notes.isEmpty {
@@ -40,7 +43,7 @@ public func gradeSummary(_ report: GradeReport) -> String {
     if let error = exercise.error { text += " — \(error)" }
     text += "\n"
     for check in exercise.checks where !check.passed {
-      text += "      ✗ \(check.message)\n"
+      text += "      ✗ \(check.message)" + (check.detail.map { ": \($0)" } ?? "") + "\n"
     }
   }
   for note in report.notes { text += "  note: \(note)\n" }

@@ -82,10 +82,14 @@ public struct GradedCheck: Codable, Sendable {
   public var message: String
   /// Whether it held.
   public var passed: Bool
-  /// The line of the check in the file the check cells came from; absent for hidden ones.
+  /// The line of the check in the student's file, where the submission has that check
+  /// cell; absent for hidden checks and for cells the student deleted.
   public var line: Int?
   /// Whether the check is hidden from students.
   public var hidden: Bool
+  /// What was got and what was expected, when a visible check failed (`got 0, expected
+  /// 4`); never given for a hidden check, whose expected value is the teacher's.
+  public var detail: String?
 }
 
 /// Grades a submission: the student's exercise cells run with every other cell taken from
@@ -231,9 +235,14 @@ public func grade(
         allRan = false
         continue
       }
-      checks += output.checks.map {
+      // The same locked cell in the student's file, where their line numbers are.
+      let studentCell = submission.cells.first { checksum($0) == checksum(cell) }
+      let shift = studentCell.map { $0.firstCodeLine - cell.firstCodeLine }
+      checks += output.checks.map { check in
         GradedCheck(
-          message: $0.message, passed: $0.passed, line: hidden ? nil : $0.line, hidden: hidden)
+          message: check.message, passed: check.passed,
+          line: hidden ? nil : shift.map { check.line + $0 }, hidden: hidden,
+          detail: hidden || check.passed ? nil : check.detail)
       }
     }
     let passed =

@@ -26,6 +26,13 @@ struct Grade: ParsableCommand {
   @OptionGroup var memory: MemoryOption
   @Option(help: "Submissions graded at once (default: the number of cores).")
   var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(
+    help: ArgumentHelp(
+      "Grade only shard I of N of a folder: every Nth submission in name order, from the Ith.",
+      discussion: "Its gradebook is gradebook.I-of-N.csv/.json; `lessons gradebook merge` "
+        + "joins the shards' gradebooks when every shard has run.",
+      valueName: "I/N"))
+  var shard: Shard?
   @OptionGroup var sandboxLimits: SandboxOptions
   @Flag(help: "Run submissions without the sandbox: only for code you trust.")
   var noSandbox = false
@@ -94,6 +101,7 @@ struct Grade: ParsableCommand {
       .filter { $0.hasSuffix(".md") }.sorted()
       .map { submission + "/" + $0 }
       .filter { URL(fileURLWithPath: $0).standardizedFileURL.path != keyPath }
+      .enumerated().filter { shard?.contains($0.offset) ?? true }.map(\.element)
     let grader = self
     let graded = concurrentMap(files, jobs: jobs) {
       grader.gradeOne(
@@ -106,17 +114,46 @@ struct Grade: ParsableCommand {
       try feedbackMarkdown(report).write(
         toFile: feedback + "/\(name).feedback.md", atomically: true, encoding: .utf8)
     }
-    try gradebookCSV(graded).write(
-      toFile: submission + "/gradebook.csv", atomically: true, encoding: .utf8)
-    try ("[\n" + graded.map(encode).joined(separator: ",\n") + "\n]\n").write(
-      toFile: submission + "/gradebook.json", atomically: true, encoding: .utf8)
+    let name = shard.map { "gradebook.\($0.index)-of-\($0.count)" } ?? "gradebook"
+    try writeGradebook(graded, folder: submission, name: name)
     if json {
-      print("[\n" + graded.map(encode).joined(separator: ",\n") + "\n]")
+      print(gradebookJSON(graded), terminator: "")
     } else {
       graded.forEach { print(gradeSummary($0), terminator: "") }
-      print("wrote \(submission)/gradebook.csv, gradebook.json and feedback/")
+      print("wrote \(submission)/\(name).csv, \(name).json and feedback/")
     }
   }
+}
+
+/// One shard of a class, `I/N`: the submissions at positions I-1, I-1+N, ... in name order.
+struct Shard: ExpressibleByArgument {
+  /// 1-based.
+  var index: Int
+  var count: Int
+
+  init?(argument: String) {
+    let parts = argument.split(separator: "/")
+    guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1,
+      (1...count).contains(index)
+    else { return nil }
+    (self.index, self.count) = (index, count)
+  }
+
+  /// Whether the submission at `position` (0-based, in name order) is in this shard.
+  func contains(_ position: Int) -> Bool { position % count == index - 1 }
+}
+
+/// Writes `NAME.csv` and `NAME.json` into `folder`, each atomically.
+func writeGradebook(_ reports: [GradeReport], folder: String, name: String) throws {
+  try gradebookCSV(reports).write(
+    toFile: folder + "/\(name).csv", atomically: true, encoding: .utf8)
+  try gradebookJSON(reports).write(
+    toFile: folder + "/\(name).json", atomically: true, encoding: .utf8)
+}
+
+/// The reports as a JSON array, one pretty-printed report per element.
+func gradebookJSON(_ reports: [GradeReport]) -> String {
+  "[\n" + reports.map(encode).joined(separator: ",\n") + "\n]\n"
 }
 
 /// The total points of a lesson's exercises.

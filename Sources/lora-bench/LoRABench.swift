@@ -25,10 +25,11 @@ struct Tables: ParsableCommand {
 
   @Option(
     help: """
-      Sections to run: matmul, elementwise, toy, gpt, gpt2, runner, scaling (default: all but \
-      scaling, which compiles a 10,000-cell lesson and takes several minutes).
+      Sections to run: matmul, elementwise, toy, gpt, gpt2, runner, scaling, grading (default: \
+      all but scaling, which compiles a 10,000-cell lesson, and grading, which grades a class \
+      of --class-size submissions; each takes several minutes).
       """)
-  var only: [Section] = Section.allCases.filter { $0 != .scaling }
+  var only: [Section] = Section.allCases.filter { $0 != .scaling && $0 != .grading }
 
   @Option(help: "A Python with PyTorch installed, to run the reference scripts.")
   var python: String?
@@ -46,11 +47,12 @@ struct Tables: ParsableCommand {
       """)
   var repeats = 3
 
+  @Option(help: "Submissions in the grading section's class.") var classSize = 200
   @Option(help: "Lesson sizes, in cells and in formulas, for the scaling section.")
   var sizes: [Int] = [10, 100, 1_000, 10_000]
 
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy, gpt, gpt2, runner, scaling
+    case matmul, elementwise, toy, gpt, gpt2, runner, scaling, grading
   }
 
   func run() throws {
@@ -113,6 +115,10 @@ struct Tables: ParsableCommand {
     if only.contains(.runner) {
       print("## The lesson runner\n")
       print(benchmarkRunner().render() + "\n")
+    }
+    if only.contains(.grading) {
+      print("## Grading a class (whole `lessons grade DIR` commands)\n")
+      print(benchmarkGrading(size: classSize).render() + "\n")
     }
     if only.contains(.scaling) {
       print("## How the runner scales with a lesson's size (seconds per whole command)\n")

@@ -86,7 +86,8 @@ struct CourseTests {
     else { return }
     let crashing = solved.replacingOccurrences(
       of: firstSolution.source,
-      with: firstSolution.source + "\nfatalError(\"broken on purpose\")")
+      with: firstSolution.source + (firstSolution.source.hasSuffix("\n") ? "" : "\n")
+        + "fatalError(\"broken on purpose\")\n")
     try crashing.write(
       to: work.appendingPathComponent("crashing.md"), atomically: true, encoding: .utf8)
     let crashed = try lessons(

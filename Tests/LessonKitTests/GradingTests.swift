@@ -72,6 +72,13 @@ struct GradingTests {
       contentsOf: feedbackFolder.appendingPathComponent("wrong.feedback.md"), encoding: .utf8)
     #expect(wrong.contains("- ✗ double(21) is 42 (hidden check)"))
     #expect(wrong.contains("**Score: 3 / 5**"))
+    // A failed visible check says what was got and expected, at its line in the student's
+    // file (16 in forged.md; 22 in the key).
+    let forged = try String(
+      contentsOf: feedbackFolder.appendingPathComponent("forged.feedback.md"), encoding: .utf8)
+    #expect(forged.contains("- ✗ double(2) is 4 (line 16): got 0, expected 4"), "\(forged)")
+    // A hidden check says nothing but its message.
+    #expect(!wrong.contains("expected 42"))
   }
 
   @Test func forgeriesAndEditsAreNotBelieved() throws {
@@ -147,28 +154,53 @@ struct GradingTests {
   @Test func aHandOutThatCrashesNamesTheUnsolvedExercise() throws {
     let work = try workspace()
     try """
-      # Hint
+    # Hint
 
-      ```swift exercise id=double points=2
-      func double(_ x: Int) -> Int {
-        0  // your code
-      }
-      ```
+    ```swift exercise id=double points=2
+    func double(_ x: Int) -> Int {
+      0  // your code
+    }
+    ```
 
-      ```swift check for=double
-      checkEqual(double(2), 4, "double(2) is 4")
-      ```
+    ```swift check for=double
+    checkEqual(double(2), 4, "double(2) is 4")
+    ```
 
-      ```swift
-      let items = Array(repeating: "item", count: double(2))
-      print(items[3])
-      ```
-      """.write(to: work.appendingPathComponent("hint.md"), atomically: true, encoding: .utf8)
+    ```swift
+    let items = Array(repeating: "item", count: double(2))
+    print(items[3])
+    ```
+    """.write(to: work.appendingPathComponent("hint.md"), atomically: true, encoding: .utf8)
     let result = try lessons(["run", "hint.md"], in: work)
     #expect(result.status == 2)
     #expect(
       result.stdout.contains(
         "Index out of range; exercise `double` above is not solved yet (its checks failed)"),
       "\(result.stdout)")
+  }
+
+  @Test func shardsGradedApartMergeIntoOneGradebook() throws {
+    let work = try workspace()
+    for shard in ["1/2", "2/2"] {
+      let result = try lessons(
+        ["grade", "submissions", "--key", "key.md", "--timeout", "5", "--shard", shard], in: work)
+      #expect(result.status == 0, "\(result.stderr)")
+    }
+    let first = try String(
+      contentsOf: work.appendingPathComponent("submissions/gradebook.1-of-2.csv"), encoding: .utf8)
+    #expect(first.split(separator: "\n").count == 1 + 4)
+    let merge = try lessons(["gradebook", "merge", "submissions"], in: work)
+    #expect(merge.status == 0, "\(merge.stderr)")
+    let csv = try String(
+      contentsOf: work.appendingPathComponent("submissions/gradebook.csv"), encoding: .utf8)
+    #expect(csv.split(separator: "\n").count == 1 + 8)
+    #expect(csv.contains("submissions/perfect.md,ok,5,5,2,1,2\n"))
+    #expect(csv.contains("submissions/crash.md,ok,4,5,2,0,2\n"))
+    // A shard that has not run stops the merge, naming it.
+    try FileManager.default.removeItem(
+      at: work.appendingPathComponent("submissions/gradebook.2-of-2.json"))
+    let incomplete = try lessons(["gradebook", "merge", "submissions"], in: work)
+    #expect(incomplete.status == 2)
+    #expect(incomplete.stderr.contains("shard 2 of 2 is missing"), "\(incomplete.stderr)")
   }
 }
