@@ -161,7 +161,7 @@ public func grade(
         position: cell.index, code: cell.index, source: cell.source, file: reference.path,
         line: cell.firstCodeLine)
     }
-    let program = plan(cells, markerSeed: UInt64.random(in: 1...UInt64.max))
+    let program = plan(cells, markerSeed: markerSeed(for: cells, cacheDirectory: cacheDirectory))
     let executable: Executable
     do {
       executable = try build(program, toolchain: toolchain, cacheDirectory: cacheDirectory)
@@ -277,6 +277,29 @@ private func screen(_ student: Cell, exercise id: String, in reference: Lesson) 
   // no one's to shadow; the rest come from the library, the runtime or the lesson's cells.
   return screenExercise(
     student.source, protectedNames: referenced.subtracting(boundLocally), ownNames: own)
+}
+
+/// The seed of a graded program's marker tokens: a hash of this grader's secret (a random
+/// file in the build cache, which no sandboxed program can see) and the program's cells.
+/// A submission cannot know it; the same submission graded again gets the same program,
+/// which the build cache then holds.
+private func markerSeed(for cells: [ProgramCell], cacheDirectory: String) -> UInt64 {
+  let path = cacheDirectory + "/grader-secret"
+  var secret = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+  if secret.count < 32 {
+    secret = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }
+      .joined()
+    try? FileManager.default.createDirectory(
+      atPath: cacheDirectory, withIntermediateDirectories: true)
+    // Written once, atomically; a concurrent grader may write its own first, and then both
+    // read whichever landed.
+    FileManager.default.createFile(
+      atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+    secret = (try? String(contentsOfFile: path, encoding: .utf8)) ?? secret
+  }
+  let text = cells.map { "\($0.position)\u{0}\($0.file)\u{0}\($0.line)\u{0}\($0.source)" }
+    .joined(separator: "\u{1}")
+  return UInt64(stableHash(secret + "\u{2}" + text), radix: 16) ?? 1
 }
 
 /// Whether the program cell at lesson position `position` ran to its end.

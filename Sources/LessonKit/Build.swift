@@ -155,7 +155,7 @@ func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, ou
 }
 
 /// A 64-bit FNV-1a hash in hex: stable across runs and platforms, unlike `Hasher`.
-func stableHash(_ text: String) -> String {
+public func stableHash(_ text: String) -> String {
   var hash: UInt64 = 0xcbf2_9ce4_8422_2325
   for byte in text.utf8 {
     hash ^= UInt64(byte)
