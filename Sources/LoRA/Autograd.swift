@@ -62,10 +62,45 @@ final class GradNode {
         "backward of \(operation): gradient shape \(gradient.shape) does not match tensor shape \(shape)"
       )
     }
+    // The first gradient is kept as it is (its storage shared, copied only if added to
+    // later): no zeroed buffer, no pass to add it into one.
+    if isLeaf {
+      guard let leaf else { return }
+      if leaf.grad == nil {
+        leaf.grad = Tensor(shape: shape, scalars: gradient.scalars)
+        return
+      }
+    } else if self.gradient == nil {
+      self.gradient = Tensor(shape: shape, scalars: gradient.scalars)
+      return
+    }
     accumulate { sum in
       gradient.scalars.withUnsafeBufferPointer { addend in
         addAssign(sum.baseAddress!, addend.baseAddress!, count: sum.count)
       }
+    }
+  }
+
+  /// Lets `body` write into the gradient buffer: `fresh` is true when the buffer has just
+  /// been made and holds nothing yet (its contents are undefined, and `body` must write
+  /// every element), false when it holds earlier gradients to add to. A matrix product
+  /// then runs with `beta` 0 or 1: a first gradient costs neither zeroing the buffer nor
+  /// BLAS's pass to scale it.
+  func accumulateOrWrite(_ body: (UnsafeMutableBufferPointer<Float>, _ fresh: Bool) -> Void) {
+    let count = elementCount(shape)
+    if isLeaf {
+      guard let leaf else { return }
+      if leaf.grad == nil {
+        leaf.grad = Tensor(shape: shape, scalars: makeScalars(count: count) { body($0, true) })
+        return
+      }
+      leaf.grad!.scalars.withUnsafeMutableBufferPointer { body($0, false) }
+    } else {
+      if gradient == nil {
+        gradient = Tensor(shape: shape, scalars: makeScalars(count: count) { body($0, true) })
+        return
+      }
+      gradient!.scalars.withUnsafeMutableBufferPointer { body($0, false) }
     }
   }
 

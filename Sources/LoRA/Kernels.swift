@@ -61,7 +61,9 @@ protocol BinaryKernel {
 func applyUnary<K: UnaryKernel>(
   _ kernel: K, _ input: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>
 ) {
-  for i in 0..<input.count { output[i] = kernel(input[i]) }
+  parallelChunks(input.count, minimumPerChunk: 1 << 14) { range in
+    for i in range { output[i] = kernel(input[i]) }
+  }
 }
 
 /// `inputGradient[i] += gradient[i] · kernel'(x[i])`; `x` is empty when the kernel does not
@@ -71,10 +73,12 @@ func accumulateUnaryGradient<K: UnaryKernel>(
   _ kernel: K, x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>,
   gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
 ) {
-  if kernel.derivativeNeedsInput {
-    for i in 0..<y.count { inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i]) }
-  } else {
-    for i in 0..<y.count { inputGradient[i] += gradient[i] * kernel.derivative(x: 0, y: y[i]) }
+  parallelChunks(y.count, minimumPerChunk: 1 << 14) { range in
+    if kernel.derivativeNeedsInput {
+      for i in range { inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i]) }
+    } else {
+      for i in range { inputGradient[i] += gradient[i] * kernel.derivative(x: 0, y: y[i]) }
+    }
   }
 }
 

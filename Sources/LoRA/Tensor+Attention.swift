@@ -17,14 +17,18 @@ extension Tensor {
     let node = gradNode
     let output = scalars.withUnsafeBufferPointer { x in
       makeScalars(count: count) { y in
-        for row in 0..<rows {
-          let (input, output) = (x.baseAddress! + row * keys, y.baseAddress! + row * keys)
-          let visible = row % queries + offset + 1
-          let largest = vectorMax(input, count: visible)
-          let total = storeShiftedExp(input, output, count: visible, scale: scale, shift: largest)
-          let inverse = 1 / total
-          for j in 0..<visible { output[j] *= inverse }
-          for j in visible..<keys { output[j] = 0 }
+        // Rows are independent: split across the cores, about 16,000 scores per chunk.
+        parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / keys)) { chunk in
+          for row in chunk {
+            let (input, output) = (x.baseAddress! + row * keys, y.baseAddress! + row * keys)
+            let visible = row % queries + offset + 1
+            let largest = vectorMax(input, count: visible)
+            let total = storeShiftedExp(
+              input, output, count: visible, scale: scale, shift: largest)
+            let inverse = 1 / total
+            for j in 0..<visible { output[j] *= inverse }
+            for j in visible..<keys { output[j] = 0 }
+          }
         }
       }
     }
@@ -34,11 +38,13 @@ extension Tensor {
         gradient.scalars.withUnsafeBufferPointer { g in
           node?.accumulate { dx in
             // dx = scale · y · (g - Σ g·y); masked entries have y = 0 and get nothing.
-            for row in 0..<rows {
-              let base = row * keys
-              let visible = row % queries + offset + 1
-              let dot = vectorDot(g.baseAddress! + base, y.baseAddress! + base, count: visible)
-              for j in base..<(base + visible) { dx[j] += scale * y[j] * (g[j] - dot) }
+            parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / keys)) { chunk in
+              for row in chunk {
+                let base = row * keys
+                let visible = row % queries + offset + 1
+                let dot = vectorDot(g.baseAddress! + base, y.baseAddress! + base, count: visible)
+                for j in base..<(base + visible) { dx[j] += scale * y[j] * (g[j] - dot) }
+              }
             }
           }
         }

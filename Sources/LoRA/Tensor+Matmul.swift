@@ -58,21 +58,21 @@ extension Tensor {
       gradient.scalars.withUnsafeBufferPointer { g in
         if let leftNode {
           savedRight.withUnsafeBufferPointer { b in
-            leftNode.accumulate { gradA in  // dA = dC · Bᵀ
+            leftNode.accumulateOrWrite { gradA, fresh in  // dA = dC · Bᵀ
               gemm(
                 transposeA: false, transposeB: true, m: rows, n: k, k: n,
                 a: g.baseAddress!, lda: n, b: b.baseAddress!, ldb: n,
-                beta: 1, c: gradA.baseAddress!, ldc: k)
+                beta: fresh ? 0 : 1, c: gradA.baseAddress!, ldc: k)
             }
           }
         }
         if let rightNode {
           savedLeft.withUnsafeBufferPointer { a in
-            rightNode.accumulate { gradB in  // dB = Aᵀ · dC
+            rightNode.accumulateOrWrite { gradB, fresh in  // dB = Aᵀ · dC
               gemm(
                 transposeA: true, transposeB: false, m: k, n: n, k: rows,
                 a: a.baseAddress!, lda: k, b: g.baseAddress!, ldb: n,
-                beta: 1, c: gradB.baseAddress!, ldc: n)
+                beta: fresh ? 0 : 1, c: gradB.baseAddress!, ldc: n)
             }
           }
         }
@@ -104,24 +104,24 @@ extension Tensor {
       gradient.scalars.withUnsafeBufferPointer { g in
         if let leftNode {
           savedRight.withUnsafeBufferPointer { b in
-            leftNode.accumulate { gradA in
+            leftNode.accumulateOrWrite { gradA, fresh in
               for i in 0..<count {
                 gemm(
                   transposeA: false, transposeB: true, m: m, n: k, k: n,
                   a: g.baseAddress! + i * m * n, lda: n, b: b.baseAddress! + i * k * n, ldb: n,
-                  beta: 1, c: gradA.baseAddress! + i * m * k, ldc: k)
+                  beta: fresh ? 0 : 1, c: gradA.baseAddress! + i * m * k, ldc: k)
               }
             }
           }
         }
         if let rightNode {
           savedLeft.withUnsafeBufferPointer { a in
-            rightNode.accumulate { gradB in
+            rightNode.accumulateOrWrite { gradB, fresh in
               for i in 0..<count {
                 gemm(
                   transposeA: true, transposeB: false, m: k, n: n, k: m,
                   a: a.baseAddress! + i * m * k, lda: k, b: g.baseAddress! + i * m * n, ldb: n,
-                  beta: 1, c: gradB.baseAddress! + i * k * n, ldc: n)
+                  beta: fresh ? 0 : 1, c: gradB.baseAddress! + i * k * n, ldc: n)
               }
             }
           }
@@ -176,21 +176,21 @@ extension Tensor {
       gradient.scalars.withUnsafeBufferPointer { g in
         if let inputNode {
           savedWeight.withUnsafeBufferPointer { w in
-            inputNode.accumulate { gradX in  // dX = dY · W
+            inputNode.accumulateOrWrite { gradX, fresh in  // dX = dY · W
               gemm(
                 transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
                 a: g.baseAddress!, lda: outFeatures, b: w.baseAddress!, ldb: inFeatures,
-                beta: 1, c: gradX.baseAddress!, ldc: inFeatures)
+                beta: fresh ? 0 : 1, c: gradX.baseAddress!, ldc: inFeatures)
             }
           }
         }
         if let weightNode {
           savedInput.withUnsafeBufferPointer { x in
-            weightNode.accumulate { gradW in  // dW = dYᵀ · X
+            weightNode.accumulateOrWrite { gradW, fresh in  // dW = dYᵀ · X
               gemm(
                 transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                 a: g.baseAddress!, lda: outFeatures, b: x.baseAddress!, ldb: inFeatures,
-                beta: 1, c: gradW.baseAddress!, ldc: inFeatures)
+                beta: fresh ? 0 : 1, c: gradW.baseAddress!, ldc: inFeatures)
             }
           }
         }
