@@ -221,6 +221,17 @@ public func grade(
     break
   }
 
+  // The key's own run (its solutions, no student code): what each strong check compared
+  // there is what it must compare here.
+  let keyRun = key.flatMap {
+    KeyRuns.shared.checks(
+      of: $0, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
+  }
+  if key != nil && keyRun == nil {
+    notes.append(
+      "the key's own run did not finish, so checks were graded on the program's word alone")
+  }
+  var valueNotes: [String] = []
   let grades = exercises.map { exercise -> ExerciseGrade in
     let checkCells = reference.cells.filter {
       if case .check(exercise.id, _) = $0.role { return true } else { return false }
@@ -238,11 +249,25 @@ public func grade(
       // The same locked cell in the student's file, where their line numbers are.
       let studentCell = submission.cells.first { checksum($0) == checksum(cell) }
       let shift = studentCell.map { $0.firstCodeLine - cell.firstCodeLine }
-      checks += output.checks.map { check in
-        GradedCheck(
+      let keyChecks = keyRun?.cells[cell.index] ?? []
+      checks += output.checks.enumerated().map { ordinal, check in
+        var graded = GradedCheck(
           message: check.message, passed: check.passed,
           line: hidden ? nil : shift.map { check.line + $0 }, hidden: hidden,
           detail: hidden || check.passed ? nil : check.detail)
+        if check.passed, ordinal < keyChecks.count, let reference = keyChecks[ordinal],
+          !reference.agrees(with: check.values)
+        {
+          graded.passed = false
+          graded.detail =
+            hidden
+            ? nil : "its values differ from the key's run, where it expected \(reference.expected)"
+          valueNotes.append(
+            "the check \"\(check.message)\" passed in the submission's program, but what it "
+              + "compared differs from the key's own run: its inputs were changed (shared "
+              + "state?) or its result was forged; it counts as failed")
+        }
+        return graded
       }
     }
     let passed =
@@ -252,6 +277,7 @@ public func grade(
       passed: passed,
       checks: checks, error: failures[exercise.id])
   }
+  notes += valueNotes
   return GradeReport(
     lesson: submission.path, status: status, score: grades.map(\.earned).reduce(0, +),
     maxScore: exercises.map(\.points).reduce(0, +), checksFrom: key == nil ? "submission" : "key",

@@ -40,7 +40,7 @@ public struct Toolchain: Sendable {
   }
 
   /// What identifies this compiler and these libraries, for the build cache.
-  var fingerprint: String {
+  public var fingerprint: String {
     let files = [
       swiftc, libraryDirectory + "/" + sharedLibraryName("LoRA"),
       libraryDirectory + "/" + sharedLibraryName("LessonRuntime"),

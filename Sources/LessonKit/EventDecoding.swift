@@ -21,7 +21,7 @@ func decodeEvent(_ event: [String: Any]) -> RuntimeEvent? {
     return .check(
       Check(
         passed: passed, message: message, detail: event["detail"] as? String,
-        line: event["line"] as? Int ?? 0))
+        line: event["line"] as? Int ?? 0, values: checkValues(event)))
   case "table":
     return .table(
       headers: event["headers"] as? [String] ?? [], rows: event["rows"] as? [[String]] ?? [])
@@ -43,4 +43,15 @@ func decodeEvent(_ event: [String: Any]) -> RuntimeEvent? {
   default:
     return nil
   }
+}
+
+/// A strong check's compared values, when the event carries both.
+private func checkValues(_ event: [String: Any]) -> CheckValues? {
+  func value(_ key: String) -> CheckValues.Value? {
+    if let text = event[key] as? String { return .text(text) }
+    if let numbers = event[key] as? [Double] { return .numbers(numbers) }
+    return nil
+  }
+  guard let actual = value("actual"), let expected = value("expected") else { return nil }
+  return CheckValues(actual: actual, expected: expected, tolerance: event["tolerance"] as? Double)
 }

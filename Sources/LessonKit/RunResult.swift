@@ -88,6 +88,50 @@ public struct Check: Sendable, Equatable, Codable {
   public var detail: String?
   /// The lesson line of the `check` call.
   public var line: Int
+  /// The values compared, for `checkEqual` and `checkClose` (strong checks); `nil` for a
+  /// plain `check`.
+  public var values: CheckValues? = nil
+}
+
+/// What a strong check compared: `checkEqual`'s values as text, `checkClose`'s as numbers
+/// (a tensor's as a sample of at most 4,096 elements), with its tolerance.
+public struct CheckValues: Sendable, Equatable, Codable {
+  /// The computed value.
+  public var actual: Value
+  /// The value it was compared with.
+  public var expected: Value
+  /// `checkClose`'s tolerance, relative above magnitude 1; `nil` for `checkEqual`.
+  public var tolerance: Double?
+
+  /// A compared value.
+  public enum Value: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// `checkEqual`'s, as `String(describing:)` prints it.
+    case text(String)
+    /// `checkClose`'s.
+    case numbers([Double])
+
+    /// The text, the number, or how many numbers.
+    public var description: String {
+      switch self {
+      case .text(let text): return text
+      case .numbers(let numbers) where numbers.count == 1: return "\(numbers[0])"
+      case .numbers(let numbers): return "\(numbers.count) numbers"
+      }
+    }
+  }
+
+  /// Whether `value` matches `reference` as the check would compare them: equal text, or
+  /// equal counts of numbers each within the tolerance.
+  public func matches(_ value: Value, _ reference: Value) -> Bool {
+    switch (value, reference) {
+    case (.text(let a), .text(let b)): return a == b
+    case (.numbers(let a), .numbers(let b)):
+      let tolerance = self.tolerance ?? 0
+      return a.count == b.count
+        && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * Swift.max(1, abs($1)) + 1e-12 }
+    default: return false
+    }
+  }
 }
 
 /// A line chart's data.

@@ -7,6 +7,10 @@ import LoRA
 /// ```swift
 /// check(loss < 0.01, "the loss fell below 0.01")
 /// ```
+///
+/// A plain condition is the weak kind of check for grading: the grader can only believe the
+/// program's word for it. `checkEqual` and `checkClose` are the strong kind: they also
+/// report the values compared, which the grader checks against the key's own run.
 @discardableResult
 public func check(_ condition: Bool, _ message: String, line: Int = #line) -> Bool {
   record(passed: condition, message: message, detail: nil, line: line)
@@ -19,7 +23,8 @@ public func checkEqual<T: Equatable>(
 ) -> Bool {
   record(
     passed: actual == expected, message: message,
-    detail: actual == expected ? nil : "got \(actual), expected \(expected)", line: line)
+    detail: actual == expected ? nil : "got \(actual), expected \(expected)", line: line,
+    values: ["actual": "\(actual)", "expected": "\(expected)"])
 }
 
 /// Records whether `actual` is within `tolerance` of `expected` (absolute, or relative to
@@ -32,7 +37,10 @@ public func checkClose(
   let passed = abs(actual - expected) <= tolerance * max(1, abs(expected))
   return record(
     passed: passed, message: message,
-    detail: passed ? nil : "got \(actual), expected \(expected) ± \(tolerance)", line: line)
+    detail: passed ? nil : "got \(actual), expected \(expected) ± \(tolerance)", line: line,
+    values: [
+      "actual": [Double(actual)], "expected": [Double(expected)], "tolerance": Double(tolerance),
+    ])
 }
 
 /// Records whether two tensors have the same shape and every pair of elements is within
@@ -55,16 +63,39 @@ public func checkClose(
   let detail = worst.map {
     "element \($0.index): got \(actual.scalars[$0.index]), expected \(expected.scalars[$0.index])"
   }
-  return record(passed: worst == nil, message: message, detail: detail, line: line)
+  // The values, for the grader to compare with the key's run; a huge tensor is sent as a
+  // sample of 4,096 evenly spaced elements.
+  let step = max(1, actual.count / 4096)
+  let sample = { (tensor: Tensor) in
+    stride(from: 0, to: tensor.count, by: step).map { Double(tensor.scalars[$0]) }
+  }
+  return record(
+    passed: worst == nil, message: message, detail: detail, line: line,
+    values: [
+      "actual": sample(actual), "expected": sample(expected), "tolerance": Double(tolerance),
+    ])
 }
 
 /// Sends a check to the runner, or prints it when the program runs on its own.
-private func record(passed: Bool, message: String, detail: String?, line: Int) -> Bool {
+private func record(
+  passed: Bool, message: String, detail: String?, line: Int, values: [String: Any] = [:]
+) -> Bool {
   if Channel.isConnected {
     var fields: [String: Any] = [
       "cell": CurrentCell.index, "passed": passed, "message": message, "line": line,
     ]
     if let detail { fields["detail"] = detail }
+    for (key, value) in values {
+      // JSON has no NaN or infinity: such numbers travel as text, which never matches the
+      // key's numbers, as a NaN result never should.
+      if let numbers = value as? [Double], !numbers.allSatisfy(\.isFinite) {
+        fields[key] = "\(numbers)"
+      } else if let number = value as? Double, !number.isFinite {
+        fields[key] = "\(number)"
+      } else {
+        fields[key] = value
+      }
+    }
     Channel.send("check", fields)
   } else {
     print("\(passed ? "✓" : "✗") \(message)" + (detail.map { " (\($0))" } ?? ""))

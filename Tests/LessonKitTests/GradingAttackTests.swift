@@ -237,4 +237,55 @@ struct GradingAttackTests {
       #expect(report.status == "ok", "\(report)")
     }
   }
+
+  @Test func changingWhatALaterCheckReadsIsCaughtByTheKeysOwnRun() throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("shared-\(UUID())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    // A check that reads lesson state an exercise can change: the weak spot of nbgrader's
+    // shared kernel. Its expected value comes from that state.
+    try """
+    # Shared state
+
+    ```swift
+    var base = 21
+    ```
+
+    ```swift exercise id=double points=2
+    func double(_ x: Int) -> Int {
+      0  // your code
+    }
+    ```
+
+    ```swift solution for=double
+    func double(_ x: Int) -> Int {
+      2 * x
+    }
+    ```
+
+    ```swift check for=double
+    checkEqual(double(base), 2 * base, "double(base) is twice base")
+    ```
+    """.write(to: work.appendingPathComponent("key.md"), atomically: true, encoding: .utf8)
+    let export = try lessons(["export", "key.md", "--student", "-o", "student.md"], in: work)
+    #expect(export.status == 0, "\(export.stderr)")
+    let student = try String(
+      contentsOf: work.appendingPathComponent("student.md"), encoding: .utf8)
+    // The stub, and a zeroed `base`, under which the stub's 0 is "twice base".
+    try student.replacingOccurrences(of: "  0  // your code\n}", with: "  0\n}\nbase = 0")
+      .write(to: work.appendingPathComponent("mallory.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["grade", "mallory.md", "--key", "key.md", "--json"], in: work)
+    let report = try JSONDecoder().decode(GradeReport.self, from: Data(result.stdout.utf8))
+    let double = try #require(report.exercises.first)
+    #expect(double.error == nil, "\(report)")
+    #expect(double.earned == 0, "\(report)")
+    #expect(double.checks.first?.passed == false)
+    #expect(double.checks.first?.detail?.contains("differ from the key's run") == true)
+    #expect(report.notes.contains { $0.contains("inputs were changed") }, "\(report.notes)")
+    // The honest solution still earns its points.
+    try student.replacingOccurrences(of: "  0  // your code\n", with: "  x + x\n")
+      .write(to: work.appendingPathComponent("honest.md"), atomically: true, encoding: .utf8)
+    let honest = try lessons(["grade", "honest.md", "--key", "key.md", "--json"], in: work)
+    let honestReport = try JSONDecoder().decode(GradeReport.self, from: Data(honest.stdout.utf8))
+    #expect(honestReport.score == 2, "\(honestReport)")
+  }
 }
