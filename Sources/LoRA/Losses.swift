@@ -25,23 +25,58 @@ extension Tensor {
       fatalError("crossEntropy: target \(target) is out of range for \(classes) classes")
     }
     let node = gradNode
-    let logProbabilities = withNoGrad { logSoftmax(axis: 1) }
+    // Each row's log-sum-exp, log Σ exp(x), is all that backward needs beside the logits
+    // themselves (shared, not copied): the [N, C] log-probabilities are never stored. For
+    // GPT-2's 50,257 classes that is 100 MB less for 512 positions, and a pass less.
+    let logits = scalars
+    var logSumExp = [Float](repeating: 0, count: rows)
+    logits.withUnsafeBufferPointer { x in
+      logSumExp.withUnsafeMutableBufferPointer { lse in
+        parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / Swift.max(1, classes))) {
+          chunk in
+          var scratch = [Float](repeating: 0, count: classes)
+          scratch.withUnsafeMutableBufferPointer { row in
+            for r in chunk {
+              let input = x.baseAddress! + r * classes
+              var largest = vectorMax(input, count: classes)
+              if largest == -.infinity { largest = 0 }
+              let total = storeShiftedExp(
+                input, row.baseAddress!, count: classes, scale: 1, shift: largest)
+              lse[r] = Foundation.log(total) + largest
+            }
+          }
+        }
+      }
+    }
     var total: Float = 0
     for (row, target) in targets.enumerated() {
-      total -= logProbabilities.scalars[row * classes + target]
+      total -= logits[row * classes + target] - logSumExp[row]
     }
     let loss = total / Float(rows)
     return .result(of: "crossEntropy", shape: [], scalars: [loss], inputs: [self]) {
       gradient in
-      // d loss / d logits = (softmax - onehot) / N
+      // d loss / d logits = (softmax - onehot) / N, softmax = exp(x - logSumExp).
       let scale = gradient.scalars[0] / Float(rows)
-      logProbabilities.scalars.withUnsafeBufferPointer { logP in
-        node?.accumulate { dx in
-          for row in 0..<rows {
-            for c in 0..<classes {
-              dx[row * classes + c] += fastExp(logP[row * classes + c]) * scale
+      logits.withUnsafeBufferPointer { x in
+        node?.accumulateOrWrite { dx, fresh in
+          parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / Swift.max(1, classes))) {
+            chunk in
+            var scratch = [Float](repeating: 0, count: fresh ? 0 : classes)
+            scratch.withUnsafeMutableBufferPointer { spare in
+              for r in chunk {
+                let base = r * classes
+                // Fresh: the probabilities go straight into the gradient; else beside it.
+                let row = fresh ? dx.baseAddress! + base : spare.baseAddress!
+                _ = storeShiftedExp(
+                  x.baseAddress! + base, row, count: classes, scale: 1, shift: logSumExp[r])
+                if fresh {
+                  for c in 0..<classes { row[c] *= scale }
+                } else {
+                  for c in 0..<classes { dx[base + c] += row[c] * scale }
+                }
+                dx[base + targets[r]] -= scale
+              }
             }
-            dx[row * classes + targets[row]] -= scale
           }
         }
       }
