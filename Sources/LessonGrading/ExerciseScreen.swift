@@ -63,22 +63,27 @@ private let alwaysProtected: Set<String> = [
   "LessonRuntime", "LoRA", "Foundation", "Swift", "Glibc", "Darwin", "Dispatch", "Lesson",
 ]
 
-/// The names that `source` declares at its top level.
-public func topLevelNames(_ source: String) -> Set<String> {
-  Set(
-    topLevelDeclarations(Parser.parse(source: source)).filter { $0.extendedType == nil }.map(\.name)
-  )
+/// The names a cell's code declares and uses, from one parse.
+public struct CellNames: Sendable {
+  /// Declared at the top level (extensions excluded): visible to every later cell.
+  public var declared: Set<String>
+  /// Referred to: identifiers in expressions and types.
+  public var referenced: Set<String>
+  /// Bound below the top level only: parameters, closure parameters, local constants and
+  /// loop variables.
+  public var boundLocally: Set<String>
 }
 
-/// The names that `source` refers to (identifiers in expressions and types), and those it
-/// binds below its top level (parameters, closure parameters, local constants and loop
-/// variables).
-public func names(in source: String) -> (referenced: Set<String>, boundLocally: Set<String>) {
+/// The names that `source` declares, refers to and binds locally.
+public func names(in source: String) -> CellNames {
   let tree = Parser.parse(source: source)
   let visitor = ReferencedNames(viewMode: .sourceAccurate)
   visitor.walk(tree)
-  let topLevel = Set(topLevelDeclarations(tree).map(\.name))
-  return (visitor.referenced, visitor.bound.subtracting(topLevel))
+  let declarations = topLevelDeclarations(tree)
+  return CellNames(
+    declared: Set(declarations.filter { $0.extendedType == nil }.map(\.name)),
+    referenced: visitor.referenced,
+    boundLocally: visitor.bound.subtracting(declarations.map(\.name)))
 }
 
 private struct Declaration {

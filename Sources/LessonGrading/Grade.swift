@@ -100,8 +100,8 @@ public struct GradedCheck: Codable, Sendable {
 /// stub, without a key), and the lesson runs again, so the others are graded as if it had
 /// been right: one broken exercise never zeroes another.
 ///
-/// Each run's cell markers carry tokens drawn afresh for it, so a submission cannot claim
-/// that cells ran which did not.
+/// Each program's cell markers carry tokens the submission cannot know (see `markerSeed`),
+/// so it cannot claim that cells ran which did not.
 public func grade(
   submission: Lesson, key: Lesson?, toolchain: Toolchain, cacheDirectory: String,
   limits: RunLimits
@@ -132,9 +132,14 @@ public func grade(
     failures[exercise.id] = "missing from the submission"
     notes.append("exercise '\(exercise.id)' is missing from the submission")
   }
+  // Every cell of the key parsed once, for all the exercises' screens.
+  var cellNames: [Int: CellNames] = [:]
+  for cell in reference.cells where cell.language == "swift" {
+    cellNames[cell.index] = names(in: cell.source)
+  }
   for exercise in exercises {
     guard let student = studentCode[exercise.id] else { continue }
-    let problems = screen(student, exercise: exercise.id, in: reference)
+    let problems = screen(student, exercise: exercise.id, in: reference, names: cellNames)
     if !problems.isEmpty {
       failures[exercise.id] = "not allowed: " + problems.joined(separator: "; ")
       notes.append(
@@ -285,16 +290,19 @@ public func grade(
 }
 
 /// What may not be graded in a student's version of exercise `id`, measured against the
-/// names the lesson's other cells use and those the key's own stub and solution declare.
-private func screen(_ student: Cell, exercise id: String, in reference: Lesson) -> [String] {
+/// names the lesson's other cells use and those the key's own stub and solution declare
+/// (`names`: each of the key's cells', by index).
+private func screen(
+  _ student: Cell, exercise id: String, in reference: Lesson, names: [Int: CellNames]
+) -> [String] {
   var referenced = Set<String>()
   var boundLocally = Set<String>()
   var own = Set<String>()
-  for cell in reference.cells where cell.language == "swift" {
+  for cell in reference.cells {
+    guard let found = names[cell.index] else { continue }
     switch cell.role {
-    case .exercise(id, _), .solution(id): own.formUnion(topLevelNames(cell.source))
+    case .exercise(id, _), .solution(id): own.formUnion(found.declared)
     default:
-      let found = names(in: cell.source)
       referenced.formUnion(found.referenced)
       boundLocally.formUnion(found.boundLocally)
     }

@@ -48,7 +48,6 @@ struct ExerciseScreenTests {
           let prefix = String(characters[..<end])
           _ = screenExercise(prefix, protectedNames: ["check"], ownNames: [])
           _ = names(in: prefix)
-          _ = topLevelNames(prefix)
         }
         cells += 1
       }
