@@ -37,6 +37,10 @@ struct Gradebook: ParsableCommand {
 
 /// The reports of every shard's gradebook in `folder`, checked to be one whole class.
 func mergedShards(in folder: String) throws -> [GradeReport] {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory),
+    isDirectory.boolValue
+  else { throw LessonError(file: folder, "no such folder") }
   let names = try FileManager.default.contentsOfDirectory(atPath: folder)
   var shards: [Int: String] = [:]
   var counts = Set<Int>()

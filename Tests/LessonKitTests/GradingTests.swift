@@ -202,5 +202,8 @@ struct GradingTests {
     let incomplete = try lessons(["gradebook", "merge", "submissions"], in: work)
     #expect(incomplete.status == 2)
     #expect(incomplete.stderr.contains("shard 2 of 2 is missing"), "\(incomplete.stderr)")
+    let nowhere = try lessons(["gradebook", "merge", "no-such-folder"], in: work)
+    #expect(nowhere.status == 2)
+    #expect(nowhere.stderr.contains("no-such-folder: error: no such folder"), "\(nowhere.stderr)")
   }
 }
