@@ -33,8 +33,10 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]
     ),
     .target(name: "LoRA", dependencies: [blas]),
-    .target(name: "LessonRuntime", dependencies: ["LoRA"]),
-    .target(name: "LessonKit", dependencies: ["CCmark"]),
+    // The events a lesson program sends its runner: one schema, imported by both ends.
+    .target(name: "LessonEvents"),
+    .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
+    .target(name: "LessonKit", dependencies: ["CCmark", "LessonEvents"]),
     // Grading sits on the runner; only it needs a Swift parser, to screen exercise cells.
     .target(
       name: "LessonGrading",

@@ -4,8 +4,9 @@
 // `FUZZ_TARGET` picks the target:
 // - `lesson`: a lesson file through the parser, the formula extraction, the student
 //   hand-out and the write-back of outputs.
-// - `events`: the lines a lesson program writes to its events file, decoded, then rendered
+// - `events`: the lines a lesson program writes on its event channel, decoded, then rendered
 //   for the terminal, for a recorded output block and for an HTML page (SVG plots included).
+//   LessonEvents' sources are compiled into the same module.
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -49,7 +50,9 @@ private func fuzzLesson(_ data: Data) {
 }
 
 private func fuzzEvents(_ data: Data) {
-  let events = decodeEventLines(data[...], key: "k").compactMap(decodeEvent)
+  let events = decodeChannelLines(data, key: "k").compactMap { line -> RuntimeEvent? in
+    if case .event(_, let event) = line.message { return event } else { return nil }
+  }
   let output = CellOutput(
     cell: 0, codeCell: 0, stdout: "printed\n", stderr: "", truncated: false, events: events,
     eventOffsets: events.indices.map { $0 * 3 })

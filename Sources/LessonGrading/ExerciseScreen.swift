@@ -60,7 +60,8 @@ public func screenExercise(_ source: String, protectedNames: Set<String>, ownNam
 
 /// Module names: a declaration named like one would hide the module from qualified names.
 private let alwaysProtected: Set<String> = [
-  "LessonRuntime", "LoRA", "Foundation", "Swift", "Glibc", "Darwin", "Dispatch", "Lesson",
+  "LessonRuntime", "LessonEvents", "LoRA", "Foundation", "Swift", "Glibc", "Darwin", "Dispatch",
+  "Lesson",
 ]
 
 /// The names a cell's code declares and uses, from one parse.

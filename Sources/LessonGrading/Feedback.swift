@@ -6,7 +6,7 @@ import LessonKit
 public func feedbackMarkdown(_ report: GradeReport) -> String {
   var text = "# Feedback: \(report.lesson)\n\n"
   text += "**Score: \(report.score) / \(report.maxScore)**"
-  if report.status != "ok" { text += " (status: \(report.status))" }
+  if report.status != .ok { text += " (status: \(report.status.rawValue))" }
   text += "\n"
   for exercise in report.exercises {
     text += "\n## \(exercise.id): \(exercise.earned) / \(exercise.points)\n\n"
@@ -36,7 +36,7 @@ public func feedbackMarkdown(_ report: GradeReport) -> String {
 /// A one-screen summary of a report for the terminal.
 public func gradeSummary(_ report: GradeReport) -> String {
   var text = "\(report.lesson): \(report.score) / \(report.maxScore)"
-  if report.status != "ok" { text += " (\(report.status))" }
+  if report.status != .ok { text += " (\(report.status.rawValue))" }
   text += "\n"
   for exercise in report.exercises {
     text += "  \(exercise.passed ? "✓" : "✗") \(exercise.id) \(exercise.earned)/\(exercise.points)"

@@ -5,8 +5,9 @@ import LessonKit
 public struct GradeReport: Codable, Sendable {
   /// The submission's path.
   public var lesson: String
-  /// `ok`, `compile_error`, `crashed`, `timeout` or `invalid`.
-  public var status: String
+  /// How the submission's program went, as `run --json` says it; `invalid` when it could
+  /// not be read or it tampered with the runner.
+  public var status: OutcomeStatus
   /// Points earned.
   public var score: Int
   /// Points available.
@@ -20,7 +21,7 @@ public struct GradeReport: Codable, Sendable {
 
   /// A report from its parts.
   public init(
-    lesson: String, status: String, score: Int, maxScore: Int, checksFrom: String,
+    lesson: String, status: OutcomeStatus, score: Int, maxScore: Int, checksFrom: String,
     exercises: [ExerciseGrade], notes: [String]
   ) {
     self.lesson = lesson
@@ -146,85 +147,15 @@ public func grade(
         "exercise '\(exercise.id)' was not run: " + problems.joined(separator: "; "))
     }
   }
-  var outcome: (program: Program, result: RunResult)?
-  var status = "ok"
-  for _ in 0...exercises.count {
-    let cells = reference.executableCells.map { cell -> ProgramCell in
-      if case .exercise(let id, _) = cell.role {
-        if failures[id] == nil, let student = studentCode[id] {
-          return ProgramCell(
-            position: cell.index, code: cell.index, source: student.source,
-            file: submission.path, line: student.firstCodeLine)
-        }
-        if let solution = solutions[id] {
-          return ProgramCell(
-            position: cell.index, code: solution.index, source: solution.source,
-            file: reference.path, line: solution.firstCodeLine)
-        }
-      }
-      return ProgramCell(
-        position: cell.index, code: cell.index, source: cell.source, file: reference.path,
-        line: cell.firstCodeLine)
-    }
-    let program = plan(cells, markerSeed: markerSeed(for: cells, cacheDirectory: cacheDirectory))
-    let executable: Executable
-    do {
-      executable = try build(program, toolchain: toolchain, cacheDirectory: cacheDirectory)
-    } catch let error as BuildError {
-      guard
-        let id = culprit(
-          ofDiagnostics: error.diagnostics, program: program, lesson: reference, failures: failures)
-      else {
-        status = "compile_error"
-        notes.append("the lesson does not compile outside the exercises:\n" + error.diagnostics)
-        break
-      }
-      failures[id] = "compile error: " + firstError(error.diagnostics)
-      continue
-    } catch {
-      status = "invalid"
-      notes.append("\(error)")
-      break
-    }
-    // The key's folder, where the lesson's data files are.
-    let directory = URL(fileURLWithPath: reference.path).deletingLastPathComponent().path
-    guard
-      let result = try? LessonKit.run(
-        executable, program: program, limits: limits, directory: directory)
-    else {
-      status = "invalid"
-      notes.append("the lesson program could not be started")
-      break
-    }
-    if result.markersTampered {
-      status = "invalid"
-      notes.append("the program's cell markers were called from cell code; nothing can be graded")
-      outcome = nil
-      break
-    }
-    outcome = (program, result)
-    switch result.status {
-    case .finished:
-      status = "ok"
-    case .crashed(let cell, let reason):
-      guard let id = culprit(ofCell: cell, lesson: reference, failures: failures) else {
-        status = "crashed"
-        notes.append("the lesson crashed outside the exercises: \(reason)")
-        break
-      }
-      failures[id] = "crashed: \(reason)"
-      continue
-    case .timedOut(let cell, let seconds):
-      guard let id = culprit(ofCell: cell, lesson: reference, failures: failures) else {
-        status = "timeout"
-        notes.append("the lesson timed out outside the exercises after \(seconds) s")
-        break
-      }
-      failures[id] = "timed out after \(String(format: "%g", seconds)) s"
-      continue
-    }
-    break
-  }
+  let settled = runUntilSettled(
+    reference: reference, failures: &failures,
+    program: { failures in
+      gradedProgram(
+        reference: reference, submission: submission, studentCode: studentCode,
+        solutions: solutions, failures: failures, cacheDirectory: cacheDirectory)
+    },
+    toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
+  if let note = settled.note { notes.append(note) }
 
   // The key's own run (its solutions, no student code): what each strong check compared
   // there is what it must compare here.
@@ -245,8 +176,9 @@ public func grade(
     var allRan = !checkCells.isEmpty
     for cell in checkCells {
       let hidden = cell.role == .check(exercise: exercise.id, hidden: true)
-      guard let outcome, let output = outcome.result.cells.first(where: { $0.cell == cell.index }),
-        completed(cell.index, in: outcome.result)
+      guard let result = settled.result,
+        let output = result.cells.first(where: { $0.cell == cell.index }),
+        completed(cell.index, in: result)
       else {
         allRan = false
         continue
@@ -284,9 +216,119 @@ public func grade(
   }
   notes += valueNotes
   return GradeReport(
-    lesson: submission.path, status: status, score: grades.map(\.earned).reduce(0, +),
+    lesson: submission.path, status: settled.status, score: grades.map(\.earned).reduce(0, +),
     maxScore: exercises.map(\.points).reduce(0, +), checksFrom: key == nil ? "submission" : "key",
     exercises: grades, notes: notes)
+}
+
+/// Where the attempts to run a submission ended: the status, the run the checks are read
+/// from (none when it did not compile or cannot be trusted), and a note for the report.
+private struct Settled {
+  var status: OutcomeStatus
+  var result: RunResult?
+  var note: String?
+}
+
+/// What one attempt at running a submission's program ends in.
+private enum Attempt {
+  /// The grade can be read from it.
+  case settled(Settled)
+  /// Exercise `exercise` broke the program (`reason`): put its solution in its place and
+  /// try again.
+  case retry(blaming: String, reason: String)
+}
+
+/// Runs the submission's program until an attempt settles. A failure in an exercise (or
+/// in a cell after it that uses it) blames that exercise, which earns nothing and is
+/// replaced by the key's solution in the next attempt: one broken exercise never zeroes
+/// another. Each attempt blames an exercise not blamed before, so at most one attempt per
+/// exercise follows the first.
+private func runUntilSettled(
+  reference: Lesson, failures: inout [String: String],
+  program: ([String: String]) -> Program, toolchain: Toolchain, cacheDirectory: String,
+  limits: RunLimits
+) -> Settled {
+  while true {
+    switch attempt(
+      program(failures), reference: reference, failures: failures, toolchain: toolchain,
+      cacheDirectory: cacheDirectory, limits: limits)
+    {
+    case .settled(let settled):
+      return settled
+    case .retry(let exercise, let reason):
+      failures[exercise] = reason
+    }
+  }
+}
+
+/// Builds and runs `program` once, and says whether its result stands or which exercise
+/// to blame.
+private func attempt(
+  _ program: Program, reference: Lesson, failures: [String: String], toolchain: Toolchain,
+  cacheDirectory: String, limits: RunLimits
+) -> Attempt {
+  // The key's folder, where the lesson's data files are.
+  let directory = URL(fileURLWithPath: reference.path).deletingLastPathComponent().path
+  switch buildAndRun(
+    program, of: reference, toolchain: toolchain, cacheDirectory: cacheDirectory,
+    limits: limits, directory: directory)
+  {
+  case .notRun(let message):
+    return .settled(Settled(status: .invalid, note: message))
+  case .didNotCompile(_, let error):
+    if let id = culprit(of: error, program: program, lesson: reference, failures: failures) {
+      return .retry(
+        blaming: id, reason: "compile error: " + (error.firstError?.text ?? error.output))
+    }
+    return .settled(
+      Settled(
+        status: .compileError,
+        note: "the lesson does not compile outside the exercises:\n" + error.output))
+  case .ran(_, let result):
+    if result.markersTampered {
+      return .settled(
+        Settled(
+          status: .invalid,
+          note: "the program's cell markers were called from cell code; nothing can be graded"))
+    }
+    guard let summary = result.status.summary else {
+      return .settled(Settled(status: .ok, result: result))
+    }
+    if let id = culprit(ofCell: result.status.cell, lesson: reference, failures: failures) {
+      return .retry(blaming: id, reason: summary)
+    }
+    return .settled(
+      Settled(
+        status: OutcomeStatus(result.status), result: result,
+        note: "the lesson stopped outside the exercises: \(summary)"))
+  }
+}
+
+/// The program of one attempt: the student's exercises, except those blamed so far
+/// (`failures`), which get the key's solution (or, without a key, their own stub); every
+/// other cell from the key.
+private func gradedProgram(
+  reference: Lesson, submission: Lesson, studentCode: [String: Cell], solutions: [String: Cell],
+  failures: [String: String], cacheDirectory: String
+) -> Program {
+  let cells = reference.executableCells.map { cell -> ProgramCell in
+    if case .exercise(let id, _) = cell.role {
+      if failures[id] == nil, let student = studentCode[id] {
+        return ProgramCell(
+          position: cell.index, code: cell.index, source: student.source,
+          file: submission.path, line: student.firstCodeLine)
+      }
+      if let solution = solutions[id] {
+        return ProgramCell(
+          position: cell.index, code: solution.index, source: solution.source,
+          file: reference.path, line: solution.firstCodeLine)
+      }
+    }
+    return ProgramCell(
+      position: cell.index, code: cell.index, source: cell.source, file: reference.path,
+      line: cell.firstCodeLine)
+  }
+  return plan(cells, markerSeed: markerSeed(for: cells, cacheDirectory: cacheDirectory))
 }
 
 /// What may not be graded in a student's version of exercise `id`, measured against the
@@ -359,26 +401,15 @@ private func culprit(ofCell cell: Int?, lesson: Lesson, failures: [String: Strin
   }
 }
 
-/// The exercise to blame for the first compile error: the cell whose lines the error
-/// points into.
+/// The exercise to blame for the first compile error: the one whose cell holds the line
+/// the error points at.
 private func culprit(
-  ofDiagnostics diagnostics: String, program: Program, lesson: Lesson, failures: [String: String]
+  of error: BuildError, program: Program, lesson: Lesson, failures: [String: String]
 ) -> String? {
-  for line in diagnostics.split(separator: "\n") where line.contains(": error: ") {
-    let parts = line.split(separator: ":", maxSplits: 3)
-    guard parts.count >= 3, let number = Int(parts[1]) else { continue }
-    let file = String(parts[0])
-    // The program cell whose code covers that line of that file.
-    let cell = program.cells.last { $0.file == file && $0.line <= number }
-    if let cell, let id = culprit(ofCell: cell.position, lesson: lesson, failures: failures) {
-      return id
-    }
-  }
-  return nil
-}
-
-private func firstError(_ diagnostics: String) -> String {
-  diagnostics.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? diagnostics
+  error.diagnostics.lazy.filter { $0.severity == .error }
+    .compactMap { program.cell(containing: $0) }
+    .compactMap { culprit(ofCell: $0.position, lesson: lesson, failures: failures) }
+    .first
 }
 
 /// Notes on locked cells the student changed, found with the key (by comparing code) or,

@@ -23,14 +23,14 @@ final class KeyRuns: @unchecked Sendable {
     return lock.withLock {
       if let known = references[id] { return known }
       if let data = FileManager.default.contents(atPath: file),
-        let stored = try? JSONDecoder().decode(KeyChecks.self, from: data)
+        let stored = try? EventJSON.decoder().decode(KeyChecks.self, from: data)
       {
         references[id] = stored
         return stored
       }
       let checks = run(key, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
       references[id] = checks
-      if let checks, let data = try? JSONEncoder().encode(checks) {
+      if let checks, let data = try? EventJSON.encoder().encode(checks) {
         try? FileManager.default.createDirectory(
           atPath: cacheDirectory + "/key-runs", withIntermediateDirectories: true)
         try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
@@ -42,11 +42,9 @@ final class KeyRuns: @unchecked Sendable {
   private func run(_ key: Lesson, toolchain: Toolchain, cacheDirectory: String, limits: RunLimits)
     -> KeyChecks?
   {
-    let program = plan(key)
     guard
-      let executable = try? build(program, toolchain: toolchain, cacheDirectory: cacheDirectory),
-      let result = try? LessonKit.run(
-        executable, program: program, limits: limits,
+      case .ran(_, let result) = buildAndRun(
+        plan(key), of: key, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits,
         directory: URL(fileURLWithPath: key.path).deletingLastPathComponent().path),
       case .finished = result.status
     else { return nil }

@@ -39,6 +39,10 @@ public struct Toolchain: Sendable {
     return Toolchain(swiftc: swiftc, libraryDirectory: directory)
   }
 
+  /// The build cache beside the libraries: compiled lessons, the key runs and the
+  /// grader's secret.
+  public var cacheDirectory: String { libraryDirectory + "/lesson-cache" }
+
   /// What identifies this compiler and these libraries, for the build cache.
   public var fingerprint: String {
     let files = [
@@ -107,19 +111,31 @@ public func build(
       sourcePath, "-o", partial,
     ]
   let result = try runTool(toolchain.swiftc, arguments)
-  guard result.status == 0 else { throw BuildError(diagnostics: result.output) }
+  guard result.status == 0 else { throw BuildError(output: result.output) }
   _ = try? FileManager.default.removeItem(atPath: executable)
   try FileManager.default.moveItem(atPath: partial, toPath: executable)
   return Executable(path: executable, wasCached: false)
 }
 
-/// The compiler rejected the lesson; `diagnostics` is its output, in `LESSON.md:LINE:COL`
-/// terms.
+/// The compiler rejected the lesson.
 public struct BuildError: Error, CustomStringConvertible, Sendable {
-  /// The compiler's messages.
-  public var diagnostics: String
-  /// The messages.
-  public var description: String { diagnostics }
+  /// The compiler's output as it printed it, excerpts and carets included, in
+  /// `LESSON.md:LINE:COL` terms.
+  public var output: String
+  /// Its messages, parsed.
+  public var diagnostics: [Diagnostic]
+
+  /// The error for the compiler's `output`.
+  public init(output: String) {
+    self.output = output
+    diagnostics = Diagnostic.parse(output)
+  }
+
+  /// The first error, for a one-line summary.
+  public var firstError: Diagnostic? { diagnostics.first { $0.severity == .error } }
+
+  /// The compiler's output.
+  public var description: String { output }
 }
 
 /// Module maps for the system libraries that `LoRA`'s interface mentions (OpenBLAS on

@@ -12,8 +12,8 @@ struct EventPipe {
   let descriptor: Int32
   /// The run's key: lines without it are ignored.
   let key: String
-  /// Every event so far, in order.
-  private(set) var events: [[String: Any]] = []
+  /// Every line so far that carried the key, in order.
+  private(set) var lines: [ChannelLine] = []
   /// The latest state of the progress bar that is running, if one is.
   private(set) var progress: RuntimeEvent?
   /// Bytes read so far, for the output limit.
@@ -41,10 +41,12 @@ struct EventPipe {
       }
       partialLine = Array(chunk[(end + 1)...])
       chunk.removeSubrange((end + 1)...)
-      for event in decodeEventLines(Data(chunk)[...], key: key) {
-        events.append(event)
-        if event["kind"] as? String == "progress" {
-          progress = (event["final"] as? Bool == true) ? nil : decodeEvent(event)
+      for line in decodeChannelLines(Data(chunk), key: key) {
+        lines.append(line)
+        if case .event(_, let event) = line.message,
+          case .progress(_, let done, let total, _) = event
+        {
+          progress = done >= total ? nil : event
         }
       }
     }
@@ -58,5 +60,14 @@ struct EventPipe {
       drain()
     }
     close(descriptor)
+  }
+}
+
+/// The lines of `data` that are in the channel's schema and carry `key`; anything else is
+/// not the runtime's, and is ignored.
+func decodeChannelLines(_ data: Data, key: String) -> [ChannelLine] {
+  data.split(separator: UInt8(ascii: "\n")).compactMap { text in
+    guard let line = try? ChannelLine(decoding: Data(text)), line.key == key else { return nil }
+    return line
   }
 }

@@ -1,13 +1,5 @@
 import Foundation
 
-/// How values map onto an axis: evenly, or by powers of ten.
-public enum PlotScale: String, Sendable, Equatable, Codable {
-  /// Equal steps of value are equal distances.
-  case linear
-  /// Equal ratios are equal distances, for quantities that fall over decades (a loss).
-  case log
-}
-
 /// One axis of a chart: the range it shows, in the scale's coordinates, and its ticks.
 ///
 /// Built from the data alone, so the terminal chart and the SVG agree. A log axis keeps only

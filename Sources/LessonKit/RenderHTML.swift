@@ -1,13 +1,5 @@
 import Foundation
 
-/// How a lesson's run went, as its HTML page shows it.
-public enum PageRun: Sendable {
-  /// The program ran, to the end or not.
-  case ran(RunResult)
-  /// The program did not compile: the compiler's messages (`LESSON.md:LINE:COL: error: ...`).
-  case didNotCompile(String)
-}
-
 /// A lesson exported as one HTML page, and what the person exporting it should be told.
 public struct HTMLPage: Sendable {
   /// The page: styles, fonts, formulas and plots inline; no script, nothing to fetch.
@@ -21,8 +13,13 @@ public struct HTMLPage: Sendable {
 /// KaTeX, code highlighted, each cell's outputs beneath it (text, HTML tables, SVG plots,
 /// check badges, progress bars in their final state). Hidden cells, hidden checks and
 /// solutions are left out, and so is what an exercise printed when its solution ran.
-public func renderHTML(_ lesson: Lesson, _ run: PageRun, typesetter: Typesetter?) -> HTMLPage {
-  var page = PageBuilder(lesson: lesson, run: run)
+///
+/// `outcome` is the lesson's run or its compile errors; a lesson that could not be read at
+/// all has no page.
+public func renderHTML(_ lesson: Lesson, _ outcome: LessonOutcome, typesetter: Typesetter?)
+  -> HTMLPage
+{
+  var page = PageBuilder(lesson: lesson, outcome: outcome)
   return page.render(typesetter: typesetter)
 }
 
@@ -44,7 +41,7 @@ private struct CellView {
 
 private struct PageBuilder {
   let lesson: Lesson
-  let run: PageRun
+  let outcome: LessonOutcome
   /// The run, when the lesson compiled.
   let result: RunResult?
   /// Each started cell's output, by lesson cell.
@@ -53,14 +50,14 @@ private struct PageBuilder {
   let compileErrors: [(cell: Int?, text: String)]
   var notes: [String] = []
 
-  init(lesson: Lesson, run: PageRun) {
+  init(lesson: Lesson, outcome: LessonOutcome) {
     self.lesson = lesson
-    self.run = run
-    if case .ran(let result) = run { self.result = result } else { self.result = nil }
+    self.outcome = outcome
+    if case .ran(_, let result) = outcome { self.result = result } else { self.result = nil }
     outputs = Dictionary(
       (result?.cells ?? []).map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
-    if case .didNotCompile(let diagnostics) = run {
-      compileErrors = errorLines(diagnostics).map {
+    if case .didNotCompile(_, let error) = outcome {
+      compileErrors = error.diagnostics.filter { $0.severity == .error }.map {
         (cellShowing(line: $0.line, in: lesson)?.index, $0.text)
       }
     } else {
@@ -163,19 +160,14 @@ private struct PageBuilder {
 
   /// Why the lesson stopped in `cell`, when it did.
   private func failure(at cell: Cell) -> String? {
-    switch run {
+    switch outcome {
+    case .notRun:
+      return nil
     case .didNotCompile:
       let messages = compileErrors.filter { $0.cell == cell.index }.map(\.text)
       return messages.isEmpty ? nil : messages.joined(separator: "\n")
-    case .ran(let result):
-      switch result.status {
-      case .crashed(let stopped, let reason) where stopped == cell.index:
-        return "crashed: \(reason)"
-      case .timedOut(let stopped, let seconds) where stopped == cell.index:
-        return "timed out after \(String(format: "%g", seconds)) s in this cell"
-      default:
-        return nil
-      }
+    case .ran(_, let result):
+      return result.status.failure(inCell: cell.index)
     }
   }
 
@@ -239,16 +231,19 @@ private struct PageBuilder {
   private func header() -> String {
     var parts = ["<span class=\"file\">\(xmlEscaped(lastComponent(lesson.path)))</span>"]
     var banner: String?
-    switch run {
-    case .didNotCompile(let diagnostics):
+    switch outcome {
+    case .notRun(let message):
+      parts.append("<span class=\"bad\">could not run</span>")
+      banner = "The lesson could not run: <pre>\(xmlEscaped(message))</pre>"
+    case .didNotCompile(_, let error):
       parts.append("<span class=\"bad\">did not compile</span>")
       let unplaced = compileErrors.filter { $0.cell == nil }.map(\.text)
       banner =
         "The lesson did not compile, so nothing ran. "
         + (compileErrors.isEmpty || !unplaced.isEmpty
-          ? "The compiler said:<pre>\(xmlEscaped(unplaced.isEmpty ? diagnostics : unplaced.joined(separator: "\n")))</pre>"
+          ? "The compiler said:<pre>\(xmlEscaped(unplaced.isEmpty ? error.output : unplaced.joined(separator: "\n")))</pre>"
           : "The errors are shown in the cells where they are.")
-    case .ran(let result):
+    case .ran(_, let result):
       // The page leaves hidden checks out, so its count does too (a failed one is still said).
       let isHiddenCheck = { (output: CellOutput) -> Bool in
         if case .check(_, hidden: true) = lesson.cells[output.cell].role { return true }
@@ -275,9 +270,8 @@ private struct PageBuilder {
       case .finished: break
       case .crashed(let cell, let reason):
         banner = "The lesson stopped\(place(cell)): it crashed (\(xmlEscaped(reason)))."
-      case .timedOut(let cell, let seconds):
-        banner =
-          "The lesson stopped\(place(cell)): it ran out of time after \(String(format: "%g", seconds)) s."
+      case .timedOut(let cell, _):
+        banner = "The lesson stopped\(place(cell)): it \(result.status.message ?? "")."
       }
     }
     return "<header class=\"run-summary\">\(parts.joined(separator: " · "))</header>\n"
@@ -353,12 +347,6 @@ private func looksNumeric(_ text: String) -> Bool {
     options: .regularExpression) != nil
 }
 
-/// A compiler error line and the lesson line it points at.
-private struct CompileError {
-  var line: Int
-  var text: String
-}
-
 /// The cell a lesson line belongs to on the page: a solution's lines belong to its exercise.
 private func cellShowing(line: Int, in lesson: Lesson) -> Cell? {
   guard let cell = lesson.cells.first(where: { $0.fenceLine <= line && line <= $0.endLine })
@@ -369,17 +357,6 @@ private func cellShowing(line: Int, in lesson: Lesson) -> Cell? {
     }
   }
   return cell
-}
-
-/// The `FILE:LINE:COL: error: ...` lines of a compiler's output.
-private func errorLines(_ diagnostics: String) -> [CompileError] {
-  diagnostics.split(separator: "\n").compactMap { line in
-    let parts = line.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
-    guard parts.count == 5, let number = Int(parts[1]), Int(parts[2]) != nil,
-      parts[3].trimmingCharacters(in: .whitespaces) == "error"
-    else { return nil }
-    return CompileError(line: number, text: String(line))
-  }
 }
 
 private func lastComponent(_ path: String) -> String {

@@ -1,79 +1,116 @@
 import Foundation
 
-/// The whole run as one JSON document, for tools: the lesson, the status, and every cell's
-/// outputs, events and checks.
-public func renderJSON(_ lesson: Lesson, _ result: RunResult, exit: LessonExit) -> String {
-  let lines = Dictionary(uniqueKeysWithValues: lesson.cells.map { ($0.index, $0.fenceLine) })
-  // Cells are numbered as the terminal numbers them, from 1; a hidden cell has no number.
-  let numbers = lesson.cellNumbers
-  func number(_ cell: Int?) -> Any { cell.flatMap { numbers[$0] }.map { $0 as Any } ?? NSNull() }
-  var document: [String: Any] = [
-    "lesson": lesson.path, "title": lesson.title ?? NSNull(), "exitCode": exit.rawValue,
-    "seconds": result.seconds,
-    "checks": [
-      "passed": result.checks.filter(\.passed).count,
-      "failed": result.checks.filter { !$0.passed }.count,
-    ],
-  ]
-  switch result.status {
-  case .finished:
-    document["status"] = "ok"
-  case .crashed(let cell, let reason):
-    document["status"] = "crashed"
-    document["error"] = errorObject(
-      cell: number(cell), line: cell.flatMap { lines[$0] }, message: reason)
-  case .timedOut(let cell, let seconds):
-    document["status"] = "timeout"
-    document["error"] = errorObject(
-      cell: number(cell), line: cell.flatMap { lines[$0] },
-      message: "timed out after \(seconds) s")
-  }
-  document["cells"] = result.cells.map { output -> [String: Any] in
-    [
-      "cell": number(output.cell), "hidden": numbers[output.cell] == nil,
-      "line": lines[output.cell] ?? 0, "stdout": output.stdout,
-      "stderr": output.stderr, "truncated": output.truncated,
-      "events": output.events.map(jsonObject),
-    ]
-  }
-  return jsonText(document)
-}
-
-/// A failure before running (bad input, a compile error) as the same kind of document.
-public func renderJSONError(lessonPath: String, status: String, message: String) -> String {
-  jsonText([
-    "lesson": lessonPath, "status": status, "exitCode": LessonExit.couldNotRun.rawValue,
-    "error": ["message": message], "cells": [Any](),
-  ])
-}
-
-private func errorObject(cell: Any, line: Int?, message: String) -> [String: Any] {
-  ["cell": cell, "line": line.map { $0 as Any } ?? NSNull(), "message": message]
-}
-
-private func jsonObject(_ event: RuntimeEvent) -> [String: Any] {
-  switch event {
-  case .check(let check):
-    return [
-      "kind": "check", "passed": check.passed, "message": check.message, "line": check.line,
-      "detail": check.detail ?? NSNull(),
-    ]
-  case .table(let headers, let rows):
-    return ["kind": "table", "headers": headers, "rows": rows]
-  case .plot(let plot):
-    return [
-      "kind": "plot", "title": plot.title, "xLabel": plot.xLabel, "yLabel": plot.yLabel,
-      "yScale": plot.yScale.rawValue,
-      "series": plot.series.map { ["name": $0.name, "x": $0.x, "y": $0.y] },
-    ]
-  case .progress(let label, let done, let total, let seconds):
-    return ["kind": "progress", "label": label, "done": done, "total": total, "seconds": seconds]
-  }
-}
-
-private func jsonText(_ object: [String: Any]) -> String {
-  let data =
-    (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]))
-    ?? Data()
+/// A lesson's outcome as one JSON document, for tools: the lesson, the status and exit
+/// code, the error (with its cell and line) or the compiler's diagnostics, and every cell's
+/// outputs and events. Events are the `RuntimeEvent` objects of the channel, as they came.
+public func renderJSON(_ outcome: LessonOutcome, lessonPath: String) -> String {
+  let document = RunDocument(outcome, lessonPath: lessonPath)
+  let data = (try? EventJSON.encoder(pretty: true).encode(document)) ?? Data()
   return String(decoding: data, as: UTF8.self) + "\n"
+}
+
+/// The document `renderJSON` writes.
+private struct RunDocument: Encodable {
+  var lesson: String
+  var title: String?
+  var status: OutcomeStatus
+  var exitCode: Int32
+  var seconds: Double?
+  var checks: CheckCounts?
+  var error: ErrorReport?
+  var diagnostics: [Diagnostic]?
+  var cells: [CellReport] = []
+
+  struct CheckCounts: Encodable {
+    var passed: Int
+    var failed: Int
+  }
+
+  struct ErrorReport: Encodable {
+    /// The cell as the terminal numbers it, from 1; `nil` for a hidden cell or none.
+    var cell: Int?
+    var line: Int?
+    var message: String
+
+    func encode(to encoder: Encoder) throws {
+      var fields = encoder.container(keyedBy: CodingKeys.self)
+      // Nulls rather than absent keys: a reader can tell "no cell" from an old format.
+      try fields.encode(cell, forKey: .cell)
+      try fields.encode(line, forKey: .line)
+      try fields.encode(message, forKey: .message)
+    }
+    enum CodingKeys: String, CodingKey { case cell, line, message }
+  }
+
+  struct CellReport: Encodable {
+    var cell: Int?
+    var hidden: Bool
+    var line: Int
+    var stdout: String
+    var stderr: String
+    var truncated: Bool
+    var events: [RuntimeEvent]
+
+    func encode(to encoder: Encoder) throws {
+      var fields = encoder.container(keyedBy: CodingKeys.self)
+      try fields.encode(cell, forKey: .cell)
+      try fields.encode(hidden, forKey: .hidden)
+      try fields.encode(line, forKey: .line)
+      try fields.encode(stdout, forKey: .stdout)
+      try fields.encode(stderr, forKey: .stderr)
+      try fields.encode(truncated, forKey: .truncated)
+      try fields.encode(events, forKey: .events)
+    }
+    enum CodingKeys: String, CodingKey {
+      case cell, hidden, line, stdout, stderr, truncated, events
+    }
+  }
+
+  init(_ outcome: LessonOutcome, lessonPath: String) {
+    lesson = outcome.lesson?.path ?? lessonPath
+    title = outcome.lesson?.title
+    status = outcome.status
+    exitCode = outcome.exit.rawValue
+    switch outcome {
+    case .notRun(let message):
+      error = ErrorReport(message: message)
+    case .didNotCompile(_, let buildError):
+      error = ErrorReport(message: buildError.output)
+      diagnostics = buildError.diagnostics
+    case .ran(let lesson, let result):
+      let lines = Dictionary(uniqueKeysWithValues: lesson.cells.map { ($0.index, $0.fenceLine) })
+      // Cells are numbered as the terminal numbers them, from 1; a hidden cell has no number.
+      let numbers = lesson.cellNumbers
+      seconds = result.seconds
+      checks = CheckCounts(
+        passed: result.checks.filter(\.passed).count,
+        failed: result.checks.filter { !$0.passed }.count)
+      if let message = result.status.message {
+        let cell = result.status.cell
+        error = ErrorReport(
+          cell: cell.flatMap { numbers[$0] }, line: cell.flatMap { lines[$0] }, message: message)
+      }
+      cells = result.cells.map {
+        CellReport(
+          cell: numbers[$0.cell], hidden: numbers[$0.cell] == nil, line: lines[$0.cell] ?? 0,
+          stdout: $0.stdout, stderr: $0.stderr, truncated: $0.truncated, events: $0.events)
+      }
+    }
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var fields = encoder.container(keyedBy: CodingKeys.self)
+    try fields.encode(lesson, forKey: .lesson)
+    try fields.encode(title, forKey: .title)
+    try fields.encode(status, forKey: .status)
+    try fields.encode(exitCode, forKey: .exitCode)
+    try fields.encodeIfPresent(seconds, forKey: .seconds)
+    try fields.encodeIfPresent(checks, forKey: .checks)
+    try fields.encodeIfPresent(error, forKey: .error)
+    try fields.encodeIfPresent(diagnostics, forKey: .diagnostics)
+    try fields.encode(cells, forKey: .cells)
+  }
+  enum CodingKeys: String, CodingKey {
+    case lesson, title, status, exitCode, seconds, checks, error, diagnostics, cells
+  }
 }

@@ -53,6 +53,13 @@ public struct TerminalRenderer {
       }
       text += body
     }
+    // A run that stopped outside every shown cell (a program that could not start) still
+    // says why.
+    if let message = result.status.message,
+      result.status.cell.map({ outputs[$0] == nil }) ?? true
+    {
+      text += "\n" + red("✗ " + message) + "\n"
+    }
     return text + "\n" + summary(result) + "\n"
   }
 
@@ -92,14 +99,7 @@ public struct TerminalRenderer {
   }
 
   private func failure(in cell: Int, _ status: RunStatus) -> String {
-    switch status {
-    case .crashed(let crashed, let reason) where crashed == cell:
-      return red("✗ crashed: \(reason)") + "\n"
-    case .timedOut(let stopped, let seconds) where stopped == cell:
-      return red("✗ timed out after \(String(format: "%g", seconds)) s in this cell") + "\n"
-    default:
-      return ""
-    }
+    status.failure(inCell: cell).map { red("✗ " + $0) + "\n" } ?? ""
   }
 
   /// `14 cells run · 9 checks passed · 1 failed · 2.3 s`.

@@ -89,10 +89,10 @@ public func run(
   events.finish()
   let seconds = Date().timeIntervalSince(start)
   let cells = split(
-    events: events.events, program: program, stdoutPath: stdoutPath, stderrPath: stderrPath,
+    events.lines, program: program, stdoutPath: stdoutPath, stderrPath: stderrPath,
     limit: limits.outputPerCell)
   let lastCell = cells.last?.cell
-  let markers = verifyMarkers(events.events, program: program)
+  let markers = verifyMarkers(events.lines, program: program)
   // A sandbox reports a signal that ended the program as exit status 128 + its number.
   let signal =
     exitedNormally(waitStatus)
@@ -154,30 +154,27 @@ private enum StopReason {
 
 /// Whether the cell markers came from the generated program: in order, once each, each
 /// with its cell's token; and whether the finish marker came, with its token.
-private func verifyMarkers(_ events: [[String: Any]], program: Program) -> (
+private func verifyMarkers(_ lines: [ChannelLine], program: Program) -> (
   tampered: Bool, finished: Bool
 ) {
   var expected = 0
   var tampered = false
   var finished = false
-  for event in events {
-    switch event["kind"] as? String {
-    case "cell":
-      let index = event["cell"] as? Int
-      if finished || index != expected || index! >= program.markerTokens.count - 1
-        || event["token"] as? String != program.markerTokens[index!]
+  for line in lines {
+    switch line.message {
+    case .cellStarted(let index, let token):
+      if finished || index != expected || index >= program.markerTokens.count - 1
+        || token != program.markerTokens[index]
       {
         tampered = true
       }
       expected += 1
-    case "finished":
-      if finished || expected != program.cells.count
-        || event["token"] as? String != program.markerTokens.last
-      {
+    case .finished(let token):
+      if finished || expected != program.cells.count || token != program.markerTokens.last {
         tampered = true
       }
       finished = true
-    default:
+    case .event:
       break
     }
   }

@@ -1,3 +1,10 @@
+// The event schema is part of this module's API (a run's cells hold its events). The
+// fuzzers compile LessonEvents' sources into this module instead, where there is no module
+// to import.
+#if canImport(LessonEvents)
+  @_exported import LessonEvents
+#endif
+
 /// What running a lesson produced, cell by cell.
 public struct RunResult: Sendable {
   /// How the run ended.
@@ -76,95 +83,4 @@ public enum CellItem: Sendable, Equatable {
   case text(String)
   /// A rich output or check.
   case event(RuntimeEvent)
-}
-
-/// A check's result.
-public struct Check: Sendable, Equatable, Codable {
-  /// Whether it held.
-  public var passed: Bool
-  /// What it checks, in words.
-  public var message: String
-  /// Why it failed, when it did.
-  public var detail: String?
-  /// The lesson line of the `check` call.
-  public var line: Int
-  /// The values compared, for `checkEqual` and `checkClose` (strong checks); `nil` for a
-  /// plain `check`.
-  public var values: CheckValues? = nil
-}
-
-/// What a strong check compared: `checkEqual`'s values as text, `checkClose`'s as numbers
-/// (a tensor's as a sample of at most 4,096 elements), with its tolerance.
-public struct CheckValues: Sendable, Equatable, Codable {
-  /// The computed value.
-  public var actual: Value
-  /// The value it was compared with.
-  public var expected: Value
-  /// `checkClose`'s tolerance, relative above magnitude 1; `nil` for `checkEqual`.
-  public var tolerance: Double?
-
-  /// A compared value.
-  public enum Value: Sendable, Equatable, Codable, CustomStringConvertible {
-    /// `checkEqual`'s, as `String(describing:)` prints it.
-    case text(String)
-    /// `checkClose`'s.
-    case numbers([Double])
-
-    /// The text, the number, or how many numbers.
-    public var description: String {
-      switch self {
-      case .text(let text): return text
-      case .numbers(let numbers) where numbers.count == 1: return "\(numbers[0])"
-      case .numbers(let numbers): return "\(numbers.count) numbers"
-      }
-    }
-  }
-
-  /// Whether `value` matches `reference` as the check would compare them: equal text, or
-  /// equal counts of numbers each within the tolerance.
-  public func matches(_ value: Value, _ reference: Value) -> Bool {
-    switch (value, reference) {
-    case (.text(let a), .text(let b)): return a == b
-    case (.numbers(let a), .numbers(let b)):
-      let tolerance = self.tolerance ?? 0
-      return a.count == b.count
-        && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * Swift.max(1, abs($1)) + 1e-12 }
-    default: return false
-    }
-  }
-}
-
-/// A line chart's data.
-public struct Plot: Sendable, Equatable, Codable {
-  /// One named line.
-  public struct Series: Sendable, Equatable, Codable {
-    /// The legend's name.
-    public var name: String
-    /// The x coordinates.
-    public var x: [Double]
-    /// The y coordinates.
-    public var y: [Double]
-  }
-  /// The chart's title.
-  public var title: String
-  /// The x axis label.
-  public var xLabel: String
-  /// The y axis label.
-  public var yLabel: String
-  /// The lines.
-  public var series: [Series]
-  /// How y values map onto the axis.
-  public var yScale: PlotScale = .linear
-}
-
-/// Something a cell showed besides text.
-public enum RuntimeEvent: Sendable, Equatable {
-  /// A check's result.
-  case check(Check)
-  /// A table.
-  case table(headers: [String], rows: [[String]])
-  /// A line chart.
-  case plot(Plot)
-  /// The state of a progress bar.
-  case progress(label: String, done: Int, total: Int, seconds: Double)
 }

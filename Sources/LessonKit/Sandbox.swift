@@ -197,6 +197,20 @@ func noNewProcessesFilter() -> [UInt8]? {
   return bytes
 }
 
+extension RunLimits {
+  /// These limits with a sandbox for running `lesson`: it sees the lesson's folder only
+  /// through the data files the lesson's code names (for grading, pass the key, never the
+  /// submission), and a private `/tmp` of `fileSize` bytes.
+  public func confined(to lesson: Lesson, toolchain: Toolchain) throws -> RunLimits {
+    var limits = self
+    limits.sandbox = try Sandbox.forLesson(
+      toolchain: toolchain,
+      lessonFolder: URL(fileURLWithPath: lesson.path).deletingLastPathComponent().path,
+      dataPaths: dataPaths(of: lesson), temporarySpace: fileSize)
+    return limits
+  }
+}
+
 /// The files and folders of a lesson's folder that its code names in string literals
 /// (`"models/base-gpt.safetensors"` names `models`), which a sandboxed run may read. Markdown
 /// files are never among them: a key must not be readable by the code it grades.

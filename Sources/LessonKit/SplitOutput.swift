@@ -1,28 +1,28 @@
 import Foundation
 
-/// Cuts the output files at the offsets that cell-start events reported.
+/// Cuts the output files at the offsets that cell-start lines reported.
 func split(
-  events: [[String: Any]], program: Program, stdoutPath: String, stderrPath: String, limit: Int
+  _ lines: [ChannelLine], program: Program, stdoutPath: String, stderrPath: String, limit: Int
 ) -> [CellOutput] {
   var starts: [(cell: Int, stdout: Int, stderr: Int)] = []
   var cellEvents: [Int: [(event: RuntimeEvent, at: Int)]] = [:]
   var endOffsets = (stdout: fileSize(stdoutPath), stderr: fileSize(stderrPath))
-  for event in events {
-    let kind = event["kind"] as? String
-    if kind == "cell", let index = event["cell"] as? Int, index < program.cells.count {
-      starts.append((index, event["stdout"] as? Int ?? 0, event["stderr"] as? Int ?? 0))
-    } else if kind == "finished" {
-      endOffsets = (
-        event["stdout"] as? Int ?? endOffsets.stdout, event["stderr"] as? Int ?? endOffsets.stderr
-      )
-    } else if let index = event["cell"] as? Int, let decoded = decodeEvent(event) {
+  for line in lines {
+    switch line.message {
+    case .cellStarted(let index, _) where index < program.cells.count:
+      starts.append((index, line.stdout, line.stderr))
+    case .cellStarted:
+      break
+    case .finished:
+      endOffsets = (line.stdout, line.stderr)
+    case .event(let index, let event):
       // A progress bar's updates replace each other: keep its latest state only.
-      if case .progress(let label, _, _, _) = decoded,
+      if case .progress(let label, _, _, _) = event,
         case .progress(label, _, _, _)? = cellEvents[index]?.last?.event
       {
         cellEvents[index]!.removeLast()
       }
-      cellEvents[index, default: []].append((decoded, event["at"] as? Int ?? Int.max))
+      cellEvents[index, default: []].append((event, line.stdout))
     }
   }
   let stdoutFile = FileHandle(forReadingAtPath: stdoutPath)

@@ -1,4 +1,5 @@
 import Foundation
+import LessonEvents
 
 #if canImport(Glibc)
   import Glibc
@@ -22,21 +23,11 @@ public func _lessonCellStarted(_ index: Int, token: UInt64) {
   Channel.connect()
   fflush(nil)  // every output stream
   CurrentCell.index = index
-  Channel.send(
-    "cell",
-    [
-      "cell": index, "token": String(token, radix: 16), "stdout": lseek(1, 0, SEEK_CUR),
-      "stderr": lseek(2, 0, SEEK_CUR),
-    ])
+  Channel.send(.cellStarted(cell: index, token: String(token, radix: 16)))
 }
 
 /// Marks the end of the last cell: every cell ran to the end.
 public func _lessonFinished(token: UInt64) {
   fflush(nil)  // every output stream
-  Channel.send(
-    "finished",
-    [
-      "token": String(token, radix: 16), "stdout": lseek(1, 0, SEEK_CUR),
-      "stderr": lseek(2, 0, SEEK_CUR),
-    ])
+  Channel.send(.finished(token: String(token, radix: 16)))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LessonEvents
 
 #if canImport(Glibc)
   import Glibc
@@ -52,23 +53,20 @@ enum Channel {
     _ = connection
   }
 
-  /// Sends one event, unbuffered, so it survives a crash right after.
-  static func send(_ kind: String, _ fields: [String: Any]) {
+  /// Sends `message`, unbuffered, so it survives a crash right after.
+  static func send(_ message: ChannelMessage) {
     guard let (descriptor, key) = connection else { return }
-    var object = fields
-    object["kind"] = kind
-    object["key"] = key
-    // Where standard output stands, so the runner can place this event among the cell's text.
+    // Where standard output and error stand, so the runner can place this among the cell's
+    // text.
     fflush(nil)
-    object["at"] = lseek(1, 0, SEEK_CUR)
-    guard
-      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-      var line = String(data: data, encoding: .utf8)
-    else { return }
-    line += "\n"
-    line.withCString { pointer in
-      var remaining = strlen(pointer)
-      var cursor = UnsafeRawPointer(pointer)
+    let line = ChannelLine(
+      key: key, stdout: Int(lseek(1, 0, SEEK_CUR)), stderr: Int(lseek(2, 0, SEEK_CUR)),
+      message: message)
+    guard var data = try? line.encoded() else { return }
+    data.append(UInt8(ascii: "\n"))
+    data.withUnsafeBytes { bytes in
+      var remaining = bytes.count
+      var cursor = bytes.baseAddress!
       while remaining > 0 {
         let written = write(descriptor, cursor, remaining)
         if written < 0 && errno == EINTR { continue }
@@ -77,6 +75,11 @@ enum Channel {
         cursor += written
       }
     }
+  }
+
+  /// Sends what the running cell showed.
+  static func send(_ event: RuntimeEvent) {
+    send(.event(cell: CurrentCell.index, event))
   }
 }
 

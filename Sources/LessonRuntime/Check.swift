@@ -1,3 +1,4 @@
+import LessonEvents
 import LoRA
 
 /// Records whether `condition` holds, with `message`, for the lesson's report and grading.
@@ -24,7 +25,7 @@ public func checkEqual<T: Equatable>(
   record(
     passed: actual == expected, message: message,
     detail: actual == expected ? nil : "got \(actual), expected \(expected)", line: line,
-    values: ["actual": "\(actual)", "expected": "\(expected)"])
+    values: CheckValues(actual: .text("\(actual)"), expected: .text("\(expected)")))
 }
 
 /// Records whether `actual` is within `tolerance` of `expected` (absolute, or relative to
@@ -38,9 +39,9 @@ public func checkClose(
   return record(
     passed: passed, message: message,
     detail: passed ? nil : "got \(actual), expected \(expected) ± \(tolerance)", line: line,
-    values: [
-      "actual": [Double(actual)], "expected": [Double(expected)], "tolerance": Double(tolerance),
-    ])
+    values: CheckValues(
+      actual: .numbers([Double(actual)]), expected: .numbers([Double(expected)]),
+      tolerance: Double(tolerance)))
 }
 
 /// Records whether two tensors have the same shape and every pair of elements is within
@@ -71,32 +72,18 @@ public func checkClose(
   }
   return record(
     passed: worst == nil, message: message, detail: detail, line: line,
-    values: [
-      "actual": sample(actual), "expected": sample(expected), "tolerance": Double(tolerance),
-    ])
+    values: CheckValues(
+      actual: .numbers(sample(actual)), expected: .numbers(sample(expected)),
+      tolerance: Double(tolerance)))
 }
 
 /// Sends a check to the runner, or prints it when the program runs on its own.
 private func record(
-  passed: Bool, message: String, detail: String?, line: Int, values: [String: Any] = [:]
+  passed: Bool, message: String, detail: String?, line: Int, values: CheckValues? = nil
 ) -> Bool {
   if Channel.isConnected {
-    var fields: [String: Any] = [
-      "cell": CurrentCell.index, "passed": passed, "message": message, "line": line,
-    ]
-    if let detail { fields["detail"] = detail }
-    for (key, value) in values {
-      // JSON has no NaN or infinity: such numbers travel as text, which never matches the
-      // key's numbers, as a NaN result never should.
-      if let numbers = value as? [Double], !numbers.allSatisfy(\.isFinite) {
-        fields[key] = "\(numbers)"
-      } else if let number = value as? Double, !number.isFinite {
-        fields[key] = "\(number)"
-      } else {
-        fields[key] = value
-      }
-    }
-    Channel.send("check", fields)
+    Channel.send(
+      .check(Check(passed: passed, message: message, detail: detail, line: line, values: values)))
   } else {
     print("\(passed ? "✓" : "✗") \(message)" + (detail.map { " (\($0))" } ?? ""))
   }

@@ -1,3 +1,4 @@
+@_exported import LessonEvents
 import LoRA
 
 /// Prints a value in the cell's output: a tensor as PyTorch prints it, anything else as
@@ -15,44 +16,10 @@ public func show(_ value: Any) {
 public func table(_ rows: [[Any]], headers: [String]) {
   let text = rows.map { $0.map { "\($0)" } }
   if Channel.isConnected {
-    Channel.send("table", ["cell": CurrentCell.index, "headers": headers, "rows": text])
+    Channel.send(.table(headers: headers, rows: text))
   } else {
     print(([headers] + text).map { $0.joined(separator: "\t") }.joined(separator: "\n"))
   }
-}
-
-/// One named line of a plot.
-public struct Series: Sendable {
-  /// The legend's name for the line.
-  public let name: String
-  /// The x coordinates.
-  public let x: [Double]
-  /// The y coordinates.
-  public let y: [Double]
-
-  /// A line through `(x[i], y[i])`.
-  public init(_ name: String, x: [Double], y: [Double]) {
-    precondition(x.count == y.count, "Series \(name): \(x.count) x values but \(y.count) y values")
-    self.name = name
-    self.x = x
-    self.y = y
-  }
-
-  /// A line through `(i, y[i])`.
-  public init<Values: Sequence>(_ name: String, _ y: Values)
-  where Values.Element: BinaryFloatingPoint {
-    let values = y.map { Double($0) }
-    self.init(name, x: values.indices.map(Double.init), y: values)
-  }
-}
-
-/// How a plot's y values map onto its axis.
-public enum PlotScale: String, Sendable {
-  /// Equal steps of value are equal distances.
-  case linear
-  /// Equal ratios are equal distances, as matplotlib's `plt.yscale("log")`: for a loss that
-  /// falls over decades. Values that are not positive are left out.
-  case log
 }
 
 /// Shows a line chart of one or more series: a compact Unicode chart in the terminal, an SVG
@@ -68,12 +35,7 @@ public func plot(
 ) {
   if Channel.isConnected {
     Channel.send(
-      "plot",
-      [
-        "cell": CurrentCell.index, "title": title, "xLabel": xLabel, "yLabel": yLabel,
-        "yScale": yScale.rawValue,
-        "series": series.map { ["name": $0.name, "x": $0.x, "y": $0.y] },
-      ])
+      .plot(Plot(title: title, xLabel: xLabel, yLabel: yLabel, series: series, yScale: yScale)))
   } else {
     print("[plot: \(title) — \(series.map(\.name).joined(separator: ", "))]")
   }
@@ -112,34 +74,29 @@ public struct ProgressSequence<Base: Collection>: Sequence {
       self.base = base
       self.total = total
       self.label = label
-      report(final: total == 0)
+      report()
     }
 
     /// The next element, after reporting the steps so far.
     public mutating func next() -> Base.Element? {
       guard let element = base.next() else {
-        if done < total || total == 0 { report(final: true) }
+        if done < total || total == 0 { report() }
         return nil
       }
       if done > 0 && (ContinuousClock.now - lastReport) > .milliseconds(50) {
-        report(final: false)
+        report()
         lastReport = .now
       }
       done += 1
-      if done == total { report(final: true) }
+      if done == total { report() }
       return element
     }
 
-    private func report(final: Bool) {
+    private func report() {
       let elapsed = ContinuousClock.now - start
       let seconds =
         Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-      Channel.send(
-        "progress",
-        [
-          "cell": CurrentCell.index, "label": label, "done": done, "total": total,
-          "seconds": seconds, "final": final,
-        ])
+      Channel.send(.progress(label: label, done: done, total: total, seconds: seconds))
     }
   }
 }

@@ -49,24 +49,18 @@ struct Export: ParsableCommand {
       printError(problem)
       return .couldNotRun
     }
-    let pageRun: PageRun
-    let parsed: Lesson
-    var exit = LessonExit.couldNotRun
-    switch execute(
+    let live = isatty(2) == 1
+    let outcome = execute(
       lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      useCache: !noCache, live: isatty(2) == 1)
-    {
-    case .failed(_, let message):
-      printError(message)
+      useCache: !noCache, onProgress: live ? { showLiveProgress($0) } : nil)
+    if live { clearLiveProgress() }
+    guard let parsed = outcome.lesson else {
+      printError(outcome.failure ?? "\(path): error: the lesson did not run")
       return .couldNotRun
-    case .didNotCompile(let lesson, let diagnostics):
-      printError(diagnostics)
-      (parsed, pageRun) = (lesson, .didNotCompile(diagnostics))
-    case .ran(let lesson, let result):
-      (parsed, pageRun) = (lesson, .ran(result))
-      exit = lessonExit(of: result)
     }
-    let page = renderHTML(parsed, pageRun, typesetter: Typesetter.locate())
+    if case .didNotCompile(_, let error) = outcome { printError(error.output) }
+    let exit = outcome.exit
+    let page = renderHTML(parsed, outcome, typesetter: Typesetter.locate())
     for note in page.notes { printError(note) }
     do {
       try page.html.write(toFile: destination, atomically: true, encoding: .utf8)

@@ -63,8 +63,8 @@ struct Grade: ParsableCommand {
     }
     let report = gradeOne(submission, key: keyLesson, toolchain: toolchain)
     print(json ? encode(report) : gradeSummary(report), terminator: json ? "\n" : "")
-    if report.status == "invalid" { throw ExitCode(LessonExit.couldNotRun.rawValue) }
-    if report.score < report.maxScore || report.status != "ok" {
+    if report.status == .invalid { throw ExitCode(LessonExit.couldNotRun.rawValue) }
+    if report.score < report.maxScore || report.status != .ok {
       throw ExitCode(LessonExit.checkFailed.rawValue)
     }
   }
@@ -82,14 +82,15 @@ struct Grade: ParsableCommand {
       if concurrent > 1 { limits.blasThreads = max(1, cores / concurrent) }
       if !noSandbox {
         // The data files the key's code names, from the key's folder; never the submission's.
-        limits = try sandboxLimits.apply(to: limits, lesson: key ?? lesson, toolchain: toolchain)
+        limits = try sandboxLimits.apply(to: limits).confined(
+          to: key ?? lesson, toolchain: toolchain)
       }
       return LessonGrading.grade(
         submission: lesson, key: key, toolchain: toolchain,
-        cacheDirectory: toolchain.libraryDirectory + "/lesson-cache", limits: limits)
+        cacheDirectory: toolchain.cacheDirectory, limits: limits)
     } catch {
       return GradeReport(
-        lesson: path, status: "invalid", score: 0,
+        lesson: path, status: .invalid, score: 0,
         maxScore: key.map(maxPoints) ?? 0, checksFrom: key == nil ? "submission" : "key",
         exercises: [], notes: ["not a gradable lesson: \(error)"])
     }
@@ -172,7 +173,8 @@ func gradebookCSV(_ reports: [GradeReport]) -> String {
     let earned = ids.map { id in
       report.exercises.first { $0.id == id }.map { "\($0.earned)" } ?? "0"
     }
-    rows.append([report.lesson, report.status, "\(report.score)", "\(report.maxScore)"] + earned)
+    rows.append(
+      [report.lesson, report.status.rawValue, "\(report.score)", "\(report.maxScore)"] + earned)
   }
   return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
 }

@@ -137,16 +137,11 @@ struct SandboxOptions: ParsableArguments {
     }
   }
 
-  /// `limits` with these, confined to the sandbox for the lesson `lesson` (its folder and
-  /// the data files its code names).
-  func apply(to limits: RunLimits, lesson: Lesson, toolchain: Toolchain) throws -> RunLimits {
+  /// `limits` with these.
+  func apply(to limits: RunLimits) -> RunLimits {
     var limits = limits
     limits.cpuTime = cpuTime
     limits.fileSize = fileSize.bytes ?? RunLimits.defaultFileSize
-    limits.sandbox = try Sandbox.forLesson(
-      toolchain: toolchain,
-      lessonFolder: URL(fileURLWithPath: lesson.path).deletingLastPathComponent().path,
-      dataPaths: dataPaths(of: lesson), temporarySpace: limits.fileSize)
     return limits
   }
 }

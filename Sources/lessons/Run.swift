@@ -40,48 +40,45 @@ struct Run: ParsableCommand {
   }
 
   private func runLesson(_ path: String) -> LessonExit {
-    let parsed: Lesson
-    let result: RunResult
-    switch execute(
-      lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      sandbox: sandbox ? sandboxLimits : nil, useCache: !noCache, live: !json && isatty(2) == 1)
-    {
-    case .failed(let status, let message):
-      return fail(path, status: status, message)
-    case .didNotCompile(_, let diagnostics):
-      return fail(path, status: "compile_error", diagnostics)
-    case .ran(let lesson, let run):
-      (parsed, result) = (lesson, run)
+    let live = !json && isatty(2) == 1
+    let outcome = execute(
+      lessonAt: path,
+      limits: sandboxLimits.apply(to: RunLimits(timeout: timeout, memory: memory.memory.bytes)),
+      sandboxed: sandbox, useCache: !noCache, onProgress: live ? { showLiveProgress($0) } : nil)
+    if live { clearLiveProgress() }
+    guard case .ran(let lesson, let result) = outcome else {
+      if json {
+        print(renderJSON(outcome, lessonPath: path), terminator: "")
+      } else {
+        printError(outcome.failure ?? "\(path): error: the lesson did not run")
+      }
+      return outcome.exit
     }
-    let exit = lessonExit(of: result)
     if write {
       if case .finished = result.status {
         do {
-          try writeOutputs(parsed, result)
+          try writeOutputs(lesson, result)
         } catch {
-          return fail(
-            path, status: "invalid", "\(path): error: outputs could not be written: \(error)")
+          let failed = LessonOutcome.notRun(
+            "\(path): error: outputs could not be written: \(error)")
+          if json {
+            print(renderJSON(failed, lessonPath: path), terminator: "")
+          } else {
+            printError(failed.failure!)
+          }
+          return failed.exit
         }
       } else {
         printError("\(path): the run did not finish, so the lesson was left unchanged")
       }
     }
     if json {
-      print(renderJSON(parsed, result, exit: exit), terminator: "")
+      print(renderJSON(outcome, lessonPath: path), terminator: "")
     } else {
       print(
-        TerminalRenderer(color: TerminalRenderer.shouldUseColor()).render(parsed, result),
+        TerminalRenderer(color: TerminalRenderer.shouldUseColor()).render(lesson, result),
         terminator: "")
     }
-    return exit
-  }
-
-  private func fail(_ path: String, status: String, _ message: String) -> LessonExit {
-    if json {
-      print(renderJSONError(lessonPath: path, status: status, message: message), terminator: "")
-    } else {
-      printError(message)
-    }
-    return .couldNotRun
+    return outcome.exit
   }
 }

@@ -74,7 +74,7 @@ struct CourseTests {
     let graded = try lessons(
       ["grade", "solved.md", "--key", keyPath, "--json", "--timeout", "600"], in: work)
     let report = try JSONDecoder().decode(GradeReport.self, from: Data(graded.stdout.utf8))
-    #expect(report.status == "ok")
+    #expect(report.status == .ok)
     #expect(report.score == report.maxScore, "\(name): \(graded.stdout)")
     #expect(report.notes.isEmpty, "\(report.notes)")
 
@@ -96,7 +96,7 @@ struct CourseTests {
     let broken = try #require(crashReport.exercises.first { $0.id == firstID })
     #expect(broken.earned == 0)
     #expect(broken.error?.contains("broken on purpose") == true, "\(broken)")
-    #expect(crashReport.status == "ok", "\(name): \(crashReport.notes)")
+    #expect(crashReport.status == .ok, "\(name): \(crashReport.notes)")
     #expect(
       crashReport.score == crashReport.maxScore - firstPoints, "\(name): \(crashed.stdout)")
   }

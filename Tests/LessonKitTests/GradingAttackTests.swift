@@ -102,7 +102,7 @@ struct GradingAttackTests {
     #expect(double.earned == 0)
     #expect(double.error?.contains(attack.reason) == true, "\(name): \(double.error ?? "none")")
     // The other exercises are graded as usual (their stubs fail), not thrown away.
-    #expect(report.status == "ok")
+    #expect(report.status == .ok)
   }
 
   @Test func rewritingTheEventsAtExitAndWritingEveryDescriptorEarnNothing() throws {
@@ -234,7 +234,7 @@ struct GradingAttackTests {
       let (report, double) = try grade(code, in: work, extraArguments: arguments)
       #expect(double.earned == 0)
       #expect(double.error?.contains(reason) == true, "\(reason): \(double.error ?? "none")")
-      #expect(report.status == "ok", "\(report)")
+      #expect(report.status == .ok, "\(report)")
     }
   }
 

@@ -147,7 +147,7 @@ struct GradingTests {
     ).write(to: path, atomically: true, encoding: .utf8)
     let forged = try lessons(["grade", "submissions/perfect.md", "--json"], in: work)
     let report = try JSONDecoder().decode(GradeReport.self, from: Data(forged.stdout.utf8))
-    #expect(report.status == "invalid")
+    #expect(report.status == .invalid)
     #expect(report.score == 0)
   }
 

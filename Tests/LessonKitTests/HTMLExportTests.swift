@@ -54,7 +54,7 @@ struct HTMLExportTests {
     let lesson = try readLesson(
       at: Self.fixtures.appendingPathComponent("page/lesson.md").path)
     let run = RunResult(status: .finished, cells: [], seconds: 0)
-    let page = renderHTML(lesson, .ran(run), typesetter: typesetter)
+    let page = renderHTML(lesson, .ran(lesson, run), typesetter: typesetter)
     #expect(page.notes.allSatisfy { !$0.contains("note:") }, "\(page.notes)")
     #expect(page.html.components(separatedBy: "class=\"katex\"").count == 3)
     #expect(page.html.contains("<span class=\"katex-display\">"))

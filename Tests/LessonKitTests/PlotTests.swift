@@ -9,8 +9,8 @@ struct PlotTests {
   let falling = Plot(
     title: "loss", xLabel: "step", yLabel: "MSE",
     series: [
-      .init(
-        name: "MSE", x: (0..<11).map(Double.init), y: (0..<11).map { 25 * pow(0.1, Double($0)) })
+      Series(
+        "MSE", x: (0..<11).map(Double.init), y: (0..<11).map { 25 * pow(0.1, Double($0)) })
     ])
 
   @Test func logScaleSpreadsDecadesOverTheTerminalChart() {
@@ -49,7 +49,7 @@ struct PlotTests {
         for second in extremes {
           let plot = Plot(
             title: "", xLabel: "", yLabel: "",
-            series: [.init(name: "", x: [first, second, 1], y: [second, first, 2])],
+            series: [Series("", x: [first, second, 1], y: [second, first, 2])],
             yScale: scale)
           #expect(renderSVG(plot).hasSuffix("</svg>\n"))
           #expect(!unicodeChart(plot).isEmpty)
@@ -73,7 +73,7 @@ struct PlotTests {
     let plot = Plot(
       title: "Fine-tuning the char-level GPT on Tiny Shakespeare at rank eight",
       xLabel: "step", yLabel: "loss",
-      series: [.init(name: String(repeating: "validation ", count: 8), x: [0, 1], y: [1, 2])])
+      series: [Series(String(repeating: "validation ", count: 8), x: [0, 1], y: [1, 2])])
     let svg = renderSVG(plot, width: 360, height: 280)
     #expect(svg.components(separatedBy: "font-weight=\"bold\"").count - 1 >= 2)
     #expect(svg.contains("…</text>"))
