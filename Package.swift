@@ -12,7 +12,6 @@ let package = Package(
     .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
     .library(name: "LessonRuntime", type: .dynamic, targets: ["LessonRuntime"]),
     .executable(name: "lessons", targets: ["lessons"]),
-    .executable(name: "toy-fit", targets: ["toy-fit"]),
     .executable(name: "lora-bench", targets: ["lora-bench"]),
     .executable(name: "lora-pretrain", targets: ["lora-pretrain"]),
   ],
@@ -51,7 +50,6 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .executableTarget(name: "toy-fit", dependencies: ["LoRA"]),
     .executableTarget(
       name: "lora-bench",
       dependencies: [

@@ -1,18 +1,16 @@
 extension Linear {
   /// Applies several layers that read the same input, such as every head's key, query and
   /// value projections, with one matrix product over their stacked weights, and then adds
-  /// the low-rank path of each `LoRALinear` among them.
+  /// each layer's side path (a `LoRALinear`'s low-rank path).
   ///
-  /// The result equals `layers.map { $0(x) }`, and gradients reach each layer's own weights
-  /// through the stacking. One large product keeps BLAS far busier than many narrow ones.
-  /// Returns `nil` when the layers cannot be stacked: a subclass with a forward pass of its
-  /// own, or some layers with a bias and some without.
+  /// The result equals `layers.map { $0(x) }`, since every `Linear` is its weight's product
+  /// plus its side path, and gradients reach each layer's own weights through the
+  /// stacking. One large product keeps BLAS far busier than many narrow ones. Returns `nil`
+  /// when the layers cannot be stacked: a weight laid out `[in, out]`, or some layers with
+  /// a bias and some without.
   static func fused(_ layers: [Linear], _ x: Tensor) -> [Tensor]? {
     let biases = layers.compactMap(\.bias)
-    guard
-      layers.allSatisfy({
-        (type(of: $0) == Linear.self || $0 is LoRALinear) && $0.layout == .outIn
-      }),
+    guard layers.allSatisfy({ $0.layout == .outIn }),
       biases.isEmpty || biases.count == layers.count
     else { return nil }
     let weight = Tensor.concatenate(layers.map(\.weight), axis: 0)  // [Σ out, in]
@@ -22,8 +20,7 @@ extension Linear {
     return layers.map { layer in
       let output = stacked.slice(axis: -1, start..<(start + layer.outFeatures))
       start += layer.outFeatures
-      guard let path = (layer as? LoRALinear)?.adapterPath(x) else { return output }
-      return output + path
+      return layer.sidePath(x).map { output + $0 } ?? output
     }
   }
 }

@@ -53,6 +53,33 @@ func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     with: .infinity, where: x .> 88.722_83)
 }
 
+/// Calls `body` with the start of each whole group of eight among `count` elements, and
+/// returns where the rest (fewer than eight) begins: the skeleton of every vector loop
+/// here, which then finishes the rest one element at a time, in order, so that results do
+/// not depend on how the loop is written.
+@inline(__always)
+func forEachGroupOfEight(_ count: Int, _ body: (Int) -> Void) -> Int {
+  let whole = count & ~7
+  var i = 0
+  while i < whole {
+    body(i)
+    i += 8
+  }
+  return whole
+}
+
+/// Eight floats from `pointer`, aligned or not.
+@inline(__always)
+func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Stores eight floats at `pointer`, aligned or not.
+@inline(__always)
+func store8(_ values: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(pointer).storeBytes(of: values, as: SIMD8<Float>.self)
+}
+
 /// `output[i] = fastExp(scale · (input[i] - shift))` for `count` floats; returns their sum,
 /// accumulated in eight lanes. (Softmax's numerator and denominator in one pass.)
 @inline(__always)
@@ -61,21 +88,15 @@ func storeShiftedExp(
   scale: Float, shift: Float
 ) -> Float {
   var lanes = SIMD8<Float>(repeating: 0)
-  let whole = count & ~7
-  var i = 0
-  while i < whole {
-    let x = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
-    let e = fastExp(scale * (x - shift))
-    UnsafeMutableRawPointer(output + i).storeBytes(of: e, as: SIMD8<Float>.self)
+  let rest = forEachGroupOfEight(count) { i in
+    let e = fastExp(scale * (load8(input + i) - shift))
+    store8(e, output + i)
     lanes += e
-    i += 8
   }
   var total = lanes.sum()
-  while i < count {
-    let e = fastExp(scale * (input[i] - shift))
-    output[i] = e
-    total += e
-    i += 1
+  for i in rest..<count {
+    output[i] = fastExp(scale * (input[i] - shift))
+    total += output[i]
   }
   return total
 }
@@ -83,22 +104,13 @@ func storeShiftedExp(
 /// The largest of `count` floats (at least one), compared in eight lanes.
 @inline(__always)
 func vectorMax(_ values: UnsafePointer<Float>, count: Int) -> Float {
-  var largest = -Float.infinity
-  let whole = count & ~7
-  var i = 0
-  if whole > 0 {
-    var lanes = SIMD8<Float>(repeating: -.infinity)
-    while i < whole {
-      let v = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
-      lanes = lanes.replacing(with: v, where: v .> lanes)
-      i += 8
-    }
-    largest = lanes.max()
+  var lanes = SIMD8<Float>(repeating: -.infinity)
+  let rest = forEachGroupOfEight(count) { i in
+    let v = load8(values + i)
+    lanes = lanes.replacing(with: v, where: v .> lanes)
   }
-  while i < count {
-    largest = max(largest, values[i])
-    i += 1
-  }
+  var largest = rest > 0 ? lanes.max() : -Float.infinity
+  for i in rest..<count { largest = max(largest, values[i]) }
   return largest
 }
 
@@ -106,19 +118,9 @@ func vectorMax(_ values: UnsafePointer<Float>, count: Int) -> Float {
 @inline(__always)
 func vectorDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
   var lanes = SIMD8<Float>(repeating: 0)
-  let whole = count & ~7
-  var i = 0
-  while i < whole {
-    lanes +=
-      UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-      * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-    i += 8
-  }
+  let rest = forEachGroupOfEight(count) { i in lanes += load8(a + i) * load8(b + i) }
   var total = lanes.sum()
-  while i < count {
-    total += a[i] * b[i]
-    i += 1
-  }
+  for i in rest..<count { total += a[i] * b[i] }
   return total
 }
 
@@ -126,36 +128,19 @@ func vectorDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int)
 /// checks its index arithmetic for overflow, which keeps it from vectorising.)
 @inline(__always)
 func addAssign(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
-  let whole = count & ~7
-  var i = 0
-  while i < whole {
-    let sum =
-      UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
-      + UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self)
-    UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-    i += 8
+  let rest = forEachGroupOfEight(count) { i in
+    store8(load8(target + i) + load8(source + i), target + i)
   }
-  while i < count {
-    target[i] += source[i]
-    i += 1
-  }
+  for i in rest..<count { target[i] += source[i] }
 }
 
 /// The sum of `count` floats, accumulated in eight lanes so that it vectorises.
 @inline(__always)
 func vectorSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
   var lanes = SIMD8<Float>(repeating: 0)
-  let whole = count & ~7
-  var i = 0
-  while i < whole {
-    lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
-    i += 8
-  }
+  let rest = forEachGroupOfEight(count) { i in lanes += load8(values + i) }
   var total = lanes.sum()
-  while i < count {
-    total += values[i]
-    i += 1
-  }
+  for i in rest..<count { total += values[i] }
   return total
 }
 
@@ -163,17 +148,11 @@ func vectorSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
 @inline(__always)
 func vectorSumOfSquares(_ values: UnsafePointer<Float>, count: Int, around mean: Float) -> Float {
   var lanes = SIMD8<Float>(repeating: 0)
-  let whole = count & ~7
-  var i = 0
-  while i < whole {
-    let d = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self) - mean
+  let rest = forEachGroupOfEight(count) { i in
+    let d = load8(values + i) - mean
     lanes += d * d
-    i += 8
   }
   var total = lanes.sum()
-  while i < count {
-    total += (values[i] - mean) * (values[i] - mean)
-    i += 1
-  }
+  for i in rest..<count { total += (values[i] - mean) * (values[i] - mean) }
   return total
 }

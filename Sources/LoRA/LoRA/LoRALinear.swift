@@ -185,12 +185,9 @@ public final class LoRALinear: Linear {
     mergedAdapterName = nil
   }
 
-  /// The base output plus, unless merged or disabled, the active adapter's low-rank path.
-  public override func callAsFunction(_ x: Tensor) -> Tensor {
-    let base = super.callAsFunction(x)
-    guard let path = adapterPath(x) else { return base }
-    return base + path
-  }
+  /// The active adapter's low-rank path, added to the base output unless merged or
+  /// disabled.
+  public override func sidePath(_ x: Tensor) -> Tensor? { adapterPath(x) }
 
   /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ`, or `nil` when
   /// an adapter is merged, adapters are disabled, or none is active.

@@ -48,15 +48,25 @@ open class Linear: Module {
   /// The size of each output sample.
   public var outFeatures: Int { layout == .outIn ? weight.shape[0] : weight.shape[1] }
 
-  /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`.
-  open override func callAsFunction(_ x: Tensor) -> Tensor {
+  /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`, plus
+  /// the layer's `sidePath`.
+  ///
+  /// Final, so that every `Linear` is its weight's product plus a side path: that is what
+  /// lets `fused` compute several layers that read the same input with one product.
+  public final override func callAsFunction(_ x: Tensor) -> Tensor {
+    let product: Tensor
     switch layout {
-    case .outIn: return x.linear(weight: weight, bias: bias)
+    case .outIn: product = x.linear(weight: weight, bias: bias)
     case .inOut:
-      let product = x.matmul(weight)
-      return bias.map { product + $0 } ?? product
+      let unbiased = x.matmul(weight)
+      product = bias.map { unbiased + $0 } ?? unbiased
     }
+    return sidePath(x).map { product + $0 } ?? product
   }
+
+  /// What the layer adds beside its weight's product: nothing here; a LoRA layer's
+  /// low-rank path. A subclass changes the layer's output by overriding this.
+  open func sidePath(_ x: Tensor) -> Tensor? { nil }
 }
 
 /// Hugging Face's `Conv1D`, GPT-2's projection layer: a fully connected layer whose weight
