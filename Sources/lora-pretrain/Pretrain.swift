@@ -60,40 +60,21 @@ struct Pretrain: ParsableCommand {
     Random.seed(seed)
     let model = GPT(config)
     say(parameterReport(model).description)
-    let optimizer = AdamW(model.parameters, learningRate: learningRate)
-    let schedule = LearningRateSchedule.cosine(
-      peak: learningRate, totalSteps: steps, warmupSteps: steps / 20, minimum: learningRate / 10)
-    var generator = RandomGenerator(seed: seed)
-    var recentLosses: [Float] = []
-    let start = Date()
-    for step in 0..<steps {
-      let (inputs, targets) = batch(
-        from: split.training, size: batchSize, length: blockSize, using: &generator)
-      optimizer.learningRate = schedule(step)
-      optimizer.zeroGrad()
-      let loss = model.forward(inputs, targets: targets).loss!
-      loss.backward()
-      clipGradNorm(model.parameters, maxNorm: 1)
-      optimizer.step()
-      recentLosses = Array((recentLosses + [loss.item()]).suffix(50))
-      let evaluates = step > 0 && step % evalEvery == 0
-      if step % 50 == 0 || evaluates {
-        var line =
-          "step \(step): train loss \(String(format: "%.4f", loss.item())), "
-          + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s"
-        if evaluates {
-          let validation = model.validationLoss(split.validation, windows: split.windows(blockSize))
-          line += ", validation loss \(String(format: "%.4f", validation))"
-        }
-        say(line)
-      }
+    let loop = TrainingLoop(
+      steps: steps, batchSize: batchSize, length: blockSize, learningRate: learningRate,
+      seed: seed, reportEvery: 50)
+    let (trainLoss, seconds) = loop.run(model.parameters, on: split.training) {
+      model.forward($0, targets: $1).loss!
+    } extraReport: { step in
+      guard step > 0 && step % evalEvery == 0 else { return nil }
+      let validation = model.validationLoss(split.validation, windows: split.windows(blockSize))
+      return ", validation loss \(String(format: "%.4f", validation))"
     }
-    let seconds = Date().timeIntervalSince(start)
     let record = TrainingRecord(
       command: "swift run -c release lora-pretrain", seed: seed,
       corpus: "../" + corpus, validationCharacters: split.validation.count, steps: steps,
       batchSize: batchSize, learningRate: learningRate,
-      trainLoss: recentLosses.reduce(0, +) / Float(recentLosses.count),
+      trainLoss: trainLoss,
       validationLoss: model.validationLoss(split.validation, windows: split.windows(blockSize)),
       validationWindows: split.windows(blockSize), seconds: seconds.rounded())
     try model.save(
@@ -107,20 +88,4 @@ struct Pretrain: ParsableCommand {
         + tokenizer.decode(
           model.generate(context: try tokenizer.encode("KING: "), maxNewTokens: 200, seed: seed)))
   }
-}
-
-/// `size` random windows of `length + 1` tokens, split into inputs and next-token targets.
-func batch(
-  from tokens: [Int], size: Int, length: Int, using generator: inout RandomGenerator
-) -> (inputs: [[Int]], targets: [[Int]]) {
-  let starts = (0..<size).map { _ in Int(generator.next() % UInt64(tokens.count - length - 1)) }
-  return (
-    starts.map { Array(tokens[$0..<($0 + length)]) },
-    starts.map { Array(tokens[($0 + 1)..<($0 + length + 1)]) }
-  )
-}
-
-/// Prints a line at once, even when standard output is a file or a pipe.
-func say(_ line: String) {
-  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -44,35 +44,20 @@ struct PretrainGPT2: ParsableCommand {
     Random.seed(seed)
     let network = GPT2(config)
     say(parameterReport(network).description)
-    let optimizer = AdamW(network.parameters, learningRate: learningRate)
-    let schedule = LearningRateSchedule.cosine(
-      peak: learningRate, totalSteps: steps, warmupSteps: steps / 20, minimum: learningRate / 10)
-    var generator = RandomGenerator(seed: seed)
-    var recent: [Float] = []
-    let start = Date()
-    for step in 0..<steps {
-      let (inputs, _) = batch(
-        from: split.training, size: batchSize, length: nPositions, using: &generator)
-      optimizer.learningRate = schedule(step)
-      optimizer.zeroGrad()
-      let loss = network.forward(inputs, labels: inputs).loss!
-      loss.backward()
-      clipGradNorm(network.parameters, maxNorm: 1)
-      optimizer.step()
-      recent = Array((recent + [loss.item()]).suffix(50))
-      if step % 100 == 0 {
-        say(
-          "step \(step): train loss \(String(format: "%.4f", loss.item())), "
-            + "\(String(format: "%.0f", Date().timeIntervalSince(start))) s")
-      }
+    // GPT-2 shifts the labels itself, as transformers' `labels=` does: the inputs are the
+    // labels.
+    let loop = TrainingLoop(
+      steps: steps, batchSize: batchSize, length: nPositions, learningRate: learningRate,
+      seed: seed, reportEvery: 100)
+    let (trainLoss, seconds) = loop.run(network.parameters, on: split.training) { inputs, _ in
+      network.forward(inputs, labels: inputs).loss!
     }
-    let seconds = Date().timeIntervalSince(start)
     let validation = heldOutLoss(network, split.validation)
     try network.save(to: folder)
     let record: [String: Any] = [
       "command": "swift run -c release lora-pretrain gpt2", "seed": seed, "steps": steps,
       "batch_size": batchSize, "learning_rate": Double(learningRate),
-      "train_loss": Double(recent.reduce(0, +) / Float(recent.count)),
+      "train_loss": Double(trainLoss),
       "validation_loss": Double(validation), "validation_tokens": split.validation.count,
       "seconds": seconds.rounded(),
     ]

@@ -163,21 +163,17 @@ struct MatrixProduct {
   /// `dB (+)= Aᵀ · dC`, or `dCᵀ · A` for a transposed `B`.
   func rightGradient(
     _ g: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
-    into gradient: UnsafeMutablePointer<Float>,
-    adding: Bool
+    into gradient: UnsafeMutablePointer<Float>, adding: Bool
   ) {
+    // One product, `Xᵀ · Y`: X = A and Y = dC, or X = dC and Y = A for a transposed B.
+    let (rows, columns) = transposeRight ? (n, k) : (k, n)
     for i in 0..<batch {
-      if transposeRight {
-        gemm(
-          transposeA: true, transposeB: false, m: n, n: k, k: m,
-          a: g + i * m * n, lda: n, b: a + i * m * k, ldb: k,
-          beta: adding ? 1 : 0, c: gradient + i * k * n, ldc: k)
-      } else {
-        gemm(
-          transposeA: true, transposeB: false, m: k, n: n, k: m,
-          a: a + i * m * k, lda: k, b: g + i * m * n, ldb: n,
-          beta: adding ? 1 : 0, c: gradient + i * k * n, ldc: n)
-      }
+      let (left, right) = (a + i * m * k, g + i * m * n)
+      gemm(
+        transposeA: true, transposeB: false, m: rows, n: columns, k: m,
+        a: transposeRight ? right : left, lda: rows,
+        b: transposeRight ? left : right, ldb: columns,
+        beta: adding ? 1 : 0, c: gradient + i * k * n, ldc: columns)
     }
   }
 }
