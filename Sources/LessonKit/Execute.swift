@@ -7,9 +7,12 @@ import Foundation
 ///   - limits: the run's limits; with `sandboxed`, its `cpuTime` and `fileSize` too.
 ///   - sandboxed: run inside the grader's sandbox, which sees only the lesson's data files.
 ///   - onProgress: called about ten times a second with the running progress bar.
+///   - onStart: called with the lesson once it compiled, before it runs.
+///   - onLive: called with what the program does, as it does it.
 public func execute(
   lessonAt path: String, limits: RunLimits, sandboxed: Bool = false, useCache: Bool = true,
-  onProgress: ((RuntimeEvent) -> Void)? = nil
+  onProgress: ((RuntimeEvent) -> Void)? = nil, onStart: ((Lesson) -> Void)? = nil,
+  onLive: ((LiveItem) -> Void)? = nil
 ) -> LessonOutcome {
   let lesson: Lesson
   let toolchain: Toolchain
@@ -29,7 +32,7 @@ public func execute(
     plan(lesson), of: lesson, toolchain: toolchain, cacheDirectory: toolchain.cacheDirectory,
     limits: limits,
     directory: URL(fileURLWithPath: path).deletingLastPathComponent().path, useCache: useCache,
-    onProgress: onProgress)
+    onProgress: onProgress, onStart: onStart, onLive: onLive)
   // A hand-out's crash after an unsolved exercise says which exercise to look at.
   if case .ran(let lesson, var result) = outcome,
     case .crashed(let cell, let reason) = result.status,
@@ -47,7 +50,8 @@ public func execute(
 public func buildAndRun(
   _ program: Program, of lesson: Lesson, toolchain: Toolchain, cacheDirectory: String,
   limits: RunLimits,
-  directory: String, useCache: Bool = true, onProgress: ((RuntimeEvent) -> Void)? = nil
+  directory: String, useCache: Bool = true, onProgress: ((RuntimeEvent) -> Void)? = nil,
+  onStart: ((Lesson) -> Void)? = nil, onLive: ((LiveItem) -> Void)? = nil
 ) -> LessonOutcome {
   let executable: Executable
   do {
@@ -58,12 +62,13 @@ public func buildAndRun(
   } catch {
     return .notRun("\(error)")
   }
+  onStart?(lesson)
   do {
     return .ran(
       lesson,
       try run(
         executable, program: program, limits: limits, directory: directory,
-        onProgress: onProgress))
+        onProgress: onProgress, onLive: onLive))
   } catch {
     return .ran(
       lesson,

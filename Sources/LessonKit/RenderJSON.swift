@@ -10,7 +10,7 @@ public func renderJSON(_ outcome: LessonOutcome, lessonPath: String) -> String {
 }
 
 /// The document `renderJSON` writes.
-private struct RunDocument: Encodable {
+struct RunDocument: Encodable {
   var lesson: String
   var title: String?
   var status: OutcomeStatus
@@ -99,6 +99,13 @@ private struct RunDocument: Encodable {
   }
 
   func encode(to encoder: Encoder) throws {
+    try encodeSummary(to: encoder)
+    var fields = encoder.container(keyedBy: CodingKeys.self)
+    try fields.encode(cells, forKey: .cells)
+  }
+
+  /// Every field but the cells.
+  func encodeSummary(to encoder: Encoder) throws {
     var fields = encoder.container(keyedBy: CodingKeys.self)
     try fields.encode(lesson, forKey: .lesson)
     try fields.encode(title, forKey: .title)
@@ -108,7 +115,6 @@ private struct RunDocument: Encodable {
     try fields.encodeIfPresent(checks, forKey: .checks)
     try fields.encodeIfPresent(error, forKey: .error)
     try fields.encodeIfPresent(diagnostics, forKey: .diagnostics)
-    try fields.encode(cells, forKey: .cells)
   }
   enum CodingKeys: String, CodingKey {
     case lesson, title, status, exitCode, seconds, checks, error, diagnostics, cells

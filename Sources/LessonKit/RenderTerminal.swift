@@ -23,41 +23,57 @@ public struct TerminalRenderer {
 
   /// The whole report.
   public func render(_ lesson: Lesson, _ result: RunResult) -> String {
-    var text = bold(lesson.title ?? lesson.path) + dim("  \(lesson.path)") + "\n"
+    var text = title(lesson)
     let outputs = Dictionary(
       result.cells.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
     let numbers = lesson.cellNumbers
     for cell in lesson.executableCells {
       guard var output = outputs[cell.index] else { continue }
-      // The runtime's message is the crash's reason: say it once, on the crash line.
-      if case .crashed(let crashed, let reason) = result.status, crashed == cell.index {
-        output.stderr = output.stderr.split(separator: "\n", omittingEmptySubsequences: false)
-          .filter { !($0.contains("Fatal error") && reason.hasSuffix(String($0))) }
-          .joined(separator: "\n")
-        if output.stderr.allSatisfy(\.isNewline) { output.stderr = "" }
-      }
+      output.stderr = stderrShown(output.stderr, in: cell.index, result.status)
       let body = render(output) + failure(in: cell.index, result.status)
       // A hidden cell appears only when it has something to show.
       if cell.role == .hidden && body.isEmpty { continue }
-      let number = numbers[cell.index].map { "[\($0)]" } ?? "[hidden]"
       text +=
-        "\n" + dim("── \(number) line \(cell.fenceLine) " + String(repeating: "─", count: 40))
-        + "\n"
-      if cell.role != .hidden {
-        // Show the code that ran: an exercise's solution, where the lesson has one.
-        let code = lesson.cells[output.codeCell]
-        for line in code.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-        {
-          text += dim("│ ") + line + "\n"
-        }
-      }
-      text += body
+        header(cell, code: lesson.cells[output.codeCell], number: numbers[cell.index]) + body
     }
-    // A run that stopped outside every shown cell (a program that could not start) still
-    // says why.
-    if let message = result.status.message,
-      result.status.cell.map({ outputs[$0] == nil }) ?? true
-    {
+    return text + closing(result, cellShown: { outputs[$0] != nil })
+  }
+
+  /// The report's first line: the lesson's title and path.
+  func title(_ lesson: Lesson) -> String {
+    bold(lesson.title ?? lesson.path) + dim("  \(lesson.path)") + "\n"
+  }
+
+  /// The rule that opens a cell, with its number (`nil` for a hidden cell) and line, then
+  /// the code that ran there (an exercise's solution, where the lesson has one); a hidden
+  /// cell's code is not shown.
+  func header(_ cell: Cell, code: Cell, number: Int?) -> String {
+    let label = number.map { "[\($0)]" } ?? "[hidden]"
+    var text =
+      "\n" + dim("── \(label) line \(cell.fenceLine) " + String(repeating: "─", count: 40)) + "\n"
+    if cell.role != .hidden {
+      for line in code.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+        text += dim("│ ") + line + "\n"
+      }
+    }
+    return text
+  }
+
+  /// A cell's standard error as shown: in the cell the program crashed in, without the
+  /// runtime's message, which the crash line says once.
+  func stderrShown(_ stderr: String, in cell: Int, _ status: RunStatus) -> String {
+    guard case .crashed(let crashed, let reason) = status, crashed == cell else { return stderr }
+    let kept = stderr.split(separator: "\n", omittingEmptySubsequences: false)
+      .filter { !($0.contains("Fatal error") && reason.hasSuffix(String($0))) }
+      .joined(separator: "\n")
+    return kept.allSatisfy(\.isNewline) ? "" : kept
+  }
+
+  /// The end of the report: why the run stopped, when it stopped outside every shown cell
+  /// (a program that could not start), and the summary line.
+  func closing(_ result: RunResult, cellShown: (Int) -> Bool) -> String {
+    var text = ""
+    if let message = result.status.message, result.status.cell.map({ !cellShown($0) }) ?? true {
       text += "\n" + red("✗ " + message) + "\n"
     }
     return text + "\n" + summary(result) + "\n"
@@ -83,7 +99,7 @@ public struct TerminalRenderer {
     return text
   }
 
-  private func render(_ event: RuntimeEvent) -> String {
+  func render(_ event: RuntimeEvent) -> String {
     switch event {
     case .check(let check):
       let mark = check.passed ? green("✓") : red("✗")
@@ -98,7 +114,8 @@ public struct TerminalRenderer {
     }
   }
 
-  private func failure(in cell: Int, _ status: RunStatus) -> String {
+  /// The line under the cell the run stopped in, saying why.
+  func failure(in cell: Int, _ status: RunStatus) -> String {
     status.failure(inCell: cell).map { red("✗ " + $0) + "\n" } ?? ""
   }
 
@@ -123,7 +140,7 @@ public struct TerminalRenderer {
   private func dim(_ text: String) -> String { color ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
   private func green(_ text: String) -> String { color ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
   private func red(_ text: String) -> String { color ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
-  private func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
+  func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
 }
 
 /// `text` without ANSI colour and cursor codes.

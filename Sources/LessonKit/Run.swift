@@ -15,12 +15,15 @@ import Foundation
 ///
 /// - Parameter onProgress: called from the polling loop, about ten times a second, with the
 ///   latest progress event while one is running (for a live bar on a terminal).
+/// - Parameter onLive: called from the polling loop with what the program just did, in
+///   order (cells starting and ending, text, events), for outputs shown as they happen.
 /// - Parameter directory: the working directory of the program: the lesson's folder, so
 ///   that a lesson opens `models/base-gpt.safetensors` relative to itself, as a notebook
 ///   does.
 public func run(
   _ executable: Executable, program: Program, limits: RunLimits = RunLimits(),
-  directory: String? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil
+  directory: String? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil,
+  onLive: ((LiveItem) -> Void)? = nil
 ) throws -> RunResult {
   let folder = FileManager.default.temporaryDirectory
     .appendingPathComponent("lessons-run-\(UUID().uuidString)").path
@@ -45,6 +48,8 @@ public func run(
   var events = EventPipe(descriptor: started.events, key: key)
   var lastPoll = Date.distantPast
   var lastUsageCheck = Date.distantPast
+  var live = LiveTail(
+    program: program, stdoutPath: stdoutPath, stderrPath: stderrPath, limit: limits.outputPerCell)
   while true {
     let finished = waitpid(process, &waitStatus, WNOHANG)
     if finished == process {
@@ -53,7 +58,13 @@ public func run(
       kill(-process, SIGKILL)
       break
     }
+    // The output's size before the channel's lines: every byte counted then has its cell's
+    // marker among the lines read now.
+    let stdoutSize = onLive == nil ? 0 : fileSize(stdoutPath)
     events.drain()
+    if let onLive {
+      for item in live.advance(lines: events.lines, stdoutSize: stdoutSize) { onLive(item) }
+    }
     if let onProgress, Date().timeIntervalSince(lastPoll) > 0.1 {
       lastPoll = Date()
       if let event = events.progress { onProgress(event) }
@@ -87,6 +98,9 @@ public func run(
     usleep(5000)
   }
   events.finish()
+  if let onLive {
+    for item in live.finish(lines: events.lines) { onLive(item) }
+  }
   let seconds = Date().timeIntervalSince(start)
   let cells = split(
     events.lines, program: program, stdoutPath: stdoutPath, stderrPath: stderrPath,

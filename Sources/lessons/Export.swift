@@ -49,11 +49,11 @@ struct Export: ParsableCommand {
       printError(problem)
       return .couldNotRun
     }
-    let live = isatty(2) == 1
+    let console = Console(showsBar: isatty(2) == 1)
     let outcome = execute(
       lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      useCache: !noCache, onProgress: live ? { showLiveProgress($0) } : nil)
-    if live { clearLiveProgress() }
+      useCache: !noCache, onProgress: console.showsBar ? { console.showBar($0) } : nil)
+    console.clearBar()
     guard let parsed = outcome.lesson else {
       printError(outcome.failure ?? "\(path): error: the lesson did not run")
       return .couldNotRun

@@ -17,6 +17,12 @@ struct Run: ParsableCommand {
   @Option(parsing: .unconditional, help: "Stop the lesson after this many seconds.")
   var timeout: Double?
   @Flag(help: "Print one JSON document instead of the terminal report.") var json = false
+  @Flag(
+    help: """
+      Stream what the lesson does as JSON Lines while it runs: cellStarted, output, check, \
+      table, plot, progress, cellFinished, and a last runFinished.
+      """)
+  var events = false
   @Flag(help: "Compile even if an identical lesson program is cached.") var noCache = false
   @OptionGroup var memory: MemoryOption
   @Flag(
@@ -28,6 +34,7 @@ struct Run: ParsableCommand {
   @OptionGroup var sandboxLimits: SandboxOptions
 
   func validate() throws {
+    if json && events { throw ValidationError("--json and --events do not go together") }
     if let timeout, timeout <= 0 {
       throw ValidationError("--timeout must be a positive number of seconds")
     }
@@ -40,15 +47,35 @@ struct Run: ParsableCommand {
   }
 
   private func runLesson(_ path: String) -> LessonExit {
-    let live = !json && isatty(2) == 1
+    let console = Console(showsBar: !json && !events && isatty(2) == 1)
+    // On a terminal, outputs appear as the cells make them; piped, the report comes whole.
+    let liveTerminal = !json && !events && isatty(1) == 1
+    var printer: LiveTerminalPrinter?
+    var writer: LiveEventWriter?
     let outcome = execute(
       lessonAt: path,
       limits: sandboxLimits.apply(to: RunLimits(timeout: timeout, memory: memory.memory.bytes)),
-      sandboxed: sandbox, useCache: !noCache, onProgress: live ? { showLiveProgress($0) } : nil)
-    if live { clearLiveProgress() }
+      sandboxed: sandbox, useCache: !noCache,
+      onProgress: console.showsBar ? { console.showBar($0) } : nil,
+      onStart: { lesson in
+        if liveTerminal {
+          printer = LiveTerminalPrinter(
+            lesson: lesson, renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),
+            write: { console.print($0) })
+        }
+        if events { writer = LiveEventWriter(lesson: lesson) }
+      },
+      onLive: liveTerminal || events
+        ? { item in
+          printer?.show(item)
+          if let line = writer?.line(item) { console.print(line) }
+        } : nil)
+    console.clearBar()
     guard case .ran(let lesson, let result) = outcome else {
       if json {
         print(renderJSON(outcome, lessonPath: path), terminator: "")
+      } else if events {
+        console.print(LiveEventWriter.finished(outcome, lessonPath: path))
       } else {
         printError(outcome.failure ?? "\(path): error: the lesson did not run")
       }
@@ -63,6 +90,8 @@ struct Run: ParsableCommand {
             "\(path): error: outputs could not be written: \(error)")
           if json {
             print(renderJSON(failed, lessonPath: path), terminator: "")
+          } else if events {
+            console.print(LiveEventWriter.finished(failed, lessonPath: path))
           } else {
             printError(failed.failure!)
           }
@@ -74,6 +103,10 @@ struct Run: ParsableCommand {
     }
     if json {
       print(renderJSON(outcome, lessonPath: path), terminator: "")
+    } else if events {
+      console.print(LiveEventWriter.finished(outcome, lessonPath: path))
+    } else if let printer {
+      printer.finish(result)
     } else {
       print(
         TerminalRenderer(color: TerminalRenderer.shouldUseColor()).render(lesson, result),
