@@ -6,6 +6,8 @@ public struct Check: Sendable, Equatable, Codable {
   public var message: String
   /// Why it failed, when it did.
   public var detail: String?
+  /// What to try, sent only when it failed.
+  public var hint: String?
   /// The lesson line of the `check` call.
   public var line: Int
   /// The values compared, for `checkEqual` and `checkClose` (strong checks); `nil` for a
@@ -14,17 +16,19 @@ public struct Check: Sendable, Equatable, Codable {
 
   /// A check's result from its parts.
   public init(
-    passed: Bool, message: String, detail: String? = nil, line: Int, values: CheckValues? = nil
+    passed: Bool, message: String, detail: String? = nil, hint: String? = nil, line: Int,
+    values: CheckValues? = nil
   ) {
     self.passed = passed
     self.message = message
     self.detail = detail
+    self.hint = hint
     self.line = line
     self.values = values
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case passed, message, detail, line, values
+    case passed, message, detail, hint, line, values
   }
 
   /// Decodes a check, refusing fields it does not know.
@@ -35,6 +39,7 @@ public struct Check: Sendable, Equatable, Codable {
       passed: try fields.decode(Bool.self, forKey: .passed),
       message: try fields.decode(String.self, forKey: .message),
       detail: try fields.decodeIfPresent(String.self, forKey: .detail),
+      hint: try fields.decodeIfPresent(String.self, forKey: .hint),
       line: try fields.decode(Int.self, forKey: .line),
       values: try fields.decodeIfPresent(CheckValues.self, forKey: .values))
   }

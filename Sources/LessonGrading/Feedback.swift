@@ -22,6 +22,7 @@ public func feedbackMarkdown(_ report: GradeReport) -> String {
       if let line = check.line { text += " (line \(line))" }
       if let detail = check.detail { text += ": \(detail)" }
       text += "\n"
+      if let hint = check.hint { text += "  - Hint: \(hint)\n" }
     }
   }
   if !report.notes.isEmpty {
@@ -44,6 +45,7 @@ public func gradeSummary(_ report: GradeReport) -> String {
     text += "\n"
     for check in exercise.checks where !check.passed {
       text += "      ✗ \(check.message)" + (check.detail.map { ": \($0)" } ?? "") + "\n"
+      if let hint = check.hint { text += "        hint: \(hint)\n" }
     }
   }
   for note in report.notes { text += "  note: \(note)\n" }

@@ -131,7 +131,8 @@ private func gradedChecks(
     var graded = GradedCheck(
       message: check.message, passed: check.passed,
       line: hidden ? nil : shift.map { check.line + $0 }, hidden: hidden,
-      detail: hidden || check.passed ? nil : check.detail)
+      detail: hidden || check.passed ? nil : check.detail,
+      hint: hidden || check.passed ? nil : check.hint)
     if check.passed, ordinal < keyChecks.count, let reference = keyChecks[ordinal],
       !reference.agrees(with: check.values)
     {

@@ -65,4 +65,6 @@ public struct GradedCheck: Codable, Sendable {
   /// What was got and what was expected, when a visible check failed (`got 0, expected
   /// 4`); never given for a hidden check, whose expected value is the teacher's.
   public var detail: String?
+  /// What to try, from the check's `hint:`, when a visible check failed.
+  public var hint: String?
 }

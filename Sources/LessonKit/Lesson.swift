@@ -31,6 +31,17 @@ public struct Lesson: Sendable, Equatable {
     let shown = executableCells.filter { $0.role != .hidden }
     return Dictionary(uniqueKeysWithValues: shown.enumerated().map { ($1.index, $0 + 1) })
   }
+
+  /// The hint blocks of exercise `id`, in the order they are revealed.
+  public func hints(for id: String) -> [Cell] {
+    cells.filter { $0.role == .hint(exercise: id) }
+  }
+
+  /// Which hint of its exercise the hint block `cell` is, from 1; `nil` for another cell.
+  public func hintNumber(of cell: Cell) -> Int? {
+    guard case .hint(let id) = cell.role else { return nil }
+    return hints(for: id).firstIndex { $0.index == cell.index }.map { $0 + 1 }
+  }
 }
 
 /// The line endings of a lesson file.
@@ -111,6 +122,9 @@ public enum CellRole: Sendable, Equatable {
   case check(exercise: String, hidden: Bool)
   /// ` ```output `: the recorded output of the cell above.
   case output
+  /// ` ```hint for=ID `: a hint for an exercise, in Markdown; an exercise's hints are
+  /// revealed one at a time, in the order they stand (`lessons hint`).
+  case hint(exercise: String)
   /// Any other language: shown, never run.
   case other
 
@@ -120,7 +134,7 @@ public enum CellRole: Sendable, Equatable {
   public var isExecuted: Bool {
     switch self {
     case .code, .hidden, .exercise, .check: return true
-    case .solution, .noRun, .output, .other: return false
+    case .solution, .noRun, .output, .hint, .other: return false
     }
   }
 }

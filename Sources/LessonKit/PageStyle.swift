@@ -66,6 +66,9 @@ let pageStyle = """
   .pass .badge { color: var(--good); background: var(--good-bg); }
   .fail .badge { color: var(--bad); background: var(--bad-bg); }
   .detail { color: var(--muted); }
+  .check-hint { margin: .15rem 0 .3rem 4.8em; font-size: .88rem; }
+  details.hint { margin: .6rem 0; padding: .4rem .8rem; border-left: 3px solid #d4a72c; background: #fff8e1; border-radius: 4px; }
+  details.hint summary { cursor: pointer; font-weight: 600; }
   .progress { display: flex; align-items: center; gap: .6rem; font-size: .88rem; }
   .progress .bar { flex: 1; max-width: 18rem; height: .55rem; background: #eaeef2; border-radius: 999px; overflow: hidden; }
   .progress .bar span { display: block; height: 100%; background: var(--good); }

@@ -166,6 +166,13 @@ func cellRole(info: String, file: String, line: Int) throws -> (String, CellRole
         "an output block takes no attributes, found '\(attributes.joined(separator: " "))'")
     }
     return (language, .output)
+  case "hint":
+    let target =
+      attributes.count == 1 && attributes[0].hasPrefix("for=") ? attributes[0].dropFirst(4) : ""
+    guard !target.isEmpty else {
+      throw fail("a hint block takes one attribute, for=EXERCISE")
+    }
+    return (language, .hint(exercise: String(target)))
   case "swift":
     break
   default:
@@ -257,7 +264,7 @@ private func checkReferences(_ cells: [Cell], file: String) throws {
           file: file, line: cell.fenceLine, "exercise '\(id)' has a second solution")
       }
       target = id
-    case .check(let id, _): target = id
+    case .check(let id, _), .hint(let id): target = id
     default: continue
     }
     guard exercises[target] != nil else {

@@ -37,6 +37,8 @@ private struct CellView {
   var failure: String?
   /// Whether the lesson stopped before this cell.
   var notReached = false
+  /// A hint block's folded HTML, shown instead of code.
+  var hint: String?
 }
 
 private struct PageBuilder {
@@ -152,6 +154,14 @@ private struct PageBuilder {
       view.label = "Checks for <code>\(xmlEscaped(id))</code>"
     case .noRun:
       view.label = "Shown, not run"
+    case .hint(let id):
+      // Folded, as a hint should be: the reader opens it when they want it.
+      view.code = nil
+      let folder = URL(fileURLWithPath: lesson.path).deletingLastPathComponent()
+      view.hint =
+        "<details class=\"hint\" id=\"line-\(cell.fenceLine)\"><summary>Hint "
+        + "\(lesson.hintNumber(of: cell) ?? 1) for <code>\(xmlEscaped(id))</code></summary>\n"
+        + markdownHTML(cell.source, blocks: [], imagesIn: folder).html + "</details>\n"
     case .code, .other:
       break
     }
@@ -174,6 +184,7 @@ private struct PageBuilder {
   // MARK: HTML
 
   private func fragment(_ view: CellView, highlighted: String?) -> String {
+    if let hint = view.hint { return hint }
     let line = view.code?.fenceLine ?? 0
     var classes = ["cell"]
     if let role = view.code?.role {
@@ -369,9 +380,12 @@ func eventHTML(_ event: RuntimeEvent) -> String {
   case .check(let check):
     let state = check.passed ? "pass" : "fail"
     let detail = check.detail.map { " <span class=\"detail\">— \(xmlEscaped($0))</span>" } ?? ""
+    let hint =
+      check.passed
+      ? "" : check.hint.map { "<div class=\"check-hint\">Hint: \(xmlEscaped($0))</div>" } ?? ""
     return
       "<div class=\"check-result \(state)\"><span class=\"badge\">\(check.passed ? "✓ pass" : "✗ fail")</span> "
-      + "\(xmlEscaped(check.message))\(detail)</div>\n"
+      + "\(xmlEscaped(check.message))\(detail)\(hint)</div>\n"
   case .table(let headers, let rows):
     return htmlTable(headers: headers, rows: rows)
   case .plot(let plot):

@@ -104,6 +104,7 @@ public struct TerminalRenderer {
     case .check(let check):
       let mark = check.passed ? green("✓") : red("✗")
       return "\(mark) \(check.message)" + (check.detail.map { dim(" — \($0)") } ?? "") + "\n"
+        + (check.passed ? "" : check.hint.map { "  " + yellow("hint: ") + $0 + "\n" } ?? "")
     case .table(let headers, let rows):
       return alignedTable(headers: headers, rows: rows)
     case .plot(let plot):

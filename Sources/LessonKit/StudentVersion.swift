@@ -1,12 +1,24 @@
 import Foundation
 
 /// The student's version of a teacher's lesson: solutions and hidden checks removed, with
-/// the recorded outputs that would give them away, and a manifest of checksums of every
-/// locked cell (everything but the exercises), so that the grader can tell when a student
-/// changed one, as nbgrader does.
+/// the recorded outputs that would give them away; hint blocks folded in `<details>`, so
+/// that a Markdown viewer shows them closed (`lessons hint` still finds them); and a
+/// manifest of checksums of every locked cell (everything but the exercises), so that the
+/// grader can tell when a student changed one, as nbgrader does.
 public func studentVersion(of lesson: Lesson) -> String {
   var lines = lesson.text.components(separatedBy: "\n")
   var removals: [Range<Int>] = []
+  var insertions: [(line: Int, lines: [String])] = []
+  for cell in lesson.cells {
+    guard case .hint(let id) = cell.role, !isFolded(cell, in: lines) else { continue }
+    let number = lesson.hintNumber(of: cell) ?? 1
+    insertions.append(
+      (
+        cell.fenceLine - 1,
+        ["<details><summary>Hint \(number) for <code>\(id)</code></summary>", ""]
+      ))
+    insertions.append((cell.endLine, ["", "</details>"]))
+  }
   for (position, cell) in lesson.cells.enumerated() {
     let removeCell: Bool
     switch cell.role {
@@ -34,14 +46,30 @@ public func studentVersion(of lesson: Lesson) -> String {
       removals.append(start..<cell.endLine)
     }
   }
-  for range in removals.sorted(by: { $0.lowerBound > $1.lowerBound }) {
-    lines.removeSubrange(range.clamped(to: 0..<lines.count))
+  // From the bottom up, so that each edit leaves the lines above it where they were; at one
+  // line, a removal before an insertion, which would otherwise remove what was inserted.
+  let edits =
+    removals.map { (range: $0, lines: [String]()) }
+    + insertions.map { (range: $0.line..<$0.line, lines: $0.lines) }
+  let ordered = edits.sorted {
+    ($0.range.lowerBound, $0.range.count) > ($1.range.lowerBound, $1.range.count)
+  }
+  for edit in ordered {
+    lines.replaceSubrange(edit.range.clamped(to: 0..<lines.count), with: edit.lines)
   }
   lines = withoutRecordedPlots(lines, lessonPath: lesson.path)
   var text = lines.joined(separator: "\n")
   if !text.hasSuffix("\n") { text += "\n" }
   let studentCells = (try? parseLesson(text, path: lesson.path))?.cells ?? []
   return text + "\n" + LockedCellManifest(cells: studentCells).comment + "\n"
+}
+
+/// Whether a hint block already stands inside `<details>` (a student version exported
+/// again).
+private func isFolded(_ cell: Cell, in lines: [String]) -> Bool {
+  var above = cell.fenceLine - 2
+  while above >= 0 && lines[above].trimmingCharacters(in: .whitespaces).isEmpty { above -= 1 }
+  return above >= 0 && lines[above].hasPrefix("<details")
 }
 
 /// `lines` without the image links that `--write` made to the key's plots
