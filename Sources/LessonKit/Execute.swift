@@ -9,10 +9,11 @@ import Foundation
 ///   - onProgress: called about ten times a second with the running progress bar.
 ///   - onStart: called with the lesson once it compiled, before it runs.
 ///   - onLive: called with what the program does, as it does it.
+///   - isCancelled: once it says yes, the program does not start, or is stopped.
 public func execute(
   lessonAt path: String, limits: RunLimits, sandboxed: Bool = false, useCache: Bool = true,
   onProgress: ((RuntimeEvent) -> Void)? = nil, onStart: ((Lesson) -> Void)? = nil,
-  onLive: ((LiveItem) -> Void)? = nil
+  onLive: ((LiveItem) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
 ) -> LessonOutcome {
   let lesson: Lesson
   let toolchain: Toolchain
@@ -32,7 +33,7 @@ public func execute(
     plan(lesson), of: lesson, toolchain: toolchain, cacheDirectory: toolchain.cacheDirectory,
     limits: limits,
     directory: URL(fileURLWithPath: path).deletingLastPathComponent().path, useCache: useCache,
-    onProgress: onProgress, onStart: onStart, onLive: onLive)
+    onProgress: onProgress, onStart: onStart, onLive: onLive, isCancelled: isCancelled)
   // A hand-out's crash after an unsolved exercise says which exercise to look at.
   if case .ran(let lesson, var result) = outcome,
     case .crashed(let cell, let reason) = result.status,
@@ -51,7 +52,8 @@ public func buildAndRun(
   _ program: Program, of lesson: Lesson, toolchain: Toolchain, cacheDirectory: String,
   limits: RunLimits,
   directory: String, useCache: Bool = true, onProgress: ((RuntimeEvent) -> Void)? = nil,
-  onStart: ((Lesson) -> Void)? = nil, onLive: ((LiveItem) -> Void)? = nil
+  onStart: ((Lesson) -> Void)? = nil, onLive: ((LiveItem) -> Void)? = nil,
+  isCancelled: (() -> Bool)? = nil
 ) -> LessonOutcome {
   let executable: Executable
   do {
@@ -62,13 +64,14 @@ public func buildAndRun(
   } catch {
     return .notRun("\(error)")
   }
+  if isCancelled?() == true { return .notRun("\(lesson.path): the run was cancelled") }
   onStart?(lesson)
   do {
     return .ran(
       lesson,
       try run(
         executable, program: program, limits: limits, directory: directory,
-        onProgress: onProgress, onLive: onLive))
+        onProgress: onProgress, onLive: onLive, isCancelled: isCancelled))
   } catch {
     return .ran(
       lesson,

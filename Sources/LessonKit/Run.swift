@@ -17,13 +17,15 @@ import Foundation
 ///   latest progress event while one is running (for a live bar on a terminal).
 /// - Parameter onLive: called from the polling loop with what the program just did, in
 ///   order (cells starting and ending, text, events), for outputs shown as they happen.
+/// - Parameter isCancelled: asked at every poll; once it says yes, the program is stopped
+///   (`lessons watch`, when the lesson changes under a run).
 /// - Parameter directory: the working directory of the program: the lesson's folder, so
 ///   that a lesson opens `models/base-gpt.safetensors` relative to itself, as a notebook
 ///   does.
 public func run(
   _ executable: Executable, program: Program, limits: RunLimits = RunLimits(),
   directory: String? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil,
-  onLive: ((LiveItem) -> Void)? = nil
+  onLive: ((LiveItem) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
 ) throws -> RunResult {
   let folder = FileManager.default.temporaryDirectory
     .appendingPathComponent("lessons-run-\(UUID().uuidString)").path
@@ -69,7 +71,9 @@ public func run(
       lastPoll = Date()
       if let event = events.progress { onProgress(event) }
     }
-    if let timeout = limits.timeout, Date().timeIntervalSince(start) > timeout {
+    if isCancelled?() == true {
+      stopped = .cancelled
+    } else if let timeout = limits.timeout, Date().timeIntervalSince(start) > timeout {
       stopped = .timeout
     } else if fileSize(stdoutPath) + fileSize(stderrPath) + events.byteCount > limits.totalOutput {
       stopped = .output
@@ -116,6 +120,8 @@ public func run(
   let message = cells.last?.stderr.split(separator: "\n").last { $0.contains("Fatal error") }
   let status: RunStatus
   switch stopped {
+  case .cancelled:
+    status = .crashed(cell: lastCell, reason: "stopped before the end, as asked")
   case .timeout:
     status = .timedOut(cell: lastCell, seconds: limits.timeout ?? seconds)
   case .memory(let memory):
@@ -163,7 +169,7 @@ public func run(
 
 /// Why the watcher stopped a program.
 private enum StopReason {
-  case timeout, output, memory(Int), threads(Int), cpuTime(Int)
+  case cancelled, timeout, output, memory(Int), threads(Int), cpuTime(Int)
 }
 
 /// Whether the cell markers came from the generated program: in order, once each, each

@@ -7,7 +7,9 @@ import LessonKit
 struct Lessons: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
-    subcommands: [Run.self, Export.self, Grade.self, Gradebook.self, List.self, Hint.self])
+    subcommands: [
+      Run.self, Watch.self, Export.self, Grade.self, Gradebook.self, List.self, Hint.self,
+    ])
 
   /// Runs the command, with bad arguments exiting 2 (could not run) as the exit-code
   /// contract says, rather than ArgumentParser's 64.
