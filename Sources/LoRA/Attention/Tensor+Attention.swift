@@ -13,40 +13,24 @@ extension Tensor {
     }
     let (queries, keys) = (shape[rank - 2], shape[rank - 1])
     let offset = keys - queries
-    let rows = count / keys
     let node = gradNode
-    let output = scalars.withUnsafeBufferPointer { x in
-      makeScalars(count: count) { y in
-        // Rows are independent: split across the cores, about 16,000 scores per chunk.
-        parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / keys)) { chunk in
-          for row in chunk {
-            let (input, output) = (x.baseAddress! + row * keys, y.baseAddress! + row * keys)
-            let visible = row % queries + offset + 1
-            let largest = vectorMax(input, count: visible)
-            let total = storeShiftedExp(
-              input, output, count: visible, scale: scale, shift: largest)
-            let inverse = 1 / total
-            for j in 0..<visible { output[j] *= inverse }
-            for j in visible..<keys { output[j] = 0 }
-          }
-        }
-      }
+    let output = mapRows(scalars, width: keys) { row, x, y in
+      let visible = row % queries + offset + 1
+      let largest = vectorMax(x, count: visible)
+      let total = storeShiftedExp(x, y, count: visible, scale: scale, shift: largest)
+      let inverse = 1 / total
+      for j in 0..<visible { y[j] *= inverse }
+      for j in visible..<keys { y[j] = 0 }
     }
     return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [self]) {
       gradient in
-      output.withUnsafeBufferPointer { y in
-        gradient.scalars.withUnsafeBufferPointer { g in
-          node?.accumulate { dx in
-            // dx = scale · y · (g - Σ g·y); masked entries have y = 0 and get nothing.
-            parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / keys)) { chunk in
-              for row in chunk {
-                let base = row * keys
-                let visible = row % queries + offset + 1
-                let dot = vectorDot(g.baseAddress! + base, y.baseAddress! + base, count: visible)
-                for j in base..<(base + visible) { dx[j] += scale * y[j] * (g[j] - dot) }
-              }
-            }
-          }
+      node?.accumulate { dx in
+        // dx = scale · y · (g - Σ g·y); masked entries have y = 0 and get nothing.
+        accumulateRows(into: dx, width: keys, incoming: gradient.scalars, saved: output) {
+          row, dx, g, y in
+          let visible = row % queries + offset + 1
+          let dot = vectorDot(g, y, count: visible)
+          for j in 0..<visible { dx[j] += scale * y[j] * (g[j] - dot) }
         }
       }
     }
