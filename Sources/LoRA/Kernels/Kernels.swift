@@ -48,6 +48,21 @@ protocol UnaryKernel {
   func derivative(x: Float, y: Float) -> Float
   /// Whether `derivative` reads `x`; when it does not, backward keeps only the output.
   var derivativeNeedsInput: Bool { get }
+  /// Whether the kernel has eight-lane forms of itself and its derivative, for a function
+  /// too involved for the compiler to vectorise on its own (GELU's).
+  static var hasVectorForm: Bool { get }
+  /// Eight values at once; each lane must equal the one-value result exactly.
+  func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float>
+  /// Eight derivatives at once, lane for lane equal to `derivative(x:y:)`.
+  func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float>
+}
+
+extension UnaryKernel {
+  static var hasVectorForm: Bool { false }
+  func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { fatalError("no vector form") }
+  func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
+    fatalError("no vector form")
+  }
 }
 
 /// A function of two elements, for broadcasting binary operations.
@@ -62,7 +77,12 @@ func applyUnary<K: UnaryKernel>(
   _ kernel: K, _ input: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>
 ) {
   parallelChunks(input.count, minimumPerChunk: 1 << 14) { range in
-    for i in range { output[i] = kernel(input[i]) }
+    var start = range.lowerBound
+    if K.hasVectorForm {
+      let (x, y) = (input.baseAddress! + start, output.baseAddress! + start)
+      start += forEachGroupOfEight(range.count) { i in store8(kernel(load8(x + i)), y + i) }
+    }
+    for i in start..<range.upperBound { output[i] = kernel(input[i]) }
   }
 }
 
@@ -74,7 +94,22 @@ func accumulateUnaryGradient<K: UnaryKernel>(
   gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
 ) {
   parallelChunks(y.count, minimumPerChunk: 1 << 14) { range in
-    if kernel.derivativeNeedsInput {
+    if K.hasVectorForm {
+      var start = range.lowerBound
+      let (xs, ys, gs, dx) = (
+        x.baseAddress! + start, y.baseAddress! + start, gradient.baseAddress! + start,
+        inputGradient.baseAddress! + start
+      )
+      start += forEachGroupOfEight(range.count) { i in
+        let derivative = kernel.derivative(
+          x: kernel.derivativeNeedsInput ? load8(xs + i) : SIMD8(), y: load8(ys + i))
+        store8(load8(dx + i) + load8(gs + i) * derivative, dx + i)
+      }
+      for i in start..<range.upperBound {
+        inputGradient[i] +=
+          gradient[i] * kernel.derivative(x: kernel.derivativeNeedsInput ? x[i] : 0, y: y[i])
+      }
+    } else if kernel.derivativeNeedsInput {
       for i in range { inputGradient[i] += gradient[i] * kernel.derivative(x: x[i], y: y[i]) }
     } else {
       for i in range { inputGradient[i] += gradient[i] * kernel.derivative(x: 0, y: y[i]) }

@@ -39,11 +39,14 @@ struct SigmoidKernel: UnaryKernel {
 /// The exact GELU, x·Φ(x), which is PyTorch's default (`approximate='none'`).
 struct GELUKernel: UnaryKernel {
   let derivativeNeedsInput = true
-  func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + erf(x * 0.707_106_78)) }
+  static var hasVectorForm: Bool { true }
+  func callAsFunction(_ x: Float) -> Float { x * normalCDF(x) }
   func derivative(x: Float, y: Float) -> Float {
-    let cdf = 0.5 * (1 + erf(x * 0.707_106_78))
-    let pdf = 0.398_942_28 * fastExp(-0.5 * x * x)
-    return cdf + x * pdf
+    normalCDF(x) + x * 0.398_942_28 * fastExp(-0.5 * x * x)
+  }
+  func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { x * normalCDF(x) }
+  func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
+    normalCDF(x) + x * 0.398_942_28 * fastExp(-0.5 * x * x)
   }
 }
 
