@@ -53,46 +53,16 @@ func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     with: .infinity, where: x .> 88.722_83)
 }
 
-/// Φ(x), the standard normal distribution's CDF, ½ erfc(−x/√2), inlined for GELU: libm's
-/// `erff` costs a call per element and kept GELU near 1.7 GB/s.
+/// Φ(x), the standard normal distribution's CDF, ½ erfc(−x/√2), on eight lanes, inlined for
+/// GELU: libm's `erff` costs a call per element and kept GELU near 1.7 GB/s.
 ///
 /// erfc comes from the Chebyshev fit of Numerical Recipes (`erfcc`), whose fractional
 /// error is below 1.2e-7 everywhere, with `fastExp`: Φ is within a few float32 ulp of the
 /// exact value on both tails (Φ = 1 − ½ erfc for positive x, ½ erfc for negative), where
 /// 1 + erf(x/√2) would lose the left tail to cancellation.
 @inline(__always)
-func normalCDF(_ x: Float) -> Float {
-  // Beyond ±14, Φ is 0 or 1 in float32; the clamp keeps ±∞ from making ∞ − ∞.
-  let x = x < -14 ? -14 : (x > 14 ? 14 : x)
-  let z = abs(x) * 0.707_106_78
-  let t = 1 / (1 + 0.5 * z)
-  var p: Float = 0.170_872_77
-  p = p * t - 0.822_152_23
-  p = p * t + 1.488_515_87
-  p = p * t - 1.135_203_98
-  p = p * t + 0.278_868_07
-  p = p * t - 0.186_288_06
-  p = p * t + 0.096_784_18
-  p = p * t + 0.374_091_96
-  p = p * t + 1.000_023_68
-  p = p * t - 1.265_512_23
-  // e^(−x²/2) as e^(−fl(x²)/2) · e^(−residual/2): far out on a tail, x²/2 rounded to a
-  // float would carry its rounding error (a few millionths, relative) into the result.
-  // The residual x·x − fl(x·x), exactly, by Dekker's splitting of x into two 12-bit halves
-  // (an FMA would do it in one step, but baseline x86-64 has none: `fmaf` is a call).
-  let square = x * x
-  let scaled = 4097 * x
-  let high = scaled - (scaled - x)
-  let low = x - high
-  let residual = ((high * high - square) + 2 * high * low) + low * low
-  let halfErfc = 0.5 * t * fastExp(-0.5 * square) * fastExp(p - 0.5 * residual)
-  return x < 0 ? halfErfc : 1 - halfErfc
-}
-
-/// `normalCDF` on eight lanes: the same operations in the same order, so each lane equals
-/// the one-value result exactly.
-@inline(__always)
 func normalCDF(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  // Beyond ±14, Φ is 0 or 1 in float32; the clamp keeps ±∞ from making ∞ − ∞.
   let low = x.replacing(with: -14, where: x .< -14)
   let x = low.replacing(with: 14, where: low .> 14)
   let z = x.replacing(with: -x, where: x .< 0) * 0.707_106_78
@@ -107,6 +77,10 @@ func normalCDF(_ x: SIMD8<Float>) -> SIMD8<Float> {
   p = p * t + 0.374_091_96
   p = p * t + 1.000_023_68
   p = p * t - 1.265_512_23
+  // e^(−x²/2) as e^(−fl(x²)/2) · e^(−residual/2): far out on a tail, x²/2 rounded to a
+  // float would carry its rounding error (a few millionths, relative) into the result. The
+  // residual x·x − fl(x·x) comes exactly from Dekker's splitting of x into two 12-bit
+  // halves (an FMA would do it in one step, but baseline x86-64 has none).
   let square = x * x
   let scaled = 4097 * x
   let high = scaled - (scaled - x)
@@ -114,6 +88,13 @@ func normalCDF(_ x: SIMD8<Float>) -> SIMD8<Float> {
   let residual = ((high * high - square) + 2 * high * lowPart) + lowPart * lowPart
   let halfErfc = 0.5 * t * fastExp(-0.5 * square) * fastExp(p - 0.5 * residual)
   return (1 - halfErfc).replacing(with: halfErfc, where: x .< 0)
+}
+
+/// Φ(x) for one value: the eight-lane form's first lane, so that the two never differ
+/// (only the few elements after the last group of eight take this path).
+@inline(__always)
+func normalCDF(_ x: Float) -> Float {
+  normalCDF(SIMD8(repeating: x))[0]
 }
 
 /// Calls `body` with the start of each whole group of eight among `count` elements, and
