@@ -19,6 +19,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     // A real Swift parser, to screen what a student's exercise cell declares before grading.
     .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.0"),
+    // The live page of `lessons serve`.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     .systemLibrary(
@@ -48,6 +51,8 @@ let package = Package(
       dependencies: [
         "LessonKit", "LessonGrading",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .executableTarget(

@@ -7,6 +7,12 @@ public struct HTMLPage: Sendable {
   /// Warnings for standard error: a missing math renderer (said once), TeX errors with
   /// their lines, images that could not be inlined.
   public var notes: [String]
+
+  /// A page from its parts.
+  public init(html: String, notes: [String]) {
+    self.html = html
+    self.notes = notes
+  }
 }
 
 /// The lesson and its run as one self-contained page: prose through cmark, formulas by
@@ -14,9 +20,9 @@ public struct HTMLPage: Sendable {
 /// check badges, progress bars in their final state). Hidden cells, hidden checks and
 /// solutions are left out, and so is what an exercise printed when its solution ran.
 ///
-/// `outcome` is the lesson's run or its compile errors; a lesson that could not be read at
-/// all has no page.
-public func renderHTML(_ lesson: Lesson, _ outcome: LessonOutcome, typesetter: Typesetter?)
+/// `outcome` is the lesson's run or its compile errors; `nil` while it is running, for the
+/// live page of `lessons serve`, which fills the outputs in as they come.
+public func renderHTML(_ lesson: Lesson, _ outcome: LessonOutcome?, typesetter: Typesetter?)
   -> HTMLPage
 {
   var page = PageBuilder(lesson: lesson, outcome: outcome)
@@ -43,7 +49,8 @@ private struct CellView {
 
 private struct PageBuilder {
   let lesson: Lesson
-  let outcome: LessonOutcome
+  /// How the lesson went; `nil` while it runs.
+  let outcome: LessonOutcome?
   /// The run, when the lesson compiled.
   let result: RunResult?
   /// Each started cell's output, by lesson cell.
@@ -52,7 +59,7 @@ private struct PageBuilder {
   let compileErrors: [(cell: Int?, text: String)]
   var notes: [String] = []
 
-  init(lesson: Lesson, outcome: LessonOutcome) {
+  init(lesson: Lesson, outcome: LessonOutcome?) {
     self.lesson = lesson
     self.outcome = outcome
     if case .ran(_, let result) = outcome { self.result = result } else { self.result = nil }
@@ -171,7 +178,7 @@ private struct PageBuilder {
   /// Why the lesson stopped in `cell`, when it did.
   private func failure(at cell: Cell) -> String? {
     switch outcome {
-    case .notRun:
+    case .notRun, nil:
       return nil
     case .didNotCompile:
       let messages = compileErrors.filter { $0.cell == cell.index }.map(\.text)
@@ -243,6 +250,8 @@ private struct PageBuilder {
     var parts = ["<span class=\"file\">\(xmlEscaped(lastComponent(lesson.path)))</span>"]
     var banner: String?
     switch outcome {
+    case nil:
+      parts.append("<span class=\"running\">running…</span>")
     case .notRun(let message):
       parts.append("<span class=\"bad\">could not run</span>")
       banner = "The lesson could not run: <pre>\(xmlEscaped(message))</pre>"

@@ -8,7 +8,8 @@ struct Lessons: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
     subcommands: [
-      Run.self, Watch.self, Export.self, Grade.self, Gradebook.self, List.self, Hint.self,
+      Run.self, Watch.self, Serve.self, Export.self, Grade.self, Gradebook.self, List.self,
+      Hint.self,
     ])
 
   /// Runs the command, with bad arguments exiting 2 (could not run) as the exit-code

@@ -22,94 +22,137 @@ struct Watch: ParsableCommand {
     let path = resolveLesson(lesson)
     RunningProgram.forwardInterrupts()
     let terminal = isatty(1) == 1
-    while true {
-      if terminal { FileHandle.standardOutput.write(Data("\u{1B}[2J\u{1B}[H".utf8)) }
-      let watcher = FileWatcher(paths: watchedPaths(path))
-      let run = BackgroundRun(
-        path: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes))
-      // Until the run ends, a change stops it and starts the new version.
-      var superseded = false
-      while !run.isDone {
-        if watcher.hasChanged() {
-          superseded = true
-          run.cancel()
-        }
-        usleep(100_000)
-      }
-      run.wait()
-      if superseded { continue }
-      let files = watcher.paths.count - 1
-      run.console.print(
-        "\nWatching \(path)"
-          + (files > 0 ? " and \(files) data folder\(files == 1 ? "" : "s")" : "")
-          + " for changes. Ctrl-C to stop.\n")
-      watcher.waitForChange()
-    }
-  }
-
-  /// The lesson and the data files and folders its code names, as they are now.
-  private func watchedPaths(_ path: String) -> [String] {
-    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    let names = (try? readLesson(at: path)).map(dataPaths(of:)) ?? []
-    return [path] + names.map { folder + "/" + $0 }
+    let console = Console(showsBar: isatty(2) == 1)
+    let limits = RunLimits(timeout: timeout, memory: memory.memory.bytes)
+    runOnEveryChange(
+      path,
+      beforeRun: {
+        if terminal { FileHandle.standardOutput.write(Data("\u{1B}[2J\u{1B}[H".utf8)) }
+      },
+      whenIdle: { paths in
+        let files = paths.count - 1
+        console.print(
+          "\nWatching \(path)"
+            + (files > 0 ? " and \(files) data folder\(files == 1 ? "" : "s")" : "")
+            + " for changes. Ctrl-C to stop.\n")
+      },
+      makeRun: {
+        var printer: LiveTerminalPrinter?
+        return BackgroundRun(
+          path: path, limits: limits,
+          hooks: .init(
+            started: { lesson in
+              printer = LiveTerminalPrinter(
+                lesson: lesson,
+                renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),
+                write: { console.print($0) })
+            },
+            live: { printer?.show($0) }, progress: { console.showBar($0) },
+            finished: { outcome in
+              console.clearBar()
+              guard case .ran(let lesson, let result) = outcome else {
+                console.print((outcome.failure ?? "the lesson did not run") + "\n")
+                return
+              }
+              printer?.finish(result)
+              console.print(exerciseReport(lesson, result))
+            }))
+      })
   }
 }
 
-/// One run of the lesson on a thread of its own, printed live while it is not cancelled.
-private final class BackgroundRun: @unchecked Sendable {
-  let console = Console(showsBar: isatty(2) == 1)
+/// One run of the lesson on a thread of its own, handing what it does to `hooks` until it
+/// is cancelled: `watch` prints it, `serve` sends it to the page.
+final class BackgroundRun: @unchecked Sendable {
+  /// What a run tells its owner, from the run's thread.
+  struct Hooks {
+    /// The lesson compiled and its program starts.
+    var started: (Lesson) -> Void = { _ in }
+    /// The program did something.
+    var live: (LiveItem) -> Void = { _ in }
+    /// A progress bar's state, ten times a second while one runs.
+    var progress: (RuntimeEvent) -> Void = { _ in }
+    /// The run is over (not called once cancelled).
+    var finished: (LessonOutcome) -> Void = { _ in }
+  }
+
+  private let hooks: Hooks
   private let lock = NSLock()
   private var cancelled = false
   private var done = false
-  private let finished = DispatchSemaphore(value: 0)
+  private let ended = DispatchSemaphore(value: 0)
 
-  init(path: String, limits: RunLimits) {
+  init(path: String, limits: RunLimits, hooks: Hooks) {
+    self.hooks = hooks
     Thread.detachNewThread { [self] in
-      var printer: LiveTerminalPrinter?
       let outcome = execute(
         lessonAt: path, limits: limits,
-        onProgress: { [self] event in if !isCancelled { console.showBar(event) } },
-        onStart: { [self] lesson in
-          printer = LiveTerminalPrinter(
-            lesson: lesson, renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),
-            write: { [self] text in if !isCancelled { console.print(text) } })
-        },
-        onLive: { printer?.show($0) }, isCancelled: { [self] in isCancelled })
-      console.clearBar()
-      if !isCancelled { report(outcome, printer: printer) }
+        onProgress: { [self] event in if !isCancelled { self.hooks.progress(event) } },
+        onStart: { [self] lesson in if !isCancelled { self.hooks.started(lesson) } },
+        onLive: { [self] item in if !isCancelled { self.hooks.live(item) } },
+        isCancelled: { [self] in isCancelled })
+      if !isCancelled { self.hooks.finished(outcome) }
       lock.withLock { done = true }
-      finished.signal()
+      ended.signal()
     }
   }
 
   var isDone: Bool { lock.withLock { done } }
   private var isCancelled: Bool { lock.withLock { cancelled } }
 
-  /// Stops the run: its program is stopped at the runner's next look, and nothing more
-  /// of it is printed.
+  /// Stops the run: its program is stopped at the runner's next look, and nothing more of
+  /// it reaches the hooks.
   func cancel() { lock.withLock { cancelled = true } }
 
-  func wait() { finished.wait() }
+  /// Waits for the run's thread to end.
+  func wait() { ended.wait() }
+}
 
-  /// The end of the report, then where the exercises stand.
-  private func report(_ outcome: LessonOutcome, printer: LiveTerminalPrinter?) {
-    guard case .ran(let lesson, let result) = outcome else {
-      console.print((outcome.failure ?? "the lesson did not run") + "\n")
-      return
+/// Runs the lesson at `path` on every change of it or of the data it reads, for ever:
+/// `makeRun` starts a run; a change while it runs cancels it and starts the next.
+func runOnEveryChange(
+  _ path: String, beforeRun: () -> Void = {}, whenIdle: ([String]) -> Void = { _ in },
+  makeRun: () -> BackgroundRun
+) -> Never {
+  while true {
+    beforeRun()
+    let watcher = FileWatcher(paths: watchedPaths(path))
+    let run = makeRun()
+    var superseded = false
+    while !run.isDone {
+      if watcher.hasChanged() {
+        superseded = true
+        run.cancel()
+      }
+      usleep(100_000)
     }
-    printer?.finish(result)
-    let exercises = ExerciseStatus.of(lesson, result)
-    guard !exercises.isEmpty else { return }
-    var text = "\nExercises: "
-    text += exercises.map { ($0.state == .passed ? "✓ " : "✗ ") + $0.id }.joined(separator: "  ")
-    if let next = exercises.first(where: { $0.state != .passed }) {
-      let hints = lesson.hints(for: next.id).count
-      text +=
-        "\nNext: exercise '\(next.id)' at \(lesson.path):\(next.line)"
-        + (hints > 0 ? " (stuck? lessons hint \(lesson.path) \(next.id))" : "")
-    } else {
-      text += "\nEvery exercise passes."
-    }
-    console.print(text + "\n")
+    run.wait()
+    if superseded { continue }
+    whenIdle(watcher.paths)
+    watcher.waitForChange()
   }
+}
+
+/// The lesson and the data files and folders its code names, as they are now.
+func watchedPaths(_ path: String) -> [String] {
+  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+  let names = (try? readLesson(at: path)).map(dataPaths(of:)) ?? []
+  return [path] + names.map { folder + "/" + $0 }
+}
+
+/// `Exercises: ✓ a  ✗ b` and the next one to do, as `rustlings watch` ends a run.
+func exerciseReport(_ lesson: Lesson, _ result: RunResult) -> String {
+  let exercises = ExerciseStatus.of(lesson, result)
+  guard !exercises.isEmpty else { return "" }
+  var text = "\nExercises: "
+  text += exercises.map { ($0.state == .passed ? "✓ " : "✗ ") + $0.id }.joined(separator: "  ")
+  if let next = exercises.first(where: { $0.state != .passed }) {
+    let hints = lesson.hints(for: next.id).count
+    text +=
+      "\nNext: exercise '\(next.id)' at \(lesson.path):\(next.line)"
+      + (hints > 0 ? " (stuck? lessons hint \(lesson.path) \(next.id))" : "")
+  } else {
+    text += "\nEvery exercise passes."
+  }
+  return text + "\n"
 }
