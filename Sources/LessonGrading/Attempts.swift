@@ -134,13 +134,6 @@ private func markerSeed(for cells: [ProgramCell], cacheDirectory: String) -> UIn
   return UInt64(stableHash(secret + "\u{2}" + text), radix: 16) ?? 1
 }
 
-/// Whether the program cell at lesson position `position` ran to its end.
-func completed(_ position: Int, in result: RunResult) -> Bool {
-  guard let index = result.cells.firstIndex(where: { $0.cell == position }) else { return false }
-  if case .finished = result.status { return true }
-  return index < result.cells.count - 1
-}
-
 /// The exercise to blame for a failure in lesson cell `cell`: the exercise itself, the
 /// exercise a check cell grades, or else the last exercise before it still graded as
 /// written.

@@ -121,7 +121,7 @@ private func gradedChecks(
   notes: inout [String]
 ) -> [GradedCheck]? {
   guard let result, let output = result.cells.first(where: { $0.cell == cell.index }),
-    completed(cell.index, in: result)
+    result.completed(cell.index)
   else { return nil }
   var hidden = false
   if case .check(_, hidden: true) = cell.role { hidden = true }

@@ -22,11 +22,6 @@ public struct ExerciseStatus: Sendable, Equatable {
   public static func of(_ lesson: Lesson, _ result: RunResult) -> [ExerciseStatus] {
     let outputs = Dictionary(
       result.cells.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
-    let finished = { (cell: Int) -> Bool in
-      guard let index = result.cells.firstIndex(where: { $0.cell == cell }) else { return false }
-      if case .finished = result.status { return true }
-      return index < result.cells.count - 1
-    }
     return lesson.cells.compactMap { cell in
       guard case .exercise(let id, _) = cell.role else { return nil }
       let checkCells = lesson.cells.filter {
@@ -36,7 +31,7 @@ public struct ExerciseStatus: Sendable, Equatable {
       if checks.contains(where: { !$0.passed }) {
         return ExerciseStatus(id: id, line: cell.fenceLine, state: .failed)
       }
-      let allRan = !checkCells.isEmpty && checkCells.allSatisfy { finished($0.index) }
+      let allRan = !checkCells.isEmpty && checkCells.allSatisfy { result.completed($0.index) }
       return ExerciseStatus(id: id, line: cell.fenceLine, state: allRan ? .passed : .notChecked)
     }
   }

@@ -49,6 +49,11 @@ public struct LivePage {
     encode(["kind": "page", "html": exerciseBar(exercises) + mainContent(of: page.html)])
   }
 
+  /// A page that only says why the lesson could not run (it could not be read).
+  public static func errorPage(_ message: String) -> HTMLPage {
+    HTMLPage(html: "<main>\n<pre class=\"error\">\(xmlEscaped(message))</pre></main>", notes: [])
+  }
+
   /// `page` as served: its content with the exercise line, and the script that follows runs.
   public static func servedHTML(_ page: HTMLPage, exercises: [ExerciseStatus] = []) -> String {
     let content = mainContent(of: page.html)

@@ -150,7 +150,7 @@ func withoutTerminalCodes(_ text: String) -> String {
 }
 
 /// `1 cell`, `2 cells`.
-func counted(_ count: Int, _ noun: String) -> String {
+public func counted(_ count: Int, _ noun: String) -> String {
   "\(count) \(noun)\(count == 1 ? "" : "s")"
 }
 

@@ -22,6 +22,14 @@ public struct RunResult: Sendable {
 
   /// Every check of the run.
   public var checks: [Check] { cells.flatMap(\.checks) }
+
+  /// Whether the lesson cell at `position` ran to its end: it started, and the run either
+  /// finished or went on to a later cell.
+  public func completed(_ position: Int) -> Bool {
+    guard let index = cells.firstIndex(where: { $0.cell == position }) else { return false }
+    if case .finished = status { return true }
+    return index < cells.count - 1
+  }
 }
 
 /// How a run ended.

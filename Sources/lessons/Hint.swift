@@ -95,8 +95,3 @@ struct Hint: ParsableCommand {
     }
   }
 }
-
-/// `1 hint`, `2 hints`.
-private func counted(_ count: Int, _ noun: String) -> String {
-  "\(count) \(noun)\(count == 1 ? "" : "s")"
-}

@@ -49,9 +49,7 @@ struct Serve: ParsableCommand {
             finished: { outcome in
               guard let lesson = outcome.lesson else {
                 session.finishRun(
-                  HTMLPage(
-                    html: "<main>\n<pre class=\"error\">\(outcome.failure ?? "")</pre></main>",
-                    notes: []), exercises: [])
+                  LivePage.errorPage(outcome.failure ?? "the lesson did not run"), exercises: [])
                 return
               }
               var exercises: [ExerciseStatus] = []
