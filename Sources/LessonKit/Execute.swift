@@ -10,9 +10,12 @@ import Foundation
 ///   - onStart: called with the lesson once it compiled, before it runs.
 ///   - onLive: called with what the program does, as it does it.
 ///   - isCancelled: once it says yes, the program does not start, or is stopped.
+///   - cellCache: where the lesson's `cached` blocks keep what they did; used only with
+///     `useCache` and outside the sandbox.
 public func execute(
   lessonAt path: String, limits: RunLimits, sandboxed: Bool = false, useCache: Bool = true,
-  onProgress: ((RuntimeEvent) -> Void)? = nil, onStart: ((Lesson) -> Void)? = nil,
+  cellCache: CellCache? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil,
+  onStart: ((Lesson) -> Void)? = nil,
   onLive: ((LiveItem) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
 ) -> LessonOutcome {
   let lesson: Lesson
@@ -33,6 +36,8 @@ public func execute(
     plan(lesson), of: lesson, toolchain: toolchain, cacheDirectory: toolchain.cacheDirectory,
     limits: limits,
     directory: URL(fileURLWithPath: path).deletingLastPathComponent().path, useCache: useCache,
+    environment: useCache && !sandboxed
+      ? cellCache?.environment(for: lesson, toolchain: toolchain) ?? [:] : [:],
     onProgress: onProgress, onStart: onStart, onLive: onLive, isCancelled: isCancelled)
   // A hand-out's crash after an unsolved exercise says which exercise to look at.
   if case .ran(let lesson, var result) = outcome,
@@ -48,10 +53,12 @@ public func execute(
 /// Compiles `program` (made from `lesson`, or from a key and a submission), or finds it in
 /// the build cache in `cacheDirectory`, and runs it in `directory`: the half of the
 /// pipeline that `execute`, the grader's attempts and the key's own run share.
+/// `environment` is added to the program's (outside a sandbox).
 public func buildAndRun(
   _ program: Program, of lesson: Lesson, toolchain: Toolchain, cacheDirectory: String,
   limits: RunLimits,
-  directory: String, useCache: Bool = true, onProgress: ((RuntimeEvent) -> Void)? = nil,
+  directory: String, useCache: Bool = true, environment: [String: String] = [:],
+  onProgress: ((RuntimeEvent) -> Void)? = nil,
   onStart: ((Lesson) -> Void)? = nil, onLive: ((LiveItem) -> Void)? = nil,
   isCancelled: (() -> Bool)? = nil
 ) -> LessonOutcome {
@@ -71,7 +78,7 @@ public func buildAndRun(
       lesson,
       try run(
         executable, program: program, limits: limits, directory: directory,
-        onProgress: onProgress, onLive: onLive, isCancelled: isCancelled))
+        environment: environment, onProgress: onProgress, onLive: onLive, isCancelled: isCancelled))
   } catch {
     return .ran(
       lesson,

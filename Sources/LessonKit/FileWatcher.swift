@@ -22,7 +22,7 @@ public final class FileWatcher {
   /// Watches `paths`, as they are now.
   public init(paths: [String]) {
     self.paths = paths
-    fingerprint = Self.fingerprint(of: paths)
+    fingerprint = fileFingerprints(of: paths)
     #if os(Linux)
       notifications = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
       if notifications >= 0 {
@@ -44,7 +44,7 @@ public final class FileWatcher {
   /// Whether something changed since the watcher was made or last said so.
   public func hasChanged() -> Bool {
     drainNotifications()
-    let now = Self.fingerprint(of: paths)
+    let now = fileFingerprints(of: paths)
     guard now != fingerprint else { return false }
     fingerprint = now
     return true
@@ -94,27 +94,27 @@ public final class FileWatcher {
     }
     return folders
   }
+}
 
-  /// Size, modification time and inode of every watched file, by path.
-  private static func fingerprint(of paths: [String]) -> [String: String] {
-    var result: [String: String] = [:]
-    for path in paths {
-      let files =
-        [path] + (FileManager.default.subpaths(atPath: path) ?? []).map { path + "/" + $0 }
-      for file in files {
-        var info = stat()
-        guard stat(file, &info) == 0 else {
-          result[file] = "missing"
-          continue
-        }
-        #if os(Linux)
-          let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-        #else
-          let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
-        #endif
-        result[file] = "\(info.st_size):\(modified):\(info.st_ino)"
+/// Size, modification time and inode of every file at or under `paths`, by path.
+func fileFingerprints(of paths: [String]) -> [String: String] {
+  var result: [String: String] = [:]
+  for path in paths {
+    let files =
+      [path] + (FileManager.default.subpaths(atPath: path) ?? []).map { path + "/" + $0 }
+    for file in files {
+      var info = stat()
+      guard stat(file, &info) == 0 else {
+        result[file] = "missing"
+        continue
       }
+      #if os(Linux)
+        let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+      #else
+        let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
+      #endif
+      result[file] = "\(info.st_size):\(modified):\(info.st_ino)"
     }
-    return result
   }
+  return result
 }

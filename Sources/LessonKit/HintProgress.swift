@@ -42,15 +42,6 @@ public struct HintProgress: Sendable {
   }
 
   private static func defaultFile() -> URL {
-    let environment = ProcessInfo.processInfo.environment
-    let home = URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory())
-    #if os(macOS)
-      let cache = home.appendingPathComponent("Library/Caches")
-    #else
-      let cache =
-        environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-        ?? home.appendingPathComponent(".cache")
-    #endif
-    return cache.appendingPathComponent("lessons/hints.json")
+    userCacheFolder().appendingPathComponent("lessons/hints.json")
   }
 }

@@ -71,10 +71,15 @@ public func plan(_ cells: [ProgramCell], markerSeed: UInt64 = 0) -> Program {
     setvbuf(stdout, nil, _IOLBF, 0)
 
     """
+  // What a cached block's key knows of the code that led to it: this cell's and every
+  // earlier cell's, not the prose between them nor where they stand.
+  var code = ""
   for (number, cell) in cells.enumerated() {
+    code += cell.source + "\n\u{0}"
+    let context = stableHash(code)
     source += """
 
-      _lessonCellStarted(\(number), token: 0x\(tokens[number]))
+      _lessonCellStarted(\(number), token: 0x\(tokens[number]), context: 0x\(context), line: \(cell.line))
       #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(cell.line))
       \(cell.source)
       #sourceLocation()

@@ -22,9 +22,12 @@ import Foundation
 /// - Parameter directory: the working directory of the program: the lesson's folder, so
 ///   that a lesson opens `models/base-gpt.safetensors` relative to itself, as a notebook
 ///   does.
+/// - Parameter environment: variables added to the program's environment (outside a
+///   sandbox): the cell cache's.
 public func run(
   _ executable: Executable, program: Program, limits: RunLimits = RunLimits(),
-  directory: String? = nil, onProgress: ((RuntimeEvent) -> Void)? = nil,
+  directory: String? = nil, environment: [String: String] = [:],
+  onProgress: ((RuntimeEvent) -> Void)? = nil,
   onLive: ((LiveItem) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
 ) throws -> RunResult {
   let folder = FileManager.default.temporaryDirectory
@@ -38,7 +41,7 @@ public func run(
   let start = Date()
   let started = try startProgram(
     executable.path, stdout: stdoutPath, stderr: stderrPath, key: key, directory: directory,
-    limits: limits, runFolder: folder)
+    environment: environment, limits: limits, runFolder: folder)
   let process = started.process
   let slot = RunningProgram.register(
     process, files: [stdoutPath, stderrPath, folder + "/seccomp.bpf"], folder: folder)

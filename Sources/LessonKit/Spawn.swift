@@ -22,7 +22,7 @@ struct StartedProgram {
 /// the kernel's CPU-time and file-size limits hold for everything in it.
 func startProgram(
   _ executable: String, stdout: String, stderr: String, key: String, directory: String?,
-  limits: RunLimits, runFolder: String
+  environment extra: [String: String] = [:], limits: RunLimits, runFolder: String
 ) throws -> StartedProgram {
   let (eventsRead, eventsWrite) = try makePipe()
   let (keyRead, keyWrite) = try makePipe()
@@ -51,7 +51,10 @@ func startProgram(
       [try prlimitPath()] + rlimits + ["--", sandbox.bwrap]
       + sandbox.arguments(executable: executable, seccompDescriptor: seccompPath == nil ? nil : 5)
   } else {
-    environment = ProcessInfo.processInfo.environment
+    // Only the runner hands a program a cell cache: never one inherited from the shell.
+    environment = ProcessInfo.processInfo.environment.filter {
+      !$0.key.hasPrefix("LESSONS_CELL_CACHE")
+    }.merging(extra) { _, new in new }
     if let directory { environment["LESSONS_DIRECTORY"] = directory }
     if let threads = limits.blasThreads {
       environment["OPENBLAS_NUM_THREADS"] = "\(threads)"

@@ -51,6 +51,7 @@ enum Channel {
   /// Opens the channel (and scrubs the environment) before any cell code runs.
   static func connect() {
     _ = connection
+    _ = CellCacheStore.current
   }
 
   /// Sends `message`, unbuffered, so it survives a crash right after.
@@ -79,6 +80,7 @@ enum Channel {
 
   /// Sends what the running cell showed.
   static func send(_ event: RuntimeEvent) {
+    Recorder.current?.record(event)
     send(.event(cell: CurrentCell.index, event))
   }
 }

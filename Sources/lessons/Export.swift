@@ -26,7 +26,7 @@ struct Export: ParsableCommand {
   var output: String?
   @Option(parsing: .unconditional, help: "With --html: stop the lesson after this many seconds.")
   var timeout: Double?
-  @Flag(help: "With --html: compile even if an identical lesson program is cached.")
+  @Flag(help: "With --html: ignore every cache; compile afresh and recompute cached blocks.")
   var noCache = false
   @OptionGroup var memory: MemoryOption
 
@@ -52,7 +52,8 @@ struct Export: ParsableCommand {
     let console = Console(showsBar: isatty(2) == 1)
     let outcome = execute(
       lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      useCache: !noCache, onProgress: console.showsBar ? { console.showBar($0) } : nil)
+      useCache: !noCache, cellCache: .user,
+      onProgress: console.showsBar ? { console.showBar($0) } : nil)
     console.clearBar()
     guard let parsed = outcome.lesson else {
       printError(outcome.failure ?? "\(path): error: the lesson did not run")

@@ -23,7 +23,8 @@ struct Run: ParsableCommand {
       table, plot, progress, cellFinished, and a last runFinished.
       """)
   var events = false
-  @Flag(help: "Compile even if an identical lesson program is cached.") var noCache = false
+  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
+  var noCache = false
   @OptionGroup var memory: MemoryOption
   @Flag(
     help: """
@@ -55,7 +56,7 @@ struct Run: ParsableCommand {
     let outcome = execute(
       lessonAt: path,
       limits: sandboxLimits.apply(to: RunLimits(timeout: timeout, memory: memory.memory.bytes)),
-      sandboxed: sandbox, useCache: !noCache,
+      sandboxed: sandbox, useCache: !noCache, cellCache: .user,
       onProgress: console.showsBar ? { console.showBar($0) } : nil,
       onStart: { lesson in
         if liveTerminal {

@@ -22,11 +22,11 @@ final class BackgroundRun: @unchecked Sendable {
   private var done = false
   private let ended = DispatchSemaphore(value: 0)
 
-  init(path: String, limits: RunLimits, hooks: Hooks) {
+  init(path: String, limits: RunLimits, cellCache: CellCache?, hooks: Hooks) {
     self.hooks = hooks
     Thread.detachNewThread { [self] in
       let outcome = execute(
-        lessonAt: path, limits: limits,
+        lessonAt: path, limits: limits, useCache: cellCache != nil, cellCache: cellCache,
         onProgress: { [self] event in if !isCancelled { self.hooks.progress(event) } },
         onStart: { [self] lesson in if !isCancelled { self.hooks.started(lesson) } },
         onLive: { [self] item in if !isCancelled { self.hooks.live(item) } },

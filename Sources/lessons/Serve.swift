@@ -22,6 +22,8 @@ struct Serve: ParsableCommand {
   @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
   var timeout: Double?
   @OptionGroup var memory: MemoryOption
+  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
+  var noCache = false
 
   func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
@@ -37,7 +39,7 @@ struct Serve: ParsableCommand {
       runOnEveryChange(path) {
         var page: LivePage?
         return BackgroundRun(
-          path: path, limits: limits,
+          path: path, limits: limits, cellCache: noCache ? nil : .user,
           hooks: .init(
             started: { lesson in
               page = LivePage(lesson: lesson)

@@ -17,6 +17,8 @@ struct Watch: ParsableCommand {
   @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
   var timeout: Double?
   @OptionGroup var memory: MemoryOption
+  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
+  var noCache = false
 
   func run() throws {
     let path = resolveLesson(lesson)
@@ -39,7 +41,7 @@ struct Watch: ParsableCommand {
       makeRun: {
         var printer: LiveTerminalPrinter?
         return BackgroundRun(
-          path: path, limits: limits,
+          path: path, limits: limits, cellCache: noCache ? nil : .user,
           hooks: .init(
             started: { lesson in
               printer = LiveTerminalPrinter(

@@ -61,7 +61,7 @@ public final class LoRALinear: Linear {
   /// Whether the adapters are switched off, so that the layer computes its base output.
   public private(set) var adaptersDisabled = false
   /// The base weight's exact values while an adapter is merged into it.
-  private var unmergedWeight: [Float]?
+  private(set) var unmergedWeight: [Float]?
   /// The adapter merged into the weight, if any.
   public private(set) var mergedAdapterName: String?
 
@@ -153,6 +153,31 @@ public final class LoRALinear: Linear {
     if mergedAdapterName == name { unmerge() }
     adapters.removeAll { $0.name == name }
     if activeAdapterName == name { activeAdapterName = nil }
+  }
+
+  /// Gives the layer exactly `specs` as its adapters, in order, with the given active,
+  /// disabled and merged state: what restoring a saved state does. An adapter that the layer
+  /// already has with the same hyperparameters keeps its tensors (their values are restored
+  /// afterwards); any other is created afresh.
+  func restoreAdapters(
+    _ specs: [(name: String, rank: Int, alpha: Float, dropout: Float, useRSLoRA: Bool)],
+    active: String?, disabled: Bool, merged: String?, unmergedWeight: [Float]?
+  ) {
+    adapters = specs.map { spec in
+      if let existing = adapters.first(where: {
+        $0.name == spec.name && $0.rank == spec.rank && $0.alpha == spec.alpha
+          && $0.dropout == spec.dropout && $0.useRSLoRA == spec.useRSLoRA
+      }) {
+        return existing
+      }
+      return LoRAAdapter(
+        name: spec.name, inFeatures: inFeatures, outFeatures: outFeatures, rank: spec.rank,
+        alpha: spec.alpha, dropout: spec.dropout, useRSLoRA: spec.useRSLoRA)
+    }
+    activeAdapterName = active
+    adaptersDisabled = disabled
+    mergedAdapterName = merged
+    self.unmergedWeight = merged == nil ? nil : unmergedWeight
   }
 
   /// Switches the adapters off (`true`) or on again (`false`); a merged adapter is unmerged.

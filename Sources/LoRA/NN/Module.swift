@@ -25,7 +25,9 @@ open class Module {
   var parameterCopies: ParameterCopies?
 
   /// Creates a module in training mode.
-  public init() {}
+  public init() {
+    LiveObjects.register(self)
+  }
 
   /// The module's forward pass on one tensor. Subclasses that take a tensor override it.
   open func callAsFunction(_ input: Tensor) -> Tensor {
@@ -127,6 +129,9 @@ open class Module {
   public func train(_ mode: Bool = true) {
     for (_, module) in namedModules { module.isTraining = mode }
   }
+
+  /// Sets this module's own training flag, not its children's.
+  func setTraining(_ mode: Bool) { isTraining = mode }
 
   /// Sets evaluation mode (dropout off), like `model.eval()`.
   public func eval() {

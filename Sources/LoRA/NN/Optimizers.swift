@@ -35,7 +35,8 @@ public final class SGD: Optimizer {
   public let weightDecay: Float
   /// Whether to use Nesterov momentum.
   public let nesterov: Bool
-  private var velocity: [ObjectIdentifier: [Float]] = [:]
+  /// Each parameter's momentum buffer, once it has one.
+  var velocity: [ObjectIdentifier: [Float]] = [:]
 
   /// An SGD optimizer over the trainable ones among `parameters`.
   public init(
@@ -48,6 +49,7 @@ public final class SGD: Optimizer {
     self.dampening = dampening
     self.weightDecay = weightDecay
     self.nesterov = nesterov
+    LiveObjects.register(self)
   }
 
   /// Applies one update to every parameter that has a gradient.
@@ -92,9 +94,10 @@ public class Adam: Optimizer {
   public let weightDecay: Float
   /// Whether weight decay is decoupled from the gradient (AdamW) or added to it as L2 (Adam).
   public let decoupledWeightDecay: Bool
-  private var moments: [ObjectIdentifier: (first: [Float], second: [Float])] = [:]
+  /// Each parameter's first and second moment estimates, once it has been updated.
+  var moments: [ObjectIdentifier: (first: [Float], second: [Float])] = [:]
   /// The number of steps taken, for bias correction.
-  public private(set) var stepCount = 0
+  public internal(set) var stepCount = 0
 
   /// An Adam optimizer over the trainable ones among `parameters`.
   public init(
@@ -107,6 +110,7 @@ public class Adam: Optimizer {
     self.eps = eps
     self.weightDecay = weightDecay
     self.decoupledWeightDecay = decoupledWeightDecay
+    LiveObjects.register(self)
   }
 
   /// Bytes held by the moment estimates; only parameters that have been updated have any.

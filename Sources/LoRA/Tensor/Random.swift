@@ -102,3 +102,29 @@ public enum Random {
     try $scoped.withValue(Box(RandomGenerator(seed: seed)), operation: body)
   }
 }
+
+extension RandomGenerator: Codable {
+  private enum CodingKeys: String, CodingKey { case state, spareNormal }
+
+  /// Its exact position in the sequence: the four words of state and the spare normal draw
+  /// (as its bit pattern), so that a restored generator continues bit for bit.
+  public func encode(to encoder: Encoder) throws {
+    var fields = encoder.container(keyedBy: CodingKeys.self)
+    try fields.encode([state.0, state.1, state.2, state.3], forKey: .state)
+    try fields.encodeIfPresent(spareNormal?.bitPattern, forKey: .spareNormal)
+  }
+
+  /// A generator at the position `encode(to:)` recorded.
+  public init(from decoder: Decoder) throws {
+    let fields = try decoder.container(keyedBy: CodingKeys.self)
+    let words = try fields.decode([UInt64].self, forKey: .state)
+    guard words.count == 4 else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .state, in: fields, debugDescription: "a generator's state is four words")
+    }
+    state = (words[0], words[1], words[2], words[3])
+    spareNormal = try fields.decodeIfPresent(UInt32.self, forKey: .spareNormal).map {
+      Float(bitPattern: $0)
+    }
+  }
+}
