@@ -8,16 +8,21 @@ let package = Package(
   name: "swift-lora-lessons",
   platforms: [.macOS(.v14)],
   products: [
-    // Dynamic, so that the programs generated from lessons can link it.
-    .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
-    .library(name: "LessonRuntime", type: .dynamic, targets: ["LessonRuntime"]),
+    // The library, for packages that use it.
+    .library(name: "LoRA", targets: ["LoRA"]),
+    // What the programs generated from lessons link: the library and the lesson runtime in
+    // one dynamic library. (Two dynamic products would each carry a copy of LoRA, with its
+    // own globals and type metadata: the runtime would see another random generator and
+    // other `Module` types than the lesson's.)
+    .library(name: "LessonSupport", type: .dynamic, targets: ["LoRA", "LessonRuntime"]),
     .executable(name: "lessons", targets: ["lessons"]),
     .executable(name: "lora-bench", targets: ["lora-bench"]),
     .executable(name: "lora-pretrain", targets: ["lora-pretrain"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    // A real Swift parser, to screen what a student's exercise cell declares before grading.
+    // A real Swift parser, to screen what a student's exercise cell declares before grading
+    // and what a cached block uses.
     .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.0"),
     // The live page of `lessons serve`.
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
@@ -38,8 +43,14 @@ let package = Package(
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
-    .target(name: "LessonKit", dependencies: ["CCmark", "LessonEvents"]),
-    // Grading sits on the runner; only it needs a Swift parser, to screen exercise cells.
+    // The runner reads cells with a real Swift parser to check what `cached` blocks use.
+    .target(
+      name: "LessonKit",
+      dependencies: [
+        "CCmark", "LessonEvents", .product(name: "SwiftParser", package: "swift-syntax"),
+        .product(name: "SwiftSyntax", package: "swift-syntax"),
+      ]),
+    // Grading sits on the runner.
     .target(
       name: "LessonGrading",
       dependencies: [

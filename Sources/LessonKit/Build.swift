@@ -4,7 +4,7 @@ import Foundation
 public struct Toolchain: Sendable {
   /// The Swift compiler.
   public var swiftc: String
-  /// The folder with `libLoRA`, `libLessonRuntime` and `Modules/`.
+  /// The folder with `libLessonSupport` (LoRA and LessonRuntime) and `Modules/`.
   public var libraryDirectory: String
 
   /// Finds `swiftc` (the `SWIFTC` variable, then `PATH`) and the libraries built beside the
@@ -16,8 +16,7 @@ public struct Toolchain: Sendable {
       .deletingLastPathComponent().path
     let modules = directory + "/Modules"
     for module in ["LoRA", "LessonRuntime"] {
-      let library = directory + "/" + sharedLibraryName(module)
-      guard FileManager.default.fileExists(atPath: library),
+      guard FileManager.default.fileExists(atPath: directory + "/" + supportLibraryName),
         FileManager.default.fileExists(atPath: modules + "/\(module).swiftmodule")
       else {
         throw LessonError(
@@ -46,8 +45,7 @@ public struct Toolchain: Sendable {
   /// What identifies this compiler and these libraries, for the build cache.
   public var fingerprint: String {
     let files = [
-      swiftc, libraryDirectory + "/" + sharedLibraryName("LoRA"),
-      libraryDirectory + "/" + sharedLibraryName("LessonRuntime"),
+      swiftc, libraryDirectory + "/" + supportLibraryName,
       libraryDirectory + "/Modules/LoRA.swiftmodule",
       libraryDirectory + "/Modules/LessonRuntime.swiftmodule",
     ]
@@ -60,14 +58,15 @@ public struct Toolchain: Sendable {
   }
 }
 
-/// The file name of a shared library on this platform.
-func sharedLibraryName(_ module: String) -> String {
+/// The file name of the shared library that lesson programs link (LoRA and LessonRuntime
+/// together) on this platform.
+let supportLibraryName: String = {
   #if os(macOS)
-    return "lib\(module).dylib"
+    return "libLessonSupport.dylib"
   #else
-    return "lib\(module).so"
+    return "libLessonSupport.so"
   #endif
-}
+}()
 
 /// A compiled lesson program.
 public struct Executable: Sendable {
@@ -107,7 +106,7 @@ public func build(
       "-I", library + "/Modules",
     ] + support.flatMap { ["-I", $0] }
     + [
-      "-L", library, "-lLoRA", "-lLessonRuntime", "-Xlinker", "-rpath", "-Xlinker", library,
+      "-L", library, "-lLessonSupport", "-Xlinker", "-rpath", "-Xlinker", library,
       sourcePath, "-o", partial,
     ]
   let result = try runTool(toolchain.swiftc, arguments)

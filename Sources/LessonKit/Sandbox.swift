@@ -8,8 +8,8 @@ import Foundation
 /// tool Flatpak uses: what the program can see, where it runs, and what it may not do.
 ///
 /// Inside, the program sees a new root holding only `/usr` (read-only, with the usual
-/// `/bin`, `/lib` links), the dynamic linker's cache, the Swift runtime, `libLoRA` and
-/// `libLessonRuntime`, its own executable and the lesson's data files, all read-only. It
+/// `/bin`, `/lib` links), the dynamic linker's cache, the Swift runtime, `libLessonSupport`
+/// (LoRA and the lesson runtime), its own executable and the lesson's data files, all read-only. It
 /// gets a private, size-limited `/tmp`, no network, and a process namespace of its own,
 /// so it sees no other process and every process in it ends with the run. A seccomp
 /// filter refuses new processes (threads are allowed). Its environment is an allowlist.
@@ -76,8 +76,7 @@ public struct Sandbox: Sendable {
     let swiftRuntime = URL(fileURLWithPath: toolchain.swiftc).deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("lib/swift").path
     var readOnly = [
-      toolchain.libraryDirectory + "/" + sharedLibraryName("LoRA"),
-      toolchain.libraryDirectory + "/" + sharedLibraryName("LessonRuntime"),
+      toolchain.libraryDirectory + "/" + supportLibraryName,
       // Where the dynamic linker finds OpenBLAS: its cache, and Debian's alternatives links.
       "/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime",
       // How many CPUs there are, for OpenBLAS and Dispatch.

@@ -251,7 +251,7 @@ struct UnlistedObjects {
     for (object, fingerprint) in before where Self.fingerprint(object) != fingerprint {
       if let module = object as? Module {
         let count = module.parameters.reduce(0) { $0 + $1.count }
-        return "a \(type(of: module)) with \(count) parameters"
+        return "a \(type(of: module)) with \(count) parameter values"
       }
       if let optimizer = object as? Optimizer {
         return "an optimizer (\(type(of: optimizer))) over \(optimizer.parameters.count) tensors"
