@@ -150,7 +150,9 @@ private final class CachedCalls: SyntaxVisitor {
 
 /// The names a binding pattern declares: `x`, or each of `(a, b)`.
 private func boundNames(_ pattern: PatternSyntax) -> [String] {
-  if let identifier = pattern.as(IdentifierPatternSyntax.self) { return [identifier.identifier.text] }
+  if let identifier = pattern.as(IdentifierPatternSyntax.self) {
+    return [identifier.identifier.text]
+  }
   if let tuple = pattern.as(TuplePatternSyntax.self) {
     return tuple.elements.flatMap { boundNames($0.pattern) }
   }
