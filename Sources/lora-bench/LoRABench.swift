@@ -25,8 +25,8 @@ struct Tables: ParsableCommand {
 
   @Option(
     help: """
-      Sections to run: matmul, elementwise, toy, gpt, gpt2, runner, scaling, grading (default: \
-      all but scaling, which compiles a 10,000-cell lesson, and grading, which grades a class \
+      Sections to run: matmul, elementwise, toy, gpt, gpt2, runner, rerun, scaling, grading \
+      (default: all but scaling, which compiles a 10,000-cell lesson, and grading, which grades a class \
       of --class-size submissions; each takes several minutes).
       """)
   var only: [Section] = Section.allCases.filter { $0 != .scaling && $0 != .grading }
@@ -47,12 +47,13 @@ struct Tables: ParsableCommand {
       """)
   var repeats = 3
 
+  @Option(help: "The course's folder, for the rerun section.") var lessons = "Lessons"
   @Option(help: "Submissions in the grading section's class.") var classSize = 200
   @Option(help: "Lesson sizes, in cells and in formulas, for the scaling section.")
   var sizes: [Int] = [10, 100, 1_000, 10_000]
 
   enum Section: String, CaseIterable, ExpressibleByArgument {
-    case matmul, elementwise, toy, gpt, gpt2, runner, scaling, grading
+    case matmul, elementwise, toy, gpt, gpt2, runner, rerun, scaling, grading
   }
 
   func run() throws {
@@ -115,6 +116,11 @@ struct Tables: ParsableCommand {
     if only.contains(.runner) {
       print("## The lesson runner\n")
       print(benchmarkRunner().render() + "\n")
+    }
+    if only.contains(.rerun) {
+      print("## Editing the last cell of a fine-tuning lesson and running it again\n")
+      let names = ["03-gpt-lora-finetune.md", "04-merge-and-switch.md"]
+      print(benchmarkCachedRerun(lessons: lessons, names: names).render() + "\n")
     }
     if only.contains(.grading) {
       print("## Grading a class (whole `lessons grade DIR` commands)\n")
