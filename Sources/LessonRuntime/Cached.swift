@@ -77,7 +77,10 @@ struct CachedBlock {
     {
       for (value, saved) in zip(state, states) {
         do { try value.restore(saved) } catch {
-          throw CachedBlockError(description: "cached(\"\(name)\"): \(error)")
+          // Only an entry changed by hand can fail to fit: its key covers these values.
+          throw CachedBlockError(
+            description: "cached(\"\(name)\"): the cached state does not fit: \(error); "
+              + "run with --no-cache, or remove \(store.folder)/\(key)")
         }
       }
       Random.generator = entry.generator
