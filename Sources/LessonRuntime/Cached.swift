@@ -27,7 +27,8 @@ import LoRA
 ///   runner compiles a hash of them into the program), the library build and the lesson's
 ///   data files (the runner fingerprints them), the block's name and its place in the cell,
 ///   the random generator on entry, and the values of `state` on entry.
-/// - What it refuses: a module or optimizer that `body` changed without listing it in
+/// - What it refuses: a module, optimizer or trainable tensor that `body` changed without
+///   listing it in
 ///   `state`, at run time (`CachedBlockError`); a `var` from outside the block that `body`
 ///   uses, at compile time (the runner's check). Either would otherwise come back stale.
 ///   Files that `body` writes are not restored: write them outside the block.
@@ -222,8 +223,8 @@ final class Recorder {
   }
 }
 
-/// The modules and optimizers alive before a block that it does not list (nor holds inside
-/// one it lists), with their fingerprints, to find one the block changed.
+/// The modules, optimizers and trainable tensors alive before a block that it does not list
+/// (nor holds inside one it lists), with their fingerprints, to find one the block changed.
 struct UnlistedObjects {
   private var before: [(object: any Restorable, fingerprint: String)] = []
 
@@ -233,15 +234,17 @@ struct UnlistedObjects {
       covered.insert(ObjectIdentifier(value))
       if let module = value as? Module {
         for (_, child) in module.namedModules { covered.insert(ObjectIdentifier(child)) }
+        for parameter in module.parameters { covered.insert(ObjectIdentifier(parameter)) }
       }
     }
     let live = LiveObjects.all
-    // A module inside another live one is fingerprinted with it.
+    // A module inside another live one, or a parameter of one, is fingerprinted with it.
     var inner = Set<ObjectIdentifier>()
     for case let module as Module in live {
       for (name, child) in module.namedModules where !name.isEmpty {
         inner.insert(ObjectIdentifier(child))
       }
+      for parameter in module.parameters { inner.insert(ObjectIdentifier(parameter)) }
     }
     for object in live
     where !covered.contains(ObjectIdentifier(object)) && !inner.contains(ObjectIdentifier(object)) {
@@ -258,6 +261,9 @@ struct UnlistedObjects {
       }
       if let optimizer = object as? Optimizer {
         return "an optimizer (\(type(of: optimizer))) over \(optimizer.parameters.count) tensors"
+      }
+      if let tensor = object as? Tensor {
+        return "a trainable tensor of shape \(tensor.shape) (its values or its gradient)"
       }
       return "a \(type(of: object))"
     }

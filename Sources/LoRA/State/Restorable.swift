@@ -107,8 +107,8 @@ public struct StateHash {
   }
 }
 
-/// Every module and optimizer alive in the program, held weakly, so that `cached` can find
-/// one that a block changed without listing it.
+/// Every module, optimizer and trainable leaf tensor alive in the program, held weakly, so
+/// that `cached` can find one that a block changed without listing it.
 public enum LiveObjects {
   private final class Entry {
     weak var object: (any Restorable)?
@@ -118,7 +118,8 @@ public enum LiveObjects {
   nonisolated(unsafe) private static var entries: [Entry] = []
   nonisolated(unsafe) private static var compactAt = 64
 
-  /// Registers `object`; modules and optimizers do it as they are created.
+  /// Registers `object`; modules and optimizers do it as they are created, tensors when they
+  /// first require gradients.
   static func register(_ object: any Restorable) {
     lock.lock()
     defer { lock.unlock() }
@@ -129,7 +130,7 @@ public enum LiveObjects {
     }
   }
 
-  /// The modules and optimizers alive now, in the order they were created.
+  /// The modules, optimizers and trainable tensors alive now, in the order they registered.
   public static var all: [any Restorable] {
     lock.lock()
     defer { lock.unlock() }

@@ -26,9 +26,17 @@ public final class Tensor {
         gradNode = nil
       } else if gradNode == nil {
         gradNode = GradNode(leaf: self)
+        // A leaf that trains is state a cached block could change: `cached` watches it.
+        if !isWatched {
+          isWatched = true
+          LiveObjects.register(self)
+        }
       }
     }
   }
+
+  /// Whether `LiveObjects` holds this tensor already.
+  private var isWatched = false
 
   /// The accumulated gradient of the last `backward()` calls, shaped like the tensor.
   /// Gradients add up until `zeroGrad()` or setting `grad = nil`, as in PyTorch.
