@@ -284,25 +284,27 @@ struct CellCacheTests {
   func unlistedTensor() throws {
     let work = try Workspace()
     try """
-      # Raw tensors
+    # Raw tensors
 
-      ```swift
-      let w = Tensor.randn([3], requiresGrad: true)
-      let target = Tensor([1, 2, 3])
-      let ok = try cached("listed", w) {
-        (w - target).pow(2).sum().backward()
-        return true
-      }
-      try cached("unlisted") {
-        w.grad = nil
-        (w * 2).sum().backward()
-      }
-      print(ok)
-      ```
-      """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    ```swift
+    let w = Tensor.randn([3], requiresGrad: true)
+    let target = Tensor([1, 2, 3])
+    let ok = try cached("listed", w) {
+      (w - target).pow(2).sum().backward()
+      return true
+    }
+    try cached("unlisted") {
+      w.grad = nil
+      (w * 2).sum().backward()
+    }
+    print(ok)
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
     let (status, report) = try work.run()
     #expect(status == 2)
-    #expect(report.contains("cached(\\\"unlisted\\\") changed a trainable tensor of shape [3]"), "\(report)")
+    #expect(
+      report.contains("cached(\\\"unlisted\\\") changed a trainable tensor of shape [3]"),
+      "\(report)")
     #expect(!report.contains("cached(\\\"listed\\\") changed"))
   }
 
