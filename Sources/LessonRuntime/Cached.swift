@@ -73,7 +73,7 @@ struct CachedBlock {
     }
     let key = self.key(entryStates)
     if let store, let (entry, states) = store.load(key),
-      let value = try? JSONDecoder().decode(Value.self, from: entry.result),
+      let value = try? EventJSON.decoder().decode(Value.self, from: entry.result),
       states.count == state.count
     {
       for (value, saved) in zip(state, states) {
@@ -107,7 +107,8 @@ struct CachedBlock {
     guard let store, let (stdout, stderr, outputs) = recorder.finish() else { return value }
     let exitStates = try state.map { try $0.savedState() }
     let entry = CachedEntry(
-      name: name, cellLine: CurrentCell.line, result: try JSONEncoder().encode(value),
+      // The events' dialect, in which a diverged loss (NaN, ±∞) survives the trip.
+      name: name, cellLine: CurrentCell.line, result: try EventJSON.encoder().encode(value),
       generator: Random.generator, stdout: stdout, stderr: stderr, outputs: outputs,
       layouts: exitStates.map(\.layout))
     // A cache that cannot be written (a full disk) costs the next run time, nothing more.
@@ -122,7 +123,7 @@ struct CachedBlock {
     hash.add(String(CurrentCell.context, radix: 16))
     hash.add("\(CurrentCell.cachedBlocks)")
     hash.add(name)
-    hash.add((try? JSONEncoder.sorted.encode(Random.generator)) ?? Data())
+    hash.add((try? EventJSON.encoder().encode(Random.generator)) ?? Data())
     for (value, saved) in zip(state, entryStates) {
       hash.add("\(type(of: value))")
       hash.add(saved.fingerprint)
@@ -153,17 +154,7 @@ struct CachedBlock {
   private func emit(_ data: Data, from start: Int, to end: Int, on descriptor: Int32) -> Int {
     let end = min(max(end, start), data.count)
     guard end > start else { return start }
-    data[data.startIndex + start..<data.startIndex + end].withUnsafeBytes { bytes in
-      var cursor = bytes.baseAddress!
-      var remaining = bytes.count
-      while remaining > 0 {
-        let count = write(descriptor, cursor, remaining)
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
-        cursor += count
-        remaining -= count
-      }
-    }
+    writeAll(data[data.startIndex + start..<data.startIndex + end], to: descriptor)
     return end
   }
 }
@@ -272,14 +263,5 @@ struct UnlistedObjects {
 
   private static func fingerprint(_ object: any Restorable) -> String {
     (try? object.savedState().fingerprint) ?? "cannot be saved"
-  }
-}
-
-extension JSONEncoder {
-  /// Sorted keys: the same value always gives the same bytes.
-  static var sorted: JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return encoder
   }
 }

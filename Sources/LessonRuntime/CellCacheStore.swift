@@ -72,7 +72,7 @@ struct CellCacheStore {
     let path = folder + "/" + key
     guard FileManager.default.fileExists(atPath: path + "/entry.json") else { return nil }
     do {
-      let entry = try JSONDecoder().decode(
+      let entry = try EventJSON.decoder().decode(
         CachedEntry.self, from: Data(contentsOf: URL(fileURLWithPath: path + "/entry.json")))
       let file = try Safetensors(contentsOf: URL(fileURLWithPath: path + "/state.safetensors"))
       let states = entry.layouts.enumerated().map { index, layout in
@@ -105,7 +105,8 @@ struct CellCacheStore {
     }
     try Safetensors(tensors: tensors, metadata: [:]).write(
       to: URL(fileURLWithPath: partial + "/state.safetensors"))
-    try JSONEncoder().encode(entry).write(to: URL(fileURLWithPath: partial + "/entry.json"))
+    try EventJSON.encoder().encode(entry).write(
+      to: URL(fileURLWithPath: partial + "/entry.json"))
     let path = folder + "/" + key
     try? FileManager.default.removeItem(atPath: path)
     if rename(partial, path) != 0 { try? FileManager.default.removeItem(atPath: partial) }

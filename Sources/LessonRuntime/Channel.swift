@@ -65,17 +65,7 @@ enum Channel {
       message: message)
     guard var data = try? line.encoded() else { return }
     data.append(UInt8(ascii: "\n"))
-    data.withUnsafeBytes { bytes in
-      var remaining = bytes.count
-      var cursor = bytes.baseAddress!
-      while remaining > 0 {
-        let written = write(descriptor, cursor, remaining)
-        if written < 0 && errno == EINTR { continue }
-        if written <= 0 { break }
-        remaining -= written
-        cursor += written
-      }
-    }
+    writeAll(data, to: descriptor)
   }
 
   /// Sends what the running cell showed.
@@ -102,6 +92,22 @@ enum ParentWatch {
           _exit(137)
         }
       }
+    }
+  }
+}
+
+/// Writes every byte of `bytes` to `descriptor`, unbuffered, retrying when interrupted; stops
+/// quietly if the descriptor is gone.
+func writeAll(_ bytes: Data, to descriptor: Int32) {
+  bytes.withUnsafeBytes { buffer in
+    guard var cursor = buffer.baseAddress else { return }
+    var remaining = buffer.count
+    while remaining > 0 {
+      let written = write(descriptor, cursor, remaining)
+      if written < 0 && errno == EINTR { continue }
+      if written <= 0 { break }
+      remaining -= written
+      cursor += written
     }
   }
 }

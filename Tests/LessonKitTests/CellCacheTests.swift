@@ -308,6 +308,25 @@ struct CellCacheTests {
     #expect(!report.contains("cached(\\\"listed\\\") changed"))
   }
 
+  @Test("a block whose value holds NaN and infinities caches it")
+  func nonFiniteValues() throws {
+    let work = try Workspace()
+    try """
+    # A diverged loss
+
+    ```swift
+    let losses: [Float] = try cached("diverged") { [1, .infinity, -.infinity, .nan] }
+    print(losses)
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    let (status, miss) = try work.run()
+    let (_, hit) = try work.run()
+    #expect(status == 0, "\(miss)")
+    #expect(miss.contains("[1.0, inf, -inf, nan]"), "\(miss)")
+    #expect(try Self.withoutTimings(hit) == Self.withoutTimings(miss))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: work.cells.path).count == 1)
+  }
+
   @Test("grading ignores a cache, even one a submission wrote")
   func gradingIgnoresTheCache() throws {
     let work = try Workspace()
