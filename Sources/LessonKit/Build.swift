@@ -77,7 +77,8 @@ public struct Executable: Sendable {
 }
 
 /// Compiles `program` (or finds it in the cache, keyed by its source, the compiler and the
-/// libraries), with `-Onone`: the heavy work runs in the optimised library.
+/// libraries), with `-Onone`: the heavy work runs in the optimised library. Before the
+/// compiler, `cachedBlockDiagnostics` checks what it cannot.
 ///
 /// - Throws: `BuildError` with every compiler diagnostic, already pointing into the lesson.
 public func build(
@@ -88,6 +89,12 @@ public func build(
   let executable = folder + "/lesson"
   if useCache && FileManager.default.isExecutableFile(atPath: executable) {
     return Executable(path: executable, wasCached: true)
+  }
+  // What the compiler cannot see: a cached block using a var from outside it. A program in
+  // the cache passed this check when it was compiled.
+  let misused = cachedBlockDiagnostics(program)
+  guard misused.isEmpty else {
+    throw BuildError(output: misused.map(\.text).joined(separator: "\n"))
   }
   // Each process compiles from a folder of its own (two runs of one lesson at once must not
   // rewrite each other's source mid-compile), to a temporary name, then renames the binary
@@ -171,10 +178,22 @@ func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, ou
 
 /// A 64-bit FNV-1a hash in hex: stable across runs and platforms, unlike `Hasher`.
 public func stableHash(_ text: String) -> String {
-  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-  for byte in text.utf8 {
-    hash ^= UInt64(byte)
-    hash = hash &* 0x100_0000_01b3
+  var hash = StableHash()
+  hash.add(text)
+  return hash.hex
+}
+
+/// The running state of `stableHash`: text added piece by piece hashes as the pieces joined,
+/// so a prefix's hash costs nothing extra to read on the way.
+struct StableHash {
+  private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+  mutating func add(_ text: String) {
+    for byte in text.utf8 {
+      value ^= UInt64(byte)
+      value = value &* 0x100_0000_01b3
+    }
   }
-  return String(hash, radix: 16)
+
+  var hex: String { String(value, radix: 16) }
 }

@@ -64,12 +64,9 @@ private func outerUses(
   while index < uses.count {
     let use = uses[index]
     index += 1
-    guard let function = functions[use.name], visited.insert(use.name).inserted,
-      let body = function.body
-    else { continue }
-    let parameters = Set(
-      function.signature.parameterClause.parameters.map { ($0.secondName ?? $0.firstName).text })
-    for inner in freeNames(in: Syntax(body)) where !parameters.contains(inner.name) {
+    guard let function = functions[use.name], visited.insert(use.name).inserted else { continue }
+    // The whole declaration, so its parameters count as declared.
+    for inner in freeNames(in: Syntax(function)) {
       uses.append(OuterUse(name: inner.name, node: use.node, through: use.through ?? use.name))
     }
   }
@@ -83,7 +80,8 @@ private func freeNames(in node: Syntax) -> [(name: String, node: Syntax)] {
   return collector.references.filter { !collector.declared.contains($0.name) }
 }
 
-/// Collects references (`x`, not `a.x`) and local declarations (bindings, parameters).
+/// Collects references (`x`, not `a.x`) and local declarations (bindings, `if let x`,
+/// parameters, nested functions).
 private final class NameCollector: SyntaxVisitor {
   var references: [(name: String, node: Syntax)] = []
   var declared = Set<String>()
@@ -111,13 +109,6 @@ private final class NameCollector: SyntaxVisitor {
   }
   override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
     declared.insert(node.name.text)
-    return .visitChildren
-  }
-  override func visit(_ node: OptionalBindingConditionSyntax) -> SyntaxVisitorContinueKind {
-    // `if let x {` declares x without a pattern.
-    if let name = node.pattern.as(IdentifierPatternSyntax.self) {
-      declared.insert(name.identifier.text)
-    }
     return .visitChildren
   }
 }

@@ -62,10 +62,6 @@ public func buildAndRun(
   onStart: ((Lesson) -> Void)? = nil, onLive: ((LiveItem) -> Void)? = nil,
   isCancelled: (() -> Bool)? = nil
 ) -> LessonOutcome {
-  let misused = cachedBlockDiagnostics(program)
-  guard misused.isEmpty else {
-    return .didNotCompile(lesson, BuildError(output: misused.map(\.text).joined(separator: "\n")))
-  }
   let executable: Executable
   do {
     executable = try build(

@@ -73,10 +73,10 @@ public func plan(_ cells: [ProgramCell], markerSeed: UInt64 = 0) -> Program {
     """
   // What a cached block's key knows of the code that led to it: this cell's and every
   // earlier cell's, not the prose between them nor where they stand.
-  var code = ""
+  var code = StableHash()
   for (number, cell) in cells.enumerated() {
-    code += cell.source + "\n\u{0}"
-    let context = stableHash(code)
+    code.add(cell.source + "\n\u{0}")
+    let context = code.hex
     source += """
 
       _lessonCellStarted(\(number), token: 0x\(tokens[number]), context: 0x\(context), line: \(cell.line))
