@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LessonKit
 
@@ -78,4 +79,18 @@ func watchedPaths(_ path: String) -> [String] {
   let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
   let names = (try? readLesson(at: path)).map(dataPaths(of:)) ?? []
   return [path] + names.map { folder + "/" + $0 }
+}
+
+/// The options of the runs that `watch` and `serve` start on every change.
+struct RunOnChangeOptions: ParsableArguments {
+  @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
+  var timeout: Double?
+  @OptionGroup var memory: MemoryOption
+  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
+  var noCache = false
+
+  /// Each run's limits.
+  var limits: RunLimits { RunLimits(timeout: timeout, memory: memory.memory.bytes) }
+  /// The cell cache each run uses, if any.
+  var cellCache: CellCache? { noCache ? nil : .user }
 }

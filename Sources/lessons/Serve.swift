@@ -19,11 +19,7 @@ struct Serve: ParsableCommand {
   @Option(help: "The address to listen on; 127.0.0.1 keeps the page on this machine.")
   var host = "127.0.0.1"
   @Option(help: "The port to listen on.") var port = 8080
-  @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
-  var timeout: Double?
-  @OptionGroup var memory: MemoryOption
-  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
-  var noCache = false
+  @OptionGroup var runs: RunOnChangeOptions
 
   func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
@@ -33,13 +29,13 @@ struct Serve: ParsableCommand {
     let path = resolveLesson(lesson)
     RunningProgram.forwardInterrupts()
     let session = LiveSession()
-    let limits = RunLimits(timeout: timeout, memory: memory.memory.bytes)
+    let limits = runs.limits
     let typesetter = Typesetter.locate()
     Thread.detachNewThread {
       runOnEveryChange(path) {
         var page: LivePage?
         return BackgroundRun(
-          path: path, limits: limits, cellCache: noCache ? nil : .user,
+          path: path, limits: limits, cellCache: runs.cellCache,
           hooks: .init(
             started: { lesson in
               page = LivePage(lesson: lesson)

@@ -14,18 +14,14 @@ struct Watch: ParsableCommand {
       """)
 
   @Argument(help: "The lesson: a path, or a name in Lessons/.") var lesson: String
-  @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
-  var timeout: Double?
-  @OptionGroup var memory: MemoryOption
-  @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
-  var noCache = false
+  @OptionGroup var runs: RunOnChangeOptions
 
   func run() throws {
     let path = resolveLesson(lesson)
     RunningProgram.forwardInterrupts()
     let terminal = isatty(1) == 1
     let console = Console(showsBar: isatty(2) == 1)
-    let limits = RunLimits(timeout: timeout, memory: memory.memory.bytes)
+    let limits = runs.limits
     runOnEveryChange(
       path,
       beforeRun: {
@@ -41,7 +37,7 @@ struct Watch: ParsableCommand {
       makeRun: {
         var printer: LiveTerminalPrinter?
         return BackgroundRun(
-          path: path, limits: limits, cellCache: noCache ? nil : .user,
+          path: path, limits: limits, cellCache: runs.cellCache,
           hooks: .init(
             started: { lesson in
               printer = LiveTerminalPrinter(
