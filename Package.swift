@@ -39,7 +39,10 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]
     ),
-    .target(name: "LoRA", dependencies: [blas]),
+    // The element loops in AVX2 and FMA, which Swift cannot target one function at a time;
+    // chosen at run time, on CPUs that have both.
+    .target(name: "CKernels"),
+    .target(name: "LoRA", dependencies: [blas, "CKernels"]),
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
@@ -76,7 +79,7 @@ let package = Package(
       name: "lora-pretrain",
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
-    .testTarget(name: "LoRATests", dependencies: ["LoRA"], exclude: ["Fixtures"]),
+    .testTarget(name: "LoRATests", dependencies: ["LoRA", "CKernels"], exclude: ["Fixtures"]),
     .testTarget(
       name: "LessonKitTests", dependencies: ["LessonKit", "LessonGrading"],
       exclude: ["Fixtures", "Grading", "HTMLFixtures"]),

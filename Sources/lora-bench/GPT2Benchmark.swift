@@ -66,7 +66,9 @@ struct GPT2Step: ParsableCommand {
     let clock = ContinuousClock()
     var timings: [Double] = []
     var lastLoss: Float = 0
+    var stepFLOPs = 0
     for step in 0..<(warmup + steps) {
+      let counted = MatrixProductCount.onThisThread
       let elapsed = clock.measure {
         let loss = model.forward(ids, labels: ids).loss!
         loss.backward()
@@ -75,39 +77,40 @@ struct GPT2Step: ParsableCommand {
         lastLoss = loss.item()
       }
       if step >= warmup { timings.append(elapsed.seconds) }
+      stepFLOPs = MatrixProductCount.onThisThread - counted
     }
     let stepSeconds = median(timings)
     print(
       "step_ms_median=\(stepSeconds * 1000) tok_per_s=\(Double(batch * seq) / stepSeconds) "
         + "params_total=\(report.total) params_trainable=\(report.trainable) "
-        + "loss_last=\(lastLoss) peak_rss_MiB=\(peakResidentMiB())")
+        + "loss_last=\(lastLoss) peak_rss_MiB=\(peakResidentMiB()) "
+        + "gflop_step=\(Double(stepFLOPs) / 1e9)")
   }
 }
 
 /// The GPT-2 rows: ours and `gpt2_peft_bench.py`'s, `repeats` processes of each in turn.
-func benchmarkGPT2(python: String?, reference: String, threads: Int, repeats: Int)
-  -> [MarkdownTable]
-{
+func benchmarkGPT2(
+  python: String?, reference: String, threads: Int, repeats: Int, limit: MachineLimit
+) -> [MarkdownTable] {
   let sides = SideBySide(
     subcommand: "gpt2-step", script: reference + "/gpt2_peft_bench.py", python: python,
     threads: threads, repeats: repeats)
   let compare = sides.compare
-  func ratio(_ ours: [[String: String]], _ theirs: [[String: String]], _ key: String) -> String {
-    guard let mine = combinedValues(ours)[key].flatMap(Double.init),
-      let other = combinedValues(theirs)[key].flatMap(Double.init), mine > 0
-    else { return "—" }
-    return fixed(other / mine, 2) + "×"
-  }
   var steps = MarkdownTable(
-    "size", "mode", "ms/step", "PyTorch ms/step", "speed-up", "trainable params",
-    "peak RSS MiB", "PyTorch peak RSS MiB")
+    "size", "mode", "ms/step", "PyTorch ms/step", "speed-up", "GFLOP/step", "floor ms",
+    "× floor", "trainable params", "peak RSS MiB", "PyTorch peak RSS MiB")
   for (size, mode) in [("small", "lora"), ("tiny", "lora"), ("tiny", "full")] {
     let (ours, theirs) = compare(["--size", size, "--mode", mode, "--batch", "4", "--seq", "128"])
     let combined = (combinedValues(ours), combinedValues(theirs))
     steps.add(
-      size, mode, time(ours, "step_ms_median", 1), time(theirs, "step_ms_median", 1),
-      ratio(ours, theirs, "step_ms_median"), combined.0["params_trainable"] ?? "—",
-      number(combined.0, "peak_rss_MiB"), number(combined.1, "peak_rss_MiB"))
+      [
+        size, mode, time(ours, "step_ms_median", 1), time(theirs, "step_ms_median", 1),
+        speedUp(ours, theirs, "step_ms_median"),
+      ] + floorColumns(ours, limit: limit)
+        + [
+          combined.0["params_trainable"] ?? "—", number(combined.0, "peak_rss_MiB"),
+          number(combined.1, "peak_rss_MiB"),
+        ])
   }
   var generation = MarkdownTable(
     "size", "new tokens (16-token prompt)", "seconds", "transformers seconds (KV cache)",
@@ -115,6 +118,6 @@ func benchmarkGPT2(python: String?, reference: String, threads: Int, repeats: In
   let (ours, theirs) = compare(["--size", "small", "--generate", "100", "--prompt", "16"])
   generation.add(
     "small", "100", time(ours, "median_s", 3), time(theirs, "median_s", 3),
-    ratio(ours, theirs, "median_s"))
+    speedUp(ours, theirs, "median_s"))
   return [steps, generation]
 }

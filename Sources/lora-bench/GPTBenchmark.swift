@@ -62,7 +62,9 @@ struct GPTStep: ParsableCommand {
     let clock = ContinuousClock()
     var timings: [Double] = []
     var lastLoss: Float = 0
+    var stepFLOPs = 0
     for step in 0..<(warmup + steps) {
+      let counted = MatrixProductCount.onThisThread
       let x = randomTokens()
       let y = randomTokens()
       let elapsed = clock.measure {
@@ -73,13 +75,15 @@ struct GPTStep: ParsableCommand {
         lastLoss = loss!.item()
       }
       if step >= warmup { timings.append(elapsed.seconds) }
+      stepFLOPs = MatrixProductCount.onThisThread - counted
     }
     let stepSeconds = median(timings)
     print(
       "step_ms_median=\(stepSeconds * 1000) tok_per_s=\(Double(batch * length) / stepSeconds) "
         + "params_total=\(report.total) params_trainable=\(report.trainable) "
         + "optimizer_state_bytes=\(optimizer.stateBytes) loss_last=\(lastLoss) "
-        + "peak_rss_MiB=\(peakResidentMiB()) blas=\(blasKernels() ?? "other")")
+        + "peak_rss_MiB=\(peakResidentMiB()) blas=\(blasKernels() ?? "other") "
+        + "gflop_step=\(Double(stepFLOPs) / 1e9)")
   }
 }
 
@@ -128,16 +132,17 @@ func combinedValues(_ runs: [[String: String]], fastest: Bool = false) -> [Strin
 /// Runs this executable's `gpt-step` for every configuration, and the PyTorch reference
 /// beside it when a Python is given, each `repeats` times in turn, and tabulates the
 /// medians over the processes, times also with the fastest process in brackets.
-func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int)
-  -> [MarkdownTable]
-{
+func benchmarkGPT(
+  python: String?, reference: String, threads: Int, repeats: Int, limit: MachineLimit
+) -> [MarkdownTable] {
   let sides = SideBySide(
     subcommand: "gpt-step", script: reference + "/gpt_bench.py", python: python,
     threads: threads, repeats: repeats)
   let compare = sides.compare
   var steps = MarkdownTable(
-    "config", "mode", "ms/step", "PyTorch ms/step", "tokens/s", "PyTorch tokens/s",
-    "trainable params", "optimizer state MiB", "peak RSS MiB", "PyTorch peak RSS MiB")
+    "config", "mode", "ms/step", "PyTorch ms/step", "vs PyTorch", "GFLOP/step", "floor ms",
+    "× floor", "trainable params", "optimizer state MiB", "peak RSS MiB",
+    "PyTorch peak RSS MiB")
   for size in GPTStep.GPTSize.allCases {
     for mode in GPTStep.TrainingMode.allCases {
       let (ourRuns, theirRuns) = compare(["--config", size.rawValue, "--mode", mode.rawValue])
@@ -146,15 +151,21 @@ func benchmarkGPT(python: String?, reference: String, threads: Int, repeats: Int
         fixed($0 / 1_048_576, 2)
       }
       steps.add(
-        size.rawValue, mode.rawValue, time(ourRuns, "step_ms_median", 1),
-        time(theirRuns, "step_ms_median", 1), number(ours, "tok_per_s"),
-        number(theirs, "tok_per_s"),
-        ours["params_trainable"] ?? "—", stateMiB ?? "—", number(ours, "peak_rss_MiB"),
-        number(theirs, "peak_rss_MiB"))
+        [
+          size.rawValue, mode.rawValue, time(ourRuns, "step_ms_median", 1),
+          time(theirRuns, "step_ms_median", 1), speedUp(ourRuns, theirRuns, "step_ms_median"),
+        ] + floorColumns(ourRuns, limit: limit)
+          + [
+            ours["params_trainable"] ?? "—", stateMiB ?? "—", number(ours, "peak_rss_MiB"),
+            number(theirs, "peak_rss_MiB"),
+          ])
     }
   }
-  var generation = MarkdownTable("config", "new tokens", "seconds", "PyTorch seconds (no KV cache)")
+  var generation = MarkdownTable(
+    "config", "new tokens", "seconds", "PyTorch seconds (no KV cache)", "vs PyTorch")
   let (ours, theirs) = compare(["--config", "L", "--generate", "150"])
-  generation.add("L", "150", time(ours, "median_s", 3), time(theirs, "median_s", 3))
+  generation.add(
+    "L", "150", time(ours, "median_s", 3), time(theirs, "median_s", 3),
+    speedUp(ours, theirs, "median_s"))
   return [steps, generation]
 }

@@ -67,6 +67,7 @@ struct Tables: ParsableCommand {
     }
     if only.contains(.elementwise) {
       print("## Element-wise operations and reductions\n")
+      print("CPU: \(cpuDescription()). Element loops: \(ElementKernels.name).\n")
       print(benchmarkElementwise().render() + "\n")
     }
     if only.contains(.toy) {
@@ -99,16 +100,20 @@ struct Tables: ParsableCommand {
     }
     if only.contains(.gpt) {
       print("## GPT training step (forward, cross-entropy, backward, AdamW) and generation\n")
+      let limit = MachineLimit.measure()
+      print(limit.summary + "\n")
       for table in benchmarkGPT(
-        python: python, reference: reference, threads: threads, repeats: repeats)
+        python: python, reference: reference, threads: threads, repeats: repeats, limit: limit)
       {
         print(table.render() + "\n")
       }
     }
     if only.contains(.gpt2) {
       print("## GPT-2 (transformers' shapes, random weights): LoRA and full steps, generation\n")
+      let limit = MachineLimit.measure()
+      print(limit.summary + "\n")
       for table in benchmarkGPT2(
-        python: python, reference: reference, threads: threads, repeats: repeats)
+        python: python, reference: reference, threads: threads, repeats: repeats, limit: limit)
       {
         print(table.render() + "\n")
       }

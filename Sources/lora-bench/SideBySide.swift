@@ -47,3 +47,22 @@ func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String 
     ? "\(number(middle, key, decimals)) (\(number(best, key, decimals)))"
     : number(middle, key, decimals)
 }
+
+/// How many times faster ours is, by the medians of `key` (a time): "1.25×", or "—".
+func speedUp(_ ours: [[String: String]], _ theirs: [[String: String]], _ key: String) -> String {
+  guard let mine = combinedValues(ours)[key].flatMap(Double.init),
+    let other = combinedValues(theirs)[key].flatMap(Double.init), mine > 0
+  else { return "—" }
+  return fixed(other / mine, 2) + "×"
+}
+
+/// A step's products in GFLOP, its floor in ms at `limit`'s sgemm rate, and how many times
+/// the floor the median step takes: the columns that say how near the hardware a row is.
+func floorColumns(_ runs: [[String: String]], limit: MachineLimit) -> [String] {
+  let values = combinedValues(runs)
+  guard let gigaflops = values["gflop_step"].flatMap(Double.init),
+    let milliseconds = values["step_ms_median"].flatMap(Double.init)
+  else { return ["—", "—", "—"] }
+  let floor = limit.floorMilliseconds(gigaflops: gigaflops)
+  return [fixed(gigaflops, 2), fixed(floor, 1), fixed(milliseconds / floor, 2) + "×"]
+}

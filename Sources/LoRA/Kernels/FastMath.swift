@@ -1,3 +1,5 @@
+import CKernels
+
 // A branch-free exp and vectorised sums for the element loops. libm's `expf` costs a call
 // per element; `fastExp` inlines into the loop with the classic Cephes polynomial, accurate
 // to about 1.4 ulp, at about twice the speed.
@@ -131,6 +133,9 @@ func storeShiftedExp(
   _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int,
   scale: Float, shift: Float
 ) -> Float {
+  if ElementKernels.native {
+    return lora_shifted_exp(input, output, count, scale, shift)
+  }
   var lanes = SIMD8<Float>(repeating: 0)
   let rest = forEachGroupOfEight(count) { i in
     let e = fastExp(scale * (load8(input + i) - shift))

@@ -3,6 +3,8 @@
 // element function as a generic value, so each specialises to a plain loop with no closure
 // call and no allocation per element.
 
+import CKernels
+
 #if canImport(Accelerate)
   import Accelerate
 #else
@@ -24,6 +26,7 @@ func gemm(
     }
     return
   }
+  lora_count_product(m, n, k)
   if m == 1 {
     // A single row (a token in generation): a matrix-vector product reads B once, where
     // sgemm would first copy all of B into its packed layout. With beta 0 the output may
@@ -55,6 +58,15 @@ protocol UnaryKernel {
   func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float>
   /// Eight derivatives at once, lane for lane equal to `derivative(x:y:)`.
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float>
+  /// `y[i] = self(x[i])` for `count` floats in a native loop (`NativeKernels.swift`), when
+  /// the kernel has one and the CPU runs it; false leaves the work to the Swift loop.
+  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    -> Bool
+  /// `dx[i] += g[i] · self'(x[i])` in a native loop, when there is one; false otherwise.
+  func accumulateNativeGradient(
+    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+    into dx: UnsafeMutablePointer<Float>, count: Int
+  ) -> Bool
 }
 
 extension UnaryKernel {
@@ -63,6 +75,13 @@ extension UnaryKernel {
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
     fatalError("no vector form")
   }
+  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    -> Bool
+  { false }
+  func accumulateNativeGradient(
+    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+    into dx: UnsafeMutablePointer<Float>, count: Int
+  ) -> Bool { false }
 }
 
 /// A function of two elements, for broadcasting binary operations.
@@ -78,8 +97,9 @@ func applyUnary<K: UnaryKernel>(
 ) {
   parallelChunks(input.count, minimumPerChunk: 1 << 14) { range in
     var start = range.lowerBound
+    let (x, y) = (input.baseAddress! + start, output.baseAddress! + start)
+    if kernel.applyNative(x, y, count: range.count) { return }
     if K.hasVectorForm {
-      let (x, y) = (input.baseAddress! + start, output.baseAddress! + start)
       start += forEachGroupOfEight(range.count) { i in store8(kernel(load8(x + i)), y + i) }
     }
     for i in start..<range.upperBound { output[i] = kernel(input[i]) }
@@ -94,6 +114,14 @@ func accumulateUnaryGradient<K: UnaryKernel>(
   gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
 ) {
   parallelChunks(y.count, minimumPerChunk: 1 << 14) { range in
+    let start = range.lowerBound
+    if kernel.derivativeNeedsInput,
+      kernel.accumulateNativeGradient(
+        x: x.baseAddress! + start, gradient: gradient.baseAddress! + start,
+        into: inputGradient.baseAddress! + start, count: range.count)
+    {
+      return
+    }
     if K.hasVectorForm {
       var start = range.lowerBound
       let (xs, ys, gs, dx) = (

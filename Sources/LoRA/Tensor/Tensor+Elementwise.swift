@@ -1,9 +1,17 @@
+import CKernels
 import Foundation
 
 struct ExpKernel: UnaryKernel {
   let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { fastExp(x) }
   func derivative(x: Float, y: Float) -> Float { y }
+  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    -> Bool
+  {
+    guard ElementKernels.native else { return false }
+    lora_exp(x, y, count)
+    return true
+  }
 }
 struct LogKernel: UnaryKernel {
   let derivativeNeedsInput = true
@@ -48,28 +56,59 @@ struct GELUKernel: UnaryKernel {
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
     normalCDF(x) + x * 0.398_942_28 * fastExp(-0.5 * x * x)
   }
+  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    -> Bool
+  {
+    guard ElementKernels.native else { return false }
+    lora_gelu(x, y, count)
+    return true
+  }
+  func accumulateNativeGradient(
+    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+    into dx: UnsafeMutablePointer<Float>, count: Int
+  ) -> Bool {
+    guard ElementKernels.native else { return false }
+    lora_gelu_backward(x, g, dx, count)
+    return true
+  }
 }
 
 /// GELU's tanh approximation, GPT-2's `gelu_new` (PyTorch's `approximate='tanh'`):
-/// ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+/// ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³).
 ///
-/// tanh comes from the inlined `fastExp` rather than libm's `tanhf`, which took a tenth of a
-/// GPT-2 step: (1 − e)/(1 + e) with e = exp(−2|u|) is within a few ulp of tanh away from 0,
-/// and near 0, where it loses relative precision, the error is far below float32's on
-/// 1 + tanh, which is what GELU uses.
+/// Written through e = e^(−2|u|), from the inlined `fastExp` rather than libm's `tanhf` (which
+/// took a tenth of a GPT-2 step): ½(1 + tanh u) is 1/(1 + e) for u ≥ 0 and e/(1 + e) below,
+/// and ½(1 − tanh² u) is 2e/(1 + e)². Neither subtracts, so the left tail keeps its
+/// precision, where 1 + tanh u, rounded, keeps only a few bits (PyTorch's loses it: a
+/// relative error of 1e-4 at x = −3.5).
 struct GELUTanhKernel: UnaryKernel {
   let derivativeNeedsInput = true
-  @inline(__always) func tanh(_ u: Float) -> Float {
+  /// e^(−2|u|) and ½(1 + tanh u).
+  @inline(__always) func parts(_ x: Float) -> (e: Float, halfOnePlusTanh: Float) {
+    let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
     let e = fastExp(-2 * abs(u))
-    let t = (1 - e) / (1 + e)
-    return u < 0 ? -t : t
+    return (e, (u < 0 ? e : 1) / (1 + e))
   }
-  func callAsFunction(_ x: Float) -> Float {
-    0.5 * x * (1 + tanh(0.797_884_56 * (x + 0.044_715 * x * x * x)))
-  }
+  func callAsFunction(_ x: Float) -> Float { x * parts(x).halfOnePlusTanh }
   func derivative(x: Float, y: Float) -> Float {
-    let t = tanh(0.797_884_56 * (x + 0.044_715 * x * x * x))
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
+    let (e, halfOnePlusTanh) = parts(x)
+    let halfSech2 = 2 * e / ((1 + e) * (1 + e))
+    return halfOnePlusTanh + x * halfSech2 * 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
+  }
+  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    -> Bool
+  {
+    guard ElementKernels.native else { return false }
+    lora_gelu_tanh(x, y, count)
+    return true
+  }
+  func accumulateNativeGradient(
+    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
+    into dx: UnsafeMutablePointer<Float>, count: Int
+  ) -> Bool {
+    guard ElementKernels.native else { return false }
+    lora_gelu_tanh_backward(x, g, dx, count)
+    return true
   }
 }
 

@@ -1,0 +1,42 @@
+// The library's element loops in AVX2 and FMA, for x86-64 CPUs that have both (Haswell and
+// Zen onwards): Swift compiles for baseline x86-64, four SSE lanes and no fused multiply-add,
+// and cannot mark one function for a wider target. The library asks
+// `lora_has_avx2_fma()` once and keeps its portable Swift loops for every other CPU.
+//
+// Each function gives every element the same result wherever it stands: the last few
+// elements go through the same eight-lane code as the rest, padded.
+
+#ifndef LORA_CKERNELS_H
+#define LORA_CKERNELS_H
+
+#include <stddef.h>
+
+/// 1 when this CPU (and its operating system) runs AVX2 and FMA instructions, else 0.
+int lora_has_avx2_fma(void);
+
+/// `y[i] = exp(x[i])`: 0 below -87.34, infinity above 88.72, NaN for NaN.
+void lora_exp(const float *x, float *y, size_t count);
+
+/// `y[i] = exp(scale * (x[i] - shift))`; returns the sum of the `y[i]`. (Softmax's numerator
+/// and denominator in one pass.)
+float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift);
+
+/// `y[i] = x[i] * Φ(x[i])`, the exact GELU, with Φ the standard normal distribution's CDF.
+void lora_gelu(const float *x, float *y, size_t count);
+
+/// `dx[i] += g[i] * GELU'(x[i])`.
+void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count);
+
+/// `y[i] = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))`, GELU's tanh form (GPT-2's `gelu_new`).
+void lora_gelu_tanh(const float *x, float *y, size_t count);
+
+/// `dx[i] += g[i] * d/dx of the tanh form at x[i]`.
+void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count);
+
+/// Adds 2·m·n·k, a matrix product's floating-point operations, to the calling thread's count.
+void lora_count_product(long m, long n, long k);
+
+/// The floating-point operations of the matrix products this thread has run.
+long long lora_counted_product_flops(void);
+
+#endif

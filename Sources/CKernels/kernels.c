@@ -1,0 +1,225 @@
+// The AVX2 and FMA element loops the header describes, and the count of matrix products.
+//
+// The functions follow the library's Swift loops (`FastMath.swift`) step for step, with
+// each multiply-then-add fused: one rounding instead of two, so results can differ from the
+// Swift loops' in the last bit, and are no less accurate.
+
+#include "CKernels.h"
+
+// Per thread: a product runs on the thread whose tensor operation calls it (OpenBLAS's own
+// workers never call back here), so a thread's count is exactly the products it asked for,
+// whatever other threads (other tests, say) multiply meanwhile.
+static _Thread_local long long product_flops;
+
+void lora_count_product(long m, long n, long k) { product_flops += 2LL * m * n * k; }
+
+long long lora_counted_product_flops(void) { return product_flops; }
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+int lora_has_avx2_fma(void) {
+  // Also checks that the operating system saves the wide registers (XCR0).
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static inline AVX2_FMA __m256 splat(float value) { return _mm256_set1_ps(value); }
+
+/// Lanes `0..<count` set (all ones), the rest clear: for the last, partial group of eight.
+static inline AVX2_FMA __m256i tail_mask(size_t count) {
+  return _mm256_cmpgt_epi32(
+    _mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/// eˣ as 2^k · e^r with k = round(x / ln 2), |r| ≤ ln 2 / 2, and Cephes' polynomial for e^r
+/// (about 1 ulp).
+static inline AVX2_FMA __m256 exp8(__m256 x) {
+  const __m256 lower = splat(-87.33655f);  // below: 0 (no subnormals)
+  // Keeps k ≤ 127, so that 2^k stays a normal float. `max` and `min` return their second
+  // operand when either is NaN, so NaN passes through.
+  __m256 clamped = _mm256_min_ps(splat(88.37626f), _mm256_max_ps(lower, x));
+  const __m256 shifter = splat(12582912.0f);  // 1.5 · 2²³: adding it rounds to an integer
+  __m256 shifted = _mm256_fmadd_ps(clamped, splat(1.44269504f), shifter);
+  __m256 k = _mm256_sub_ps(shifted, shifter);
+  // Cody–Waite: ln 2 split into an exactly representable head and a small tail.
+  __m256 r = _mm256_fnmadd_ps(k, splat(0.693359375f), clamped);
+  r = _mm256_fmadd_ps(k, splat(2.1219444e-4f), r);
+  __m256 p = splat(1.98756915e-4f);
+  p = _mm256_fmadd_ps(p, r, splat(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, splat(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, splat(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, splat(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, splat(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), splat(1.0f));
+  // The low bits of `shifted` hold k; k + 127 in the exponent field makes 2^k.
+  __m256i exponent = _mm256_slli_epi32(
+    _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(127 - 0x4B400000)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+  y = _mm256_andnot_ps(_mm256_cmp_ps(x, lower, _CMP_LT_OQ), y);
+  return _mm256_blendv_ps(
+    y, splat(__builtin_inff()), _mm256_cmp_ps(x, splat(88.72283f), _CMP_GT_OQ));
+}
+
+static inline AVX2_FMA __m256 absolute(__m256 x) {
+  return _mm256_andnot_ps(splat(-0.0f), x);
+}
+
+/// Φ(x) = ½ erfc(−x/√2), with erfc from Numerical Recipes' Chebyshev fit (`erfcc`, fractional
+/// error below 1.2e-7), accurate to a few ulp on both tails; `gaussian` receives e^(−x²/2),
+/// which GELU's derivative needs too.
+static inline AVX2_FMA __m256 normal_cdf(__m256 x, __m256 *gaussian) {
+  // Beyond ±14, Φ is 0 or 1 in float32; the clamp keeps ±∞ from making ∞ − ∞.
+  x = _mm256_min_ps(splat(14.0f), _mm256_max_ps(splat(-14.0f), x));
+  __m256 z = _mm256_mul_ps(absolute(x), splat(0.70710678f));
+  __m256 t = _mm256_div_ps(splat(1.0f), _mm256_fmadd_ps(splat(0.5f), z, splat(1.0f)));
+  __m256 p = splat(0.17087277f);
+  p = _mm256_fmadd_ps(p, t, splat(-0.82215223f));
+  p = _mm256_fmadd_ps(p, t, splat(1.48851587f));
+  p = _mm256_fmadd_ps(p, t, splat(-1.13520398f));
+  p = _mm256_fmadd_ps(p, t, splat(0.27886807f));
+  p = _mm256_fmadd_ps(p, t, splat(-0.18628806f));
+  p = _mm256_fmadd_ps(p, t, splat(0.09678418f));
+  p = _mm256_fmadd_ps(p, t, splat(0.37409196f));
+  p = _mm256_fmadd_ps(p, t, splat(1.00002368f));
+  p = _mm256_fmadd_ps(p, t, splat(-1.26551223f));
+  // e^(−x²/2) as e^(−fl(x²)/2) · e^(−residual/2), with the residual x·x − fl(x·x) exact
+  // from one fused multiply-subtract: far out on a tail, fl(x²) alone would carry its
+  // rounding error (a few millionths, relative) into the result.
+  __m256 square = _mm256_mul_ps(x, x);
+  __m256 residual = _mm256_fmsub_ps(x, x, square);
+  *gaussian = exp8(_mm256_mul_ps(splat(-0.5f), square));
+  __m256 half_erfc = _mm256_mul_ps(
+    _mm256_mul_ps(_mm256_mul_ps(splat(0.5f), t), *gaussian),
+    exp8(_mm256_fnmadd_ps(splat(0.5f), residual, p)));
+  __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+  return _mm256_blendv_ps(_mm256_sub_ps(splat(1.0f), half_erfc), half_erfc, negative);
+}
+
+static inline AVX2_FMA __m256 gelu8(__m256 x) {
+  __m256 gaussian;
+  return _mm256_mul_ps(x, normal_cdf(x, &gaussian));
+}
+
+static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
+  __m256 gaussian;
+  __m256 cdf = normal_cdf(x, &gaussian);
+  // Φ(x) + x·φ(x). (For |x| > 14, e^(−x²/2) is 0 whether or not x was clamped.)
+  return _mm256_fmadd_ps(_mm256_mul_ps(x, splat(0.39894228f)), gaussian, cdf);
+}
+
+/// GELU's tanh form through e = e^(−2|u|), u = √(2/π)(x + 0.044715x³): ½(1 + tanh u) is
+/// 1/(1 + e) for u ≥ 0 and e/(1 + e) below, with no cancellation on the left tail (where
+/// 1 + tanh u, rounded, keeps only a few bits), and 1 − tanh² u is 4e/(1 + e)².
+static inline AVX2_FMA __m256 gelu_tanh_parts(__m256 x, __m256 *e, __m256 *denominator) {
+  __m256 cube_term = _mm256_mul_ps(_mm256_mul_ps(splat(0.044715f), x), x);
+  __m256 u = _mm256_mul_ps(splat(0.79788456f), _mm256_fmadd_ps(cube_term, x, x));
+  *e = exp8(_mm256_mul_ps(splat(-2.0f), absolute(u)));
+  *denominator = _mm256_add_ps(splat(1.0f), *e);
+  __m256 numerator =
+    _mm256_blendv_ps(splat(1.0f), *e, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_LT_OQ));
+  return _mm256_div_ps(numerator, *denominator);  // ½(1 + tanh u)
+}
+
+static inline AVX2_FMA __m256 gelu_tanh8(__m256 x) {
+  __m256 e, denominator;
+  return _mm256_mul_ps(x, gelu_tanh_parts(x, &e, &denominator));
+}
+
+static inline AVX2_FMA __m256 gelu_tanh_derivative8(__m256 x) {
+  __m256 e, denominator;
+  __m256 half_one_plus_tanh = gelu_tanh_parts(x, &e, &denominator);
+  // ½(1 + tanh u) + ½x(1 − tanh² u)·du/dx, with ½(1 − tanh² u) = 2e/(1 + e)² and
+  // du/dx = √(2/π)(1 + 3·0.044715x²).
+  __m256 slope = _mm256_mul_ps(
+    splat(0.79788456f),
+    _mm256_fmadd_ps(_mm256_mul_ps(splat(3 * 0.044715f), x), x, splat(1.0f)));
+  __m256 half_sech2 =
+    _mm256_div_ps(_mm256_mul_ps(splat(2.0f), e), _mm256_mul_ps(denominator, denominator));
+  return _mm256_fmadd_ps(_mm256_mul_ps(x, half_sech2), slope, half_one_plus_tanh);
+}
+
+/// The loop of a function of one element, `y[i] = f(x[i])`.
+#define MAP_LOOP(f, x, y, count)                                                 \
+  do {                                                                           \
+    size_t i = 0;                                                                \
+    for (; i + 8 <= (count); i += 8) _mm256_storeu_ps((y) + i, f(_mm256_loadu_ps((x) + i))); \
+    if (i < (count)) {                                                           \
+      __m256i mask = tail_mask((count) - i);                                     \
+      _mm256_maskstore_ps((y) + i, mask, f(_mm256_maskload_ps((x) + i, mask)));  \
+    }                                                                            \
+  } while (0)
+
+/// The loop of a gradient, `dx[i] += g[i] · f'(x[i])`.
+#define GRADIENT_LOOP(derivative, x, g, dx, count)                                   \
+  do {                                                                               \
+    size_t i = 0;                                                                    \
+    for (; i + 8 <= (count); i += 8) {                                               \
+      __m256 d = derivative(_mm256_loadu_ps((x) + i));                               \
+      _mm256_storeu_ps(                                                              \
+        (dx) + i, _mm256_fmadd_ps(_mm256_loadu_ps((g) + i), d, _mm256_loadu_ps((dx) + i))); \
+    }                                                                                \
+    if (i < (count)) {                                                               \
+      __m256i mask = tail_mask((count) - i);                                         \
+      __m256 d = derivative(_mm256_maskload_ps((x) + i, mask));                      \
+      __m256 sum = _mm256_fmadd_ps(                                                  \
+        _mm256_maskload_ps((g) + i, mask), d, _mm256_maskload_ps((dx) + i, mask));   \
+      _mm256_maskstore_ps((dx) + i, mask, sum);                                      \
+    }                                                                                \
+  } while (0)
+
+AVX2_FMA void lora_exp(const float *x, float *y, size_t count) { MAP_LOOP(exp8, x, y, count); }
+
+AVX2_FMA void lora_gelu(const float *x, float *y, size_t count) { MAP_LOOP(gelu8, x, y, count); }
+
+AVX2_FMA void lora_gelu_tanh(const float *x, float *y, size_t count) {
+  MAP_LOOP(gelu_tanh8, x, y, count);
+}
+
+AVX2_FMA void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {
+  GRADIENT_LOOP(gelu_derivative8, x, g, dx, count);
+}
+
+AVX2_FMA void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count) {
+  GRADIENT_LOOP(gelu_tanh_derivative8, x, g, dx, count);
+}
+
+AVX2_FMA float lora_shifted_exp(
+  const float *x, float *y, size_t count, float scale, float shift
+) {
+  const __m256 scales = splat(scale), shifts = splat(shift);
+  __m256 lanes = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m256 e = exp8(_mm256_mul_ps(scales, _mm256_sub_ps(_mm256_loadu_ps(x + i), shifts)));
+    _mm256_storeu_ps(y + i, e);
+    lanes = _mm256_add_ps(lanes, e);
+  }
+  if (i < count) {
+    __m256i mask = tail_mask(count - i);
+    __m256 e = exp8(_mm256_mul_ps(scales, _mm256_sub_ps(_mm256_maskload_ps(x + i, mask), shifts)));
+    _mm256_maskstore_ps(y + i, mask, e);
+    lanes = _mm256_add_ps(lanes, _mm256_and_ps(e, _mm256_castsi256_ps(mask)));
+  }
+  __m128 half = _mm_add_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps(lanes, 1));
+  half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
+
+#else
+
+// Other CPUs keep the Swift loops; these are never called there.
+int lora_has_avx2_fma(void) { return 0; }
+void lora_exp(const float *x, float *y, size_t count) {}
+float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift) {
+  return 0;
+}
+void lora_gelu(const float *x, float *y, size_t count) {}
+void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {}
+void lora_gelu_tanh(const float *x, float *y, size_t count) {}
+void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count) {}
+
+#endif

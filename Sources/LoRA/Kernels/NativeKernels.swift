@@ -1,0 +1,32 @@
+import CKernels
+import Foundation
+
+// The element loops that run faster as C compiled for AVX2 and FMA (`Sources/CKernels`) on
+// CPUs that have both: Swift compiles the whole library for baseline x86-64 (four SSE lanes,
+// no fused multiply-add) and cannot mark one function for a wider target. Every other CPU,
+// and every kernel without a C loop, keeps the portable Swift loops of `FastMath.swift`.
+//
+// The two paths agree to within a few float32 ulp, not bit for bit: the C loops fuse each
+// multiply and add, rounding once where the Swift loops round twice.
+
+/// Which loops this process runs.
+public enum ElementKernels {
+  /// Whether this CPU runs the AVX2 and FMA loops; `LORA_PORTABLE_KERNELS=1` in the
+  /// environment keeps the portable Swift loops anyway (to compare the two).
+  public static let native: Bool =
+    lora_has_avx2_fma() != 0
+    && ProcessInfo.processInfo.environment["LORA_PORTABLE_KERNELS"] != "1"
+
+  /// `native`'s name for reports: "AVX2+FMA" or "portable".
+  public static var name: String { native ? "AVX2+FMA" : "portable" }
+}
+
+/// The floating-point operations of the matrix products a thread has run, 2·m·n·k for each,
+/// counted as BLAS is called (the way `torch.utils.flop_counter` counts `mm`). The
+/// benchmark divides a training step's count by the machine's sgemm rate for the step's
+/// floor. The count is per thread, so another thread's work never enters it: take the
+/// difference around the work, on the thread that does it.
+public enum MatrixProductCount {
+  /// The count on the calling thread since it started.
+  public static var onThisThread: Int { Int(lora_counted_product_flops()) }
+}

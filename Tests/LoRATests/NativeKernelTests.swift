@@ -1,0 +1,140 @@
+import CKernels
+import Foundation
+import Testing
+
+@testable import LoRA
+
+/// The AVX2 and FMA loops (`Sources/CKernels`) against libm in double precision and against
+/// the portable Swift loops they stand in for. Skipped on a CPU without AVX2 and FMA, where
+/// the library never calls them.
+@Suite("Native element loops", .enabled(if: lora_has_avx2_fma() != 0))
+struct NativeKernelTests {
+  /// x from -100 to 100, both bounds of exp's range, and the values that are special.
+  let inputs: [Float] =
+    Array(stride(from: Float(-100), through: 100, by: 0.0173))
+    + [-87.4, -87.3, 88.3, 88.4, 88.8, 0, -0.0, .infinity, -.infinity, .nan]
+
+  func native(_ loop: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+    var output = [Float](repeating: 0, count: inputs.count)
+    loop(inputs, &output, inputs.count)
+    return output
+  }
+
+  @Test func expIsWithinTwoUlpOfLibmAndKeepsTheEdges() {
+    let y = native { lora_exp($0, $1, $2) }
+    for (x, value) in zip(inputs, y) where x.isFinite && x > -87.3 && x < 88.3 {
+      let exact = Foundation.exp(Double(x))
+      #expect(abs(Double(value) - exact) / exact < Double(Float.ulpOfOne), "exp(\(x)) = \(value)")
+      // The portable loop agrees within the same bound.
+      #expect(abs(value - fastExp(x)) <= 2 * fastExp(x).ulp, "exp(\(x))")
+    }
+    // -87.4, -87.3, 88.3, 88.4, 88.8, 0, -0, ∞, -∞, NaN
+    let edges = Array(y.suffix(10))
+    #expect(edges[0] == 0 && edges[1] > 0 && edges[4] == .infinity)
+    #expect(edges[5] == 1 && edges[6] == 1 && edges[7] == .infinity && edges[8] == 0)
+    #expect(edges[9].isNaN)
+  }
+
+  /// The last, partial group of eight goes through the same code, padded: an element's
+  /// result does not depend on where it stands or how many follow it.
+  @Test func theTailMatchesTheBody() {
+    let x = (0..<40).map { Float($0) * 0.37 - 7 }
+    var whole = [Float](repeating: 0, count: 40)
+    lora_exp(x, &whole, 40)
+    var gelu = [Float](repeating: 0, count: 40)
+    lora_gelu_tanh(x, &gelu, 40)
+    for start in 0..<9 {
+      for count in 1..<20 {
+        var part = [Float](repeating: -1, count: count + 1)
+        x.withUnsafeBufferPointer { lora_exp($0.baseAddress! + start, &part, count) }
+        #expect(Array(part.prefix(count)) == Array(whole[start..<start + count]))
+        #expect(part[count] == -1, "a store past the end")
+        x.withUnsafeBufferPointer { lora_gelu_tanh($0.baseAddress! + start, &part, count) }
+        #expect(Array(part.prefix(count)) == Array(gelu[start..<start + count]))
+      }
+    }
+  }
+
+  /// Softmax's pass: the sum counts the real elements only, even when the padding lanes
+  /// would overflow.
+  @Test func shiftedExpSumsOnlyItsElements() {
+    for count in 1..<30 {
+      let x = (0..<count).map { Float($0) * 0.5 - 3 }
+      var y = [Float](repeating: 0, count: count)
+      // Padding lanes hold 0, and exp(2 · (0 + 60)) is infinite.
+      let total = lora_shifted_exp(x, &y, count, 2, -60)
+      #expect(total.isFinite || y.contains(.infinity))
+      var expected = [Float](repeating: 0, count: count)
+      let plain = lora_shifted_exp(x, &expected, count, 1, 2)
+      let sum = expected.reduce(0, +)
+      #expect(abs(plain - sum) <= 4 * sum.ulp)
+      for (value, xi) in zip(expected, x) {
+        #expect(abs(value - fastExp(xi - 2)) <= 2 * value.ulp)
+      }
+    }
+  }
+
+  /// GELU, x·Φ(x), against libm's double erfc, relative error, on both tails.
+  @Test func geluIsAccurateOnBothTails() {
+    let y = native { lora_gelu($0, $1, $2) }
+    var worst = 0.0
+    for (x, value) in zip(inputs, y) where x.isFinite && abs(x) <= 12 && x != 0 {
+      let exact = Double(x) * 0.5 * Foundation.erfc(-Double(x) / 2.0.squareRoot())
+      worst = max(worst, abs(Double(value) - exact) / abs(exact))
+    }
+    #expect(worst < 8 * Double(Float.ulpOfOne), "worst relative error \(worst)")
+  }
+
+  /// The tanh form against its formula in double: no cancellation on the left tail, native
+  /// and portable alike.
+  @Test func geluTanhKeepsTheLeftTail() {
+    let y = native { lora_gelu_tanh($0, $1, $2) }
+    for (x, value) in zip(inputs, y) where x.isFinite && abs(x) <= 9 && x != 0 {
+      let xd = Double(x)
+      // ½x(1 + tanh u) = x / (1 + e^(−2u)), which double keeps where 1 + tanh u would not.
+      let u = 0.797_884_56 * (xd + 0.044_715 * xd * xd * xd)
+      let exact = xd / (1 + Foundation.exp(-2 * u))
+      // The argument of e^(−2|u|) carries the rounding of u's few operations, a few ulp of
+      // |2u|: at x = −9, 1e-5 relative. (1 + tanh u in float32 lost 1e-4 at x = −3.5.)
+      let bound = 1e-6 + abs(2 * u) * 4 * Double(Float.ulpOfOne)
+      #expect(abs(Double(value) - exact) / abs(exact) < bound, "gelu_tanh(\(x)) = \(value)")
+      let portable = GELUTanhKernel()(x)
+      #expect(abs(Double(portable) - exact) / abs(exact) < bound, "portable gelu_tanh(\(x))")
+    }
+  }
+
+  /// Both backward loops add g · f'(x) into what is there, and agree with the Swift
+  /// derivatives.
+  @Test func gradientsAddTheDerivative() {
+    let x = inputs.filter { $0.isFinite && abs($0) < 10 }
+    let g = x.indices.map { Float($0 % 7) - 3 }
+    let start = x.indices.map { Float($0 % 5) }
+    for (loop, kernel):
+      (
+        (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+        (Float) -> Float
+      ) in [
+        ({ lora_gelu_backward($0, $1, $2, $3) }, { GELUKernel().derivative(x: $0, y: 0) }),
+        ({ lora_gelu_tanh_backward($0, $1, $2, $3) }, { GELUTanhKernel().derivative(x: $0, y: 0) }),
+      ]
+    {
+      var dx = start
+      loop(x, g, &dx, x.count)
+      for i in x.indices {
+        let expected = start[i] + g[i] * kernel(x[i])
+        #expect(abs(dx[i] - expected) <= 1e-5 * max(1, abs(expected)), "x = \(x[i])")
+      }
+    }
+  }
+
+  /// The count a step's floor comes from: 2·m·n·k per product, forward and both gradients.
+  @Test func matrixProductsAreCounted() {
+    let a = Tensor.randn([3, 4], requiresGrad: true)
+    let b = Tensor.randn([4, 5], requiresGrad: true)
+    let before = MatrixProductCount.onThisThread
+    let product = a.matmul(b)
+    #expect(MatrixProductCount.onThisThread - before == 2 * 3 * 4 * 5)
+    product.sum().backward()
+    #expect(MatrixProductCount.onThisThread - before == 3 * 2 * 3 * 4 * 5)
+  }
+}
