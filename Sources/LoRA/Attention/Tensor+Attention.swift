@@ -18,9 +18,8 @@ extension Tensor {
       let visible = row % queries + offset + 1
       let largest = vectorMax(x, count: visible)
       let total = storeShiftedExp(x, y, count: visible, scale: scale, shift: largest)
-      let inverse = 1 / total
-      for j in 0..<visible { y[j] *= inverse }
-      for j in visible..<keys { y[j] = 0 }
+      scaleInPlace(y, count: visible, by: 1 / total)
+      (y + visible).update(repeating: 0, count: keys - visible)
     }
     return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [self]) {
       gradient in
@@ -30,7 +29,7 @@ extension Tensor {
           row, dx, g, y in
           let visible = row % queries + offset + 1
           let dot = vectorDot(g, y, count: visible)
-          for j in 0..<visible { dx[j] += scale * y[j] * (g[j] - dot) }
+          accumulateSoftmaxGradient(dx, g: g, y: y, count: visible, dot: dot, scale: scale)
         }
       }
     }

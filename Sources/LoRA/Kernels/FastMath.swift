@@ -205,3 +205,35 @@ func vectorSumOfSquares(_ values: UnsafePointer<Float>, count: Int, around mean:
   for i in rest..<count { total += (values[i] - mean) * (values[i] - mean) }
   return total
 }
+
+/// `values[i] *= factor` for `count` floats, eight at a time.
+@inline(__always)
+func scaleInPlace(_ values: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+  let rest = forEachGroupOfEight(count) { i in store8(load8(values + i) * factor, values + i) }
+  for i in rest..<count { values[i] *= factor }
+}
+
+/// `target[i] += source[i] · factor` for `count` floats, eight at a time.
+@inline(__always)
+func addScaled(
+  _ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int,
+  by factor: Float
+) {
+  let rest = forEachGroupOfEight(count) { i in
+    store8(load8(target + i) + load8(source + i) * factor, target + i)
+  }
+  for i in rest..<count { target[i] += source[i] * factor }
+}
+
+/// Softmax's backward for one row: `dx[i] += scale · y[i] · (g[i] − dot)`, where `y` is the
+/// softmax, `g` the incoming gradient and `dot` Σ g·y.
+@inline(__always)
+func accumulateSoftmaxGradient(
+  _ dx: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, y: UnsafePointer<Float>,
+  count: Int, dot: Float, scale: Float = 1
+) {
+  let rest = forEachGroupOfEight(count) { i in
+    store8(load8(dx + i) + scale * load8(y + i) * (load8(g + i) - dot), dx + i)
+  }
+  for i in rest..<count { dx[i] += scale * y[i] * (g[i] - dot) }
+}

@@ -70,9 +70,9 @@ extension Tensor {
                 _ = storeShiftedExp(
                   x.baseAddress! + base, row, count: classes, scale: 1, shift: logSumExp[r])
                 if fresh {
-                  for c in 0..<classes { row[c] *= scale }
+                  scaleInPlace(row, count: classes, by: scale)
                 } else {
-                  for c in 0..<classes { dx[base + c] += row[c] * scale }
+                  addScaled(dx.baseAddress! + base, row, count: classes, by: scale)
                 }
                 dx[base + targets[r]] -= scale
               }

@@ -32,8 +32,7 @@ extension Tensor {
         let logTotal = Foundation.log(total) + largest
         for j in 0..<length { y[j] = x[j] - logTotal }
       } else {
-        let scale = 1 / total
-        for j in 0..<length { y[j] *= scale }
+        scaleInPlace(y, count: length, by: 1 / total)
       }
     }
     let operation = logarithm ? "logSoftmax" : "softmax"
@@ -48,7 +47,7 @@ extension Tensor {
           } else {
             // dx = y · (g - Σ g·y)
             let dot = vectorDot(g, y, count: length)
-            for j in 0..<length { dx[j] += y[j] * (g[j] - dot) }
+            accumulateSoftmaxGradient(dx, g: g, y: y, count: length, dot: dot)
           }
         }
       }
