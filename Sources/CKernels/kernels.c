@@ -18,6 +18,7 @@ long long lora_counted_product_flops(void) { return product_flops; }
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <math.h>
 
 #define AVX2_FMA __attribute__((target("avx2,fma")))
 
@@ -187,26 +188,86 @@ AVX2_FMA void lora_gelu_tanh_backward(const float *x, const float *g, float *dx,
   GRADIENT_LOOP(gelu_tanh_derivative8, x, g, dx, count);
 }
 
-AVX2_FMA float lora_shifted_exp(
-  const float *x, float *y, size_t count, float scale, float shift
-) {
-  const __m256 scales = splat(scale), shifts = splat(shift);
-  __m256 lanes = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    __m256 e = exp8(_mm256_mul_ps(scales, _mm256_sub_ps(_mm256_loadu_ps(x + i), shifts)));
-    _mm256_storeu_ps(y + i, e);
-    lanes = _mm256_add_ps(lanes, e);
-  }
-  if (i < count) {
-    __m256i mask = tail_mask(count - i);
-    __m256 e = exp8(_mm256_mul_ps(scales, _mm256_sub_ps(_mm256_maskload_ps(x + i, mask), shifts)));
-    _mm256_maskstore_ps(y + i, mask, e);
-    lanes = _mm256_add_ps(lanes, _mm256_and_ps(e, _mm256_castsi256_ps(mask)));
-  }
+/// The sum of the eight lanes, in a fixed order.
+static inline AVX2_FMA float sum8(__m256 lanes) {
   __m128 half = _mm_add_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps(lanes, 1));
   half = _mm_add_ps(half, _mm_movehl_ps(half, half));
   return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
+
+/// exp(scale · (x[i] − shift)) into `y` (unless it is NULL) and their sum.
+static inline AVX2_FMA float shifted_exp_sum(
+  const float *x, float *y, size_t count, float scale, float shift
+) {
+  // scale · x − scale · shift in one fused step (exactly x − shift when scale is 1).
+  const __m256 scales = splat(scale), offsets = splat(scale * shift);
+  // Two sums, so that each addition need not wait for the one before.
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m256 a = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), scales, offsets));
+    __m256 b = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(x + i + 8), scales, offsets));
+    if (y) {
+      _mm256_storeu_ps(y + i, a);
+      _mm256_storeu_ps(y + i + 8, b);
+    }
+    even = _mm256_add_ps(even, a);
+    odd = _mm256_add_ps(odd, b);
+  }
+  for (; i < count; i += 8) {
+    __m256i mask = tail_mask(count - i);
+    __m256 e = exp8(_mm256_fmsub_ps(_mm256_maskload_ps(x + i, mask), scales, offsets));
+    if (y) _mm256_maskstore_ps(y + i, mask, e);
+    // The padding lanes held 0, whose exp may be anything up to infinity: leave them out.
+    even = _mm256_add_ps(even, _mm256_and_ps(e, _mm256_castsi256_ps(mask)));
+  }
+  return sum8(_mm256_add_ps(even, odd));
+}
+
+AVX2_FMA float lora_shifted_exp(
+  const float *x, float *y, size_t count, float scale, float shift
+) {
+  return shifted_exp_sum(x, y, count, scale, shift);
+}
+
+AVX2_FMA float lora_max(const float *x, size_t count) {
+  const __m256 none = splat(-__builtin_inff());
+  __m256 lanes = none;
+  size_t i = 0;
+  // `max` returns its second operand when either is NaN: `lanes`, so a NaN is passed over,
+  // as the Swift loop's comparison does.
+  for (; i + 8 <= count; i += 8) lanes = _mm256_max_ps(_mm256_loadu_ps(x + i), lanes);
+  if (i < count) {
+    __m256 mask = _mm256_castsi256_ps(tail_mask(count - i));
+    __m256 v = _mm256_blendv_ps(none, _mm256_maskload_ps(x + i, _mm256_castps_si256(mask)), mask);
+    lanes = _mm256_max_ps(v, lanes);
+  }
+  __m128 half = _mm_max_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps(lanes, 1));
+  half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+  return _mm_cvtss_f32(_mm_max_ss(half, _mm_movehdup_ps(half)));
+}
+
+/// A row's largest value, or 0 for a row with none above −∞ (fully masked), which keeps
+/// exp at 0 rather than NaN from −∞ − (−∞).
+static inline AVX2_FMA float row_shift(const float *x, size_t count) {
+  float largest = lora_max(x, count);
+  return largest == -__builtin_inff() ? 0 : largest;
+}
+
+AVX2_FMA void lora_softmax_row(const float *x, float *y, size_t count, float scale) {
+  float total = shifted_exp_sum(x, y, count, scale, row_shift(x, count));
+  const __m256 inverse = splat(1 / total);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inverse));
+  if (i < count) {
+    __m256i mask = tail_mask(count - i);
+    _mm256_maskstore_ps(y + i, mask, _mm256_mul_ps(_mm256_maskload_ps(y + i, mask), inverse));
+  }
+}
+
+AVX2_FMA float lora_log_sum_exp(const float *x, size_t count) {
+  float shift = row_shift(x, count);
+  return logf(shifted_exp_sum(x, NULL, count, 1, shift)) + shift;
 }
 
 #else
@@ -217,6 +278,9 @@ void lora_exp(const float *x, float *y, size_t count) {}
 float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift) {
   return 0;
 }
+float lora_max(const float *x, size_t count) { return 0; }
+void lora_softmax_row(const float *x, float *y, size_t count, float scale) {}
+float lora_log_sum_exp(const float *x, size_t count) { return 0; }
 void lora_gelu(const float *x, float *y, size_t count) {}
 void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {}
 void lora_gelu_tanh(const float *x, float *y, size_t count) {}

@@ -74,6 +74,33 @@ struct NativeKernelTests {
     }
   }
 
+  /// A softmax row, its max and log-sum-exp against double sums, at every length up to past
+  /// two groups of eight, with the edge rows: NaN passed over by the max, a fully masked row.
+  @Test func softmaxRowsAndLogSumExp() {
+    for count in 1..<40 {
+      let x = (0..<count).map { Float(($0 * 37) % 23) * 0.9 - 9 }
+      var y = [Float](repeating: -1, count: count + 1)
+      lora_softmax_row(x, &y, count, 0.5)
+      #expect(y[count] == -1, "a store past the end")
+      let largest = Double(x.max()!)
+      let exps = x.map { Foundation.exp(0.5 * (Double($0) - largest)) }
+      let total = exps.reduce(0, +)
+      for ((value, e), xi) in zip(zip(y, exps), x) {
+        // A few ulp, and the rounding of exp's argument, 0.5 · (x − max).
+        let argument = abs(0.5 * (Double(xi) - largest))
+        let bound = (4e-7 + argument * 2 * Double(Float.ulpOfOne)) * (e / total)
+        #expect(abs(Double(value) - e / total) <= bound, "\(count): \(value)")
+      }
+      #expect(lora_max(x, count) == x.max()!)
+      let logSumExp = Foundation.log(x.map { Foundation.exp(Double($0) - largest) }.reduce(0, +))
+      #expect(abs(Double(lora_log_sum_exp(x, count)) - (logSumExp + largest)) <= 2e-6)
+    }
+    let withNaN: [Float] = [1, .nan, 3, 2, .nan, -1, 0, 0.5, 2.5]
+    #expect(lora_max(withNaN, withNaN.count) == 3)
+    let masked = [Float](repeating: -.infinity, count: 11)
+    #expect(lora_max(masked, masked.count) == -.infinity)
+  }
+
   /// GELU, x·Φ(x), against libm's double erfc, relative error, on both tails.
   @Test func geluIsAccurateOnBothTails() {
     let y = native { lora_gelu($0, $1, $2) }

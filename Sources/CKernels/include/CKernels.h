@@ -21,6 +21,16 @@ void lora_exp(const float *x, float *y, size_t count);
 /// and denominator in one pass.)
 float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift);
 
+/// The largest of `count` floats (at least one), NaN passed over; −∞ when there is none.
+float lora_max(const float *x, size_t count);
+
+/// One row's softmax, `y[i] = exp(scale · (x[i] − max)) / Σ`, with the max taken as 0 in a
+/// row that is all −∞.
+void lora_softmax_row(const float *x, float *y, size_t count, float scale);
+
+/// log Σ exp(x[i]), computed as max + log Σ exp(x[i] − max), for `count` ≥ 1 floats.
+float lora_log_sum_exp(const float *x, size_t count);
+
 /// `y[i] = x[i] * Φ(x[i])`, the exact GELU, with Φ the standard normal distribution's CDF.
 void lora_gelu(const float *x, float *y, size_t count);
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -34,10 +35,14 @@ extension Tensor {
       logSumExp.withUnsafeMutableBufferPointer { lse in
         parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / Swift.max(1, classes))) {
           chunk in
-          var scratch = [Float](repeating: 0, count: classes)
+          var scratch = [Float](repeating: 0, count: ElementKernels.native ? 0 : classes)
           scratch.withUnsafeMutableBufferPointer { row in
             for r in chunk {
               let input = x.baseAddress! + r * classes
+              if ElementKernels.native {
+                lse[r] = lora_log_sum_exp(input, classes)
+                continue
+              }
               var largest = vectorMax(input, count: classes)
               if largest == -.infinity { largest = 0 }
               let total = storeShiftedExp(

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -23,6 +24,10 @@ extension Tensor {
     let length = Swift.max(shape.last ?? 1, 1)
     let node = gradNode
     let output = mapRows(scalars, width: length) { _, x, y in
+      if !logarithm && ElementKernels.native {
+        lora_softmax_row(x, y, length, 1)
+        return
+      }
       var largest = vectorMax(x, count: length)
       // A row that is all -inf (fully masked) has no finite maximum; 0 keeps exp at 0
       // instead of NaN from -inf - -inf.
