@@ -270,6 +270,70 @@ AVX2_FMA float lora_log_sum_exp(const float *x, size_t count) {
   return logf(shifted_exp_sum(x, NULL, count, 1, shift)) + shift;
 }
 
+/// `y[j] (+)= Σ_i x[i] · w[i·ldw + j]`: a row times a row-major [k, n] weight (a Conv1D's, or
+/// a Linear's transposed), eight weight rows at a time, each read straight through.
+AVX2_FMA void lora_vector_times_matrix(
+  const float *x, const float *w, size_t ldw, size_t k, float *y, size_t n, int accumulate
+) {
+  if (!accumulate) {
+    for (size_t j = 0; j < n; j++) y[j] = 0;
+  }
+  size_t i = 0;
+  // Eight rows at a time: eight streams in flight, and y read and written once per eight.
+  for (; i + 8 <= k; i += 8) {
+    __m256 xs[8];
+    const float *rows[8];
+    for (int r = 0; r < 8; r++) {
+      xs[r] = splat(x[i + r]);
+      rows[r] = w + (i + r) * ldw;
+    }
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      __m256 sum = _mm256_loadu_ps(y + j);
+      for (int r = 0; r < 8; r++) sum = _mm256_fmadd_ps(xs[r], _mm256_loadu_ps(rows[r] + j), sum);
+      _mm256_storeu_ps(y + j, sum);
+    }
+    for (; j < n; j++) {
+      float sum = y[j];
+      for (int r = 0; r < 8; r++) sum = fmaf(x[i + r], rows[r][j], sum);
+      y[j] = sum;
+    }
+  }
+  for (; i < k; i++) {
+    const __m256 xi = splat(x[i]);
+    const float *row = w + i * ldw;
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      _mm256_storeu_ps(y + j, _mm256_fmadd_ps(xi, _mm256_loadu_ps(row + j), _mm256_loadu_ps(y + j)));
+    }
+    for (; j < n; j++) y[j] = fmaf(x[i], row[j], y[j]);
+  }
+}
+
+/// `y[j] (+)= Σ_i w[j·ldw + i] · x[i]`: a row-major [n, k] weight (a Linear's, or GPT-2's tied
+/// head) times a vector, one dot product per weight row, each row read straight through.
+AVX2_FMA void lora_matrix_times_vector(
+  const float *w, size_t ldw, const float *x, size_t k, float *y, size_t n, int accumulate
+) {
+  for (size_t j = 0; j < n; j++) {
+    const float *row = w + j * ldw;
+    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(x + i), a);
+      b = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8), _mm256_loadu_ps(x + i + 8), b);
+      c = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(x + i + 16), c);
+      d = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 24), _mm256_loadu_ps(x + i + 24), d);
+    }
+    for (; i < k; i += 8) {
+      __m256i mask = tail_mask(k - i);
+      a = _mm256_fmadd_ps(_mm256_maskload_ps(row + i, mask), _mm256_maskload_ps(x + i, mask), a);
+    }
+    float dot = sum8(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+    y[j] = accumulate ? y[j] + dot : dot;
+  }
+}
+
 #else
 
 // Other CPUs keep the Swift loops; these are never called there.
@@ -281,6 +345,10 @@ float lora_shifted_exp(const float *x, float *y, size_t count, float scale, floa
 float lora_max(const float *x, size_t count) { return 0; }
 void lora_softmax_row(const float *x, float *y, size_t count, float scale) {}
 float lora_log_sum_exp(const float *x, size_t count) { return 0; }
+void lora_vector_times_matrix(
+  const float *x, const float *w, size_t ldw, size_t k, float *y, size_t n, int accumulate) {}
+void lora_matrix_times_vector(
+  const float *w, size_t ldw, const float *x, size_t k, float *y, size_t n, int accumulate) {}
 void lora_gelu(const float *x, float *y, size_t count) {}
 void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {}
 void lora_gelu_tanh(const float *x, float *y, size_t count) {}

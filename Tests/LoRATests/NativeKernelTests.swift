@@ -154,6 +154,55 @@ struct NativeKernelTests {
     }
   }
 
+  /// Generation's products of one row: x·W for a row-major [k, n] weight and W·x for an
+  /// [n, k] one, against double sums, with the tails of both loops (k and n not multiples of
+  /// eight) and `accumulate` adding to what is there.
+  @Test func matrixVectorProductsMatchDoubleSums() {
+    for (k, n) in [(1, 1), (7, 13), (8, 8), (9, 17), (33, 40), (768, 70)] {
+      let x = (0..<k).map { Float(($0 * 13) % 7) - 3 }
+      let w = (0..<k * n).map { Float(($0 * 29) % 11) * 0.25 - 1.2 }
+      let rowTimesWeight = (0..<n).map { j in
+        (0..<k).reduce(0.0) { $0 + Double(x[$1]) * Double(w[$1 * n + j]) }
+      }
+      let weightTimesRow = (0..<n).map { j in
+        (0..<k).reduce(0.0) { $0 + Double(w[j * k + $1]) * Double(x[$1]) }
+      }
+      for accumulate in [false, true] {
+        let start: Float = accumulate ? 1.5 : .nan  // beta 0 must overwrite, NaN included
+        var y = [Float](repeating: start, count: n)
+        lora_vector_times_matrix(x, w, n, k, &y, n, accumulate ? 1 : 0)
+        var z = [Float](repeating: start, count: n)
+        lora_matrix_times_vector(w, k, x, k, &z, n, accumulate ? 1 : 0)
+        for j in 0..<n {
+          let base = accumulate ? 1.5 : 0
+          #expect(
+            abs(Double(y[j]) - (base + rowTimesWeight[j])) <= 1e-5 * Double(k), "x·W \(k)×\(n)")
+          #expect(
+            abs(Double(z[j]) - (base + weightTimesRow[j])) <= 1e-5 * Double(k), "W·x \(k)×\(n)")
+        }
+      }
+    }
+  }
+
+  /// Through the tensor API, split across the cores: one token's row gives what the same row
+  /// gives in a batch (which goes through sgemm), for `matmul` and for `linear`'s transposed
+  /// weight.
+  @Test func oneRowMatchesTheBatchedProduct() {
+    let (k, n) = (64, 3000)
+    let batch = Tensor.randn([3, k])
+    let row = Tensor(shape: [1, k], scalars: Array(batch.scalars.prefix(k)))
+    let weight = Tensor.randn([k, n])
+    let linearWeight = Tensor.randn([n, k])
+    for (single, batched) in [
+      (row.matmul(weight), batch.matmul(weight)),
+      (row.linear(weight: linearWeight), batch.linear(weight: linearWeight)),
+    ] {
+      for (a, b) in zip(single.scalars, batched.scalars.prefix(n)) {
+        #expect(abs(a - b) <= 1e-5 * max(1, abs(b)))
+      }
+    }
+  }
+
   /// The count a step's floor comes from: 2·m·n·k per product, forward and both gradients.
   @Test func matrixProductsAreCounted() {
     let a = Tensor.randn([3, 4], requiresGrad: true)

@@ -43,6 +43,16 @@ void lora_gelu_tanh(const float *x, float *y, size_t count);
 /// `dx[i] += g[i] * d/dx of the tanh form at x[i]`.
 void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count);
 
+/// `y[j] = Σ_i x[i] · w[i·ldw + j]` for j in 0..<n (or `+=`, with `accumulate`): a row of k
+/// values times a row-major [k, n] weight, as a token meets a Conv1D in generation.
+void lora_vector_times_matrix(
+  const float *x, const float *w, size_t ldw, size_t k, float *y, size_t n, int accumulate);
+
+/// `y[j] = Σ_i w[j·ldw + i] · x[i]` for j in 0..<n (or `+=`, with `accumulate`): a row-major
+/// [n, k] weight times a vector, as a token meets a Linear or a tied head in generation.
+void lora_matrix_times_vector(
+  const float *w, size_t ldw, const float *x, size_t k, float *y, size_t n, int accumulate);
+
 /// Adds 2·m·n·k, a matrix product's floating-point operations, to the calling thread's count.
 void lora_count_product(long m, long n, long k);
 
