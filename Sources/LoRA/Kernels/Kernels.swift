@@ -34,12 +34,32 @@ func gemm(
     // sgemv reached 19–28 on GPT-2's shapes.
     if ElementKernels.native, alpha == 1, beta == 0 || beta == 1, !transposeA || lda == 1 {
       let accumulate: Int32 = beta == 1 ? 1 : 0
-      parallelChunks(n, minimumPerChunk: Swift.max(8, (1 << 15) / k)) { outputs in
-        let (start, count) = (outputs.lowerBound, outputs.count)
-        if transposeB {
+      if transposeB {
+        // B is [n, k]: each core takes a contiguous block of B's rows, one output each.
+        parallelChunks(n, minimumPerChunk: Swift.max(8, (1 << 15) / k)) { outputs in
+          let (start, count) = (outputs.lowerBound, outputs.count)
           lora_matrix_times_vector(b + start * ldb, ldb, a, k, c + start, count, accumulate)
-        } else {
-          lora_vector_times_matrix(a, b + start, ldb, k, c + start, count, accumulate)
+        }
+      } else {
+        // B is [k, n]: each core takes a contiguous block of B's rows too (a straight
+        // stream, which the prefetchers follow best), for a partial sum of every output;
+        // the first block's goes into c, the others' beside it, added at the end.
+        let chunks = Swift.min(Parallel.cores, k * n / (1 << 15), k)
+        let rowsPerChunk = (k + Swift.max(chunks, 1) - 1) / Swift.max(chunks, 1)
+        var partial = [Float](repeating: 0, count: chunks > 1 ? (chunks - 1) * n : 0)
+        partial.withUnsafeMutableBufferPointer { partial in
+          parallelChunks(Swift.max(chunks, 1), minimumPerChunk: 1) { indices in
+            for index in indices {
+              let first = index * rowsPerChunk
+              let rows = Swift.min(k, first + rowsPerChunk) - first
+              let output = index == 0 ? c : partial.baseAddress! + (index - 1) * n
+              lora_vector_times_matrix(
+                a + first, b + first * ldb, ldb, rows, output, n, index == 0 ? accumulate : 0)
+            }
+          }
+          for index in 0..<Swift.max(chunks - 1, 0) {
+            addAssign(c, partial.baseAddress! + index * n, count: n)
+          }
         }
       }
       return
