@@ -111,7 +111,7 @@ public func build(
     [
       "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
       "-I", library + "/Modules",
-    ] + support.flatMap { ["-I", $0] }
+    ] + support.flatMap { ["-I", $0] } + nativeKernelModule(in: library)
     + [
       "-L", library, "-lLessonSupport", "-Xlinker", "-rpath", "-Xlinker", library,
       sourcePath, "-o", partial,
@@ -160,6 +160,15 @@ private func supportModules(in cacheDirectory: String) throws -> [String] {
   #else
     return []
   #endif
+}
+
+/// The module map SwiftPM writes for `CKernels`, the library's C loops: `LoRA` imports it
+/// for its implementation only, but a module built with `-enable-testing` (as the tests
+/// build it) still asks its clients to load it.
+private func nativeKernelModule(in library: String) -> [String] {
+  let map = library + "/CKernels.build/module.modulemap"
+  guard FileManager.default.fileExists(atPath: map) else { return [] }
+  return ["-Xcc", "-fmodule-map-file=" + map]
 }
 
 /// Runs a tool to completion and returns its exit status and combined output.

@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 
 extension Tensor {
   /// `softmax(scale · scores)` over the last axis with a causal mask, in one pass: query `i`

@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 
 // A branch-free exp and vectorised sums for the element loops. libm's `expf` costs a call
 // per element; `fastExp` inlines into the loop with the classic Cephes polynomial, accurate

@@ -3,7 +3,7 @@
 // element function as a generic value, so each specialises to a plain loop with no closure
 // call and no allocation per element.
 
-import CKernels
+internal import CKernels
 
 #if canImport(Accelerate)
   import Accelerate

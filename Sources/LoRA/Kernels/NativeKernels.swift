@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 import Foundation
 
 // The element loops that run faster as C compiled for AVX2 and FMA (`Sources/CKernels`) on
