@@ -68,12 +68,16 @@ func blasDescription() -> String {
   #endif
 }
 
-/// GFLOP/s of a raw `cblas_sgemm` of two N × N matrices on preallocated buffers.
+/// GFLOP/s of a raw `cblas_sgemm` of two random N × N matrices.
 func rawSgemmGFLOPS(_ n: Int) -> Double {
-  let a = Tensor.randn([n, n]).scalars
-  let b = Tensor.randn([n, n]).scalars
+  let seconds = rawSgemmSeconds(Tensor.randn([n, n]).scalars, Tensor.randn([n, n]).scalars, n)
+  return 2 * Double(n * n * n) / seconds / 1e9
+}
+
+/// Seconds per raw `cblas_sgemm` of `a` and `b`, N × N each, into a preallocated buffer.
+func rawSgemmSeconds(_ a: [Float], _ b: [Float], _ n: Int) -> Double {
   var c = [Float](repeating: 0, count: n * n)
-  let seconds = secondsPerCall {
+  return secondsPerCall {
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
         c.withUnsafeMutableBufferPointer { pc in
@@ -84,5 +88,4 @@ func rawSgemmGFLOPS(_ n: Int) -> Double {
       }
     }
   }
-  return 2 * Double(n * n * n) / seconds / 1e9
 }
