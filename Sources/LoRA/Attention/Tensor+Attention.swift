@@ -1,5 +1,3 @@
-internal import CKernels
-
 extension Tensor {
   /// `softmax(scale · scores)` over the last axis with a causal mask, in one pass: query `i`
   /// sees keys `0...i + (keys - queries)`, so a square `[..., T, T]` is the usual lower
@@ -18,13 +16,7 @@ extension Tensor {
     let node = gradNode
     let output = mapRows(scalars, width: keys) { row, x, y in
       let visible = row % queries + offset + 1
-      if ElementKernels.native {
-        lora_softmax_row(x, y, visible, scale)
-      } else {
-        let largest = vectorMax(x, count: visible)
-        let total = storeShiftedExp(x, y, count: visible, scale: scale, shift: largest)
-        scaleInPlace(y, count: visible, by: 1 / total)
-      }
+      softmaxRow(x, y, count: visible, scale: scale)
       (y + visible).update(repeating: 0, count: keys - visible)
     }
     return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [self]) {

@@ -1,4 +1,5 @@
 internal import CKernels
+import Foundation
 
 // A branch-free exp and vectorised sums for the element loops. libm's `expf` costs a call
 // per element; `fastExp` inlines into the loop with the classic Cephes polynomial, accurate
@@ -148,6 +149,32 @@ func storeShiftedExp(
     total += output[i]
   }
   return total
+}
+
+/// One row's softmax, `y[i] = exp(scale · (x[i] − max)) / Σ`, with the max taken as 0 in a
+/// row that is all −∞ (fully masked), which keeps exp at 0 rather than NaN from −∞ − (−∞).
+@inline(__always)
+func softmaxRow(
+  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1
+) {
+  if ElementKernels.native { return lora_softmax_row(x, y, count, scale) }
+  var largest = vectorMax(x, count: count)
+  if largest == -.infinity { largest = 0 }
+  let total = storeShiftedExp(x, y, count: count, scale: scale, shift: largest)
+  scaleInPlace(y, count: count, by: 1 / total)
+}
+
+/// log Σ exp(x[i]) over `count` floats, as max + log Σ exp(x[i] − max) (max 0 for a row all
+/// −∞); the portable path writes the exponentials into `scratch`, `count` floats.
+@inline(__always)
+func rowLogSumExp(
+  _ x: UnsafePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>
+) -> Float {
+  if ElementKernels.native { return lora_log_sum_exp(x, count) }
+  var largest = vectorMax(x, count: count)
+  if largest == -.infinity { largest = 0 }
+  return Foundation.log(storeShiftedExp(x, scratch, count: count, scale: 1, shift: largest))
+    + largest
 }
 
 /// The largest of `count` floats (at least one), compared in eight lanes.

@@ -44,11 +44,11 @@ func gemm(
         // B is [k, n]: each core takes a contiguous block of B's rows too (a straight
         // stream, which the prefetchers follow best), for a partial sum of every output;
         // the first block's goes into c, the others' beside it, added at the end.
-        let chunks = Swift.min(Parallel.cores, k * n / (1 << 15), k)
-        let rowsPerChunk = (k + Swift.max(chunks, 1) - 1) / Swift.max(chunks, 1)
-        var partial = [Float](repeating: 0, count: chunks > 1 ? (chunks - 1) * n : 0)
+        let chunks = Swift.max(1, Swift.min(Parallel.cores, k * n / (1 << 15), k))
+        let rowsPerChunk = (k + chunks - 1) / chunks
+        var partial = [Float](repeating: 0, count: (chunks - 1) * n)
         partial.withUnsafeMutableBufferPointer { partial in
-          parallelChunks(Swift.max(chunks, 1), minimumPerChunk: 1) { indices in
+          parallelChunks(chunks, minimumPerChunk: 1) { indices in
             for index in indices {
               let first = index * rowsPerChunk
               let rows = Swift.min(k, first + rowsPerChunk) - first
@@ -57,7 +57,7 @@ func gemm(
                 a + first, b + first * ldb, ldb, rows, output, n, index == 0 ? accumulate : 0)
             }
           }
-          for index in 0..<Swift.max(chunks - 1, 0) {
+          for index in 0..<chunks - 1 {
             addAssign(c, partial.baseAddress! + index * n, count: n)
           }
         }
@@ -93,15 +93,10 @@ protocol UnaryKernel {
   func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float>
   /// Eight derivatives at once, lane for lane equal to `derivative(x:y:)`.
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float>
-  /// `y[i] = self(x[i])` for `count` floats in a native loop (`NativeKernels.swift`), when
-  /// the kernel has one and the CPU runs it; false leaves the work to the Swift loop.
-  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    -> Bool
-  /// `dx[i] += g[i] · self'(x[i])` in a native loop, when there is one; false otherwise.
-  func accumulateNativeGradient(
-    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-    into dx: UnsafeMutablePointer<Float>, count: Int
-  ) -> Bool
+  /// The kernel's native loop (`NativeKernels.swift`), `y[i] = self(x[i])`, if it has one.
+  static var nativeLoop: NativeMap? { get }
+  /// The native loop of its gradient, `dx[i] += g[i] · self'(x[i])`, if it has one.
+  static var nativeGradient: NativeGradient? { get }
 }
 
 extension UnaryKernel {
@@ -110,13 +105,8 @@ extension UnaryKernel {
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
     fatalError("no vector form")
   }
-  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    -> Bool
-  { false }
-  func accumulateNativeGradient(
-    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-    into dx: UnsafeMutablePointer<Float>, count: Int
-  ) -> Bool { false }
+  static var nativeLoop: NativeMap? { nil }
+  static var nativeGradient: NativeGradient? { nil }
 }
 
 /// A function of two elements, for broadcasting binary operations.
@@ -133,7 +123,10 @@ func applyUnary<K: UnaryKernel>(
   parallelChunks(input.count, minimumPerChunk: 1 << 14) { range in
     var start = range.lowerBound
     let (x, y) = (input.baseAddress! + start, output.baseAddress! + start)
-    if kernel.applyNative(x, y, count: range.count) { return }
+    if ElementKernels.native, let loop = K.nativeLoop {
+      loop(x, y, range.count)
+      return
+    }
     if K.hasVectorForm {
       start += forEachGroupOfEight(range.count) { i in store8(kernel(load8(x + i)), y + i) }
     }
@@ -149,12 +142,12 @@ func accumulateUnaryGradient<K: UnaryKernel>(
   gradient: UnsafeBufferPointer<Float>, into inputGradient: UnsafeMutableBufferPointer<Float>
 ) {
   parallelChunks(y.count, minimumPerChunk: 1 << 14) { range in
-    let start = range.lowerBound
-    if kernel.derivativeNeedsInput,
-      kernel.accumulateNativeGradient(
-        x: x.baseAddress! + start, gradient: gradient.baseAddress! + start,
-        into: inputGradient.baseAddress! + start, count: range.count)
-    {
+    // A native gradient reads x, which is kept only when the derivative needs it.
+    if ElementKernels.native, kernel.derivativeNeedsInput, let loop = K.nativeGradient {
+      let start = range.lowerBound
+      loop(
+        x.baseAddress! + start, gradient.baseAddress! + start,
+        inputGradient.baseAddress! + start, range.count)
       return
     }
     if K.hasVectorForm {

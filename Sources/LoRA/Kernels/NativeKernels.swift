@@ -9,6 +9,18 @@ import Foundation
 // The two paths agree to within a few float32 ulp, not bit for bit: the C loops fuse each
 // multiply and add, rounding once where the Swift loops round twice.
 
+/// A native element loop: `(x, y, count)`.
+typealias NativeMap =
+  @convention(c) (
+    UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int
+  ) -> Void
+
+/// A native gradient loop: `(x, g, dx, count)`, adding g · f'(x) into dx.
+typealias NativeGradient =
+  @convention(c) (
+    UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int
+  ) -> Void
+
 /// Which loops this process runs.
 public enum ElementKernels {
   /// Whether this CPU runs the AVX2 and FMA loops; `LORA_PORTABLE_KERNELS=1` in the

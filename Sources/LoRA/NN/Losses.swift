@@ -1,4 +1,3 @@
-internal import CKernels
 import Foundation
 
 extension Tensor {
@@ -35,24 +34,17 @@ extension Tensor {
       logSumExp.withUnsafeMutableBufferPointer { lse in
         parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / Swift.max(1, classes))) {
           chunk in
-          var scratch = [Float](repeating: 0, count: ElementKernels.native ? 0 : classes)
+          var scratch = [Float](repeating: 0, count: classes)
           scratch.withUnsafeMutableBufferPointer { row in
             for r in chunk {
-              let input = x.baseAddress! + r * classes
-              if ElementKernels.native {
-                lse[r] = lora_log_sum_exp(input, classes)
-                continue
-              }
-              var largest = vectorMax(input, count: classes)
-              if largest == -.infinity { largest = 0 }
-              let total = storeShiftedExp(
-                input, row.baseAddress!, count: classes, scale: 1, shift: largest)
-              lse[r] = Foundation.log(total) + largest
+              lse[r] = rowLogSumExp(
+                x.baseAddress! + r * classes, count: classes, scratch: row.baseAddress!)
             }
           }
         }
       }
     }
+
     var total: Float = 0
     for (row, target) in targets.enumerated() {
       total -= logits[row * classes + target] - logSumExp[row]

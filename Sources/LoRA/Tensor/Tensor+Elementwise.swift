@@ -5,13 +5,7 @@ struct ExpKernel: UnaryKernel {
   let derivativeNeedsInput = false
   func callAsFunction(_ x: Float) -> Float { fastExp(x) }
   func derivative(x: Float, y: Float) -> Float { y }
-  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    -> Bool
-  {
-    guard ElementKernels.native else { return false }
-    lora_exp(x, y, count)
-    return true
-  }
+  static var nativeLoop: NativeMap? { lora_exp }
 }
 struct LogKernel: UnaryKernel {
   let derivativeNeedsInput = true
@@ -56,21 +50,8 @@ struct GELUKernel: UnaryKernel {
   func derivative(x: SIMD8<Float>, y: SIMD8<Float>) -> SIMD8<Float> {
     normalCDF(x) + x * 0.398_942_28 * fastExp(-0.5 * x * x)
   }
-  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    -> Bool
-  {
-    guard ElementKernels.native else { return false }
-    lora_gelu(x, y, count)
-    return true
-  }
-  func accumulateNativeGradient(
-    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-    into dx: UnsafeMutablePointer<Float>, count: Int
-  ) -> Bool {
-    guard ElementKernels.native else { return false }
-    lora_gelu_backward(x, g, dx, count)
-    return true
-  }
+  static var nativeLoop: NativeMap? { lora_gelu }
+  static var nativeGradient: NativeGradient? { lora_gelu_backward }
 }
 
 /// GELU's tanh approximation, GPT-2's `gelu_new` (PyTorch's `approximate='tanh'`):
@@ -95,21 +76,8 @@ struct GELUTanhKernel: UnaryKernel {
     let halfSech2 = 2 * e / ((1 + e) * (1 + e))
     return halfOnePlusTanh + x * halfSech2 * 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
   }
-  func applyNative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    -> Bool
-  {
-    guard ElementKernels.native else { return false }
-    lora_gelu_tanh(x, y, count)
-    return true
-  }
-  func accumulateNativeGradient(
-    x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>,
-    into dx: UnsafeMutablePointer<Float>, count: Int
-  ) -> Bool {
-    guard ElementKernels.native else { return false }
-    lora_gelu_tanh_backward(x, g, dx, count)
-    return true
-  }
+  static var nativeLoop: NativeMap? { lora_gelu_tanh }
+  static var nativeGradient: NativeGradient? { lora_gelu_tanh_backward }
 }
 
 extension Tensor {

@@ -1,4 +1,3 @@
-internal import CKernels
 import Foundation
 
 extension Tensor {
@@ -24,20 +23,12 @@ extension Tensor {
     let length = Swift.max(shape.last ?? 1, 1)
     let node = gradNode
     let output = mapRows(scalars, width: length) { _, x, y in
-      if !logarithm && ElementKernels.native {
-        lora_softmax_row(x, y, length, 1)
-        return
-      }
-      var largest = vectorMax(x, count: length)
-      // A row that is all -inf (fully masked) has no finite maximum; 0 keeps exp at 0
-      // instead of NaN from -inf - -inf.
-      if largest == -.infinity { largest = 0 }
-      let total = storeShiftedExp(x, y, count: length, scale: 1, shift: largest)
       if logarithm {
-        let logTotal = Foundation.log(total) + largest
+        // `y` holds the exponentials first, then the result.
+        let logTotal = rowLogSumExp(x, count: length, scratch: y)
         for j in 0..<length { y[j] = x[j] - logTotal }
       } else {
-        scaleInPlace(y, count: length, by: 1 / total)
+        softmaxRow(x, y, count: length)
       }
     }
     let operation = logarithm ? "logSoftmax" : "softmax"
