@@ -75,8 +75,14 @@ func rawSgemmGFLOPS(_ n: Int) -> Double {
 }
 
 /// Seconds per raw `cblas_sgemm` of `a` and `b`, N × N each, into a preallocated buffer.
+///
+/// OpenBLAS runs on all the cores for it, with its own threads: the library keeps OpenBLAS
+/// on one thread and splits products itself (`BLASThreads`), which this measures against.
 func rawSgemmSeconds(_ a: [Float], _ b: [Float], _ n: Int) -> Double {
   var c = [Float](repeating: 0, count: n * n)
+  let threads = openblas_get_num_threads()
+  openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+  defer { openblas_set_num_threads(threads) }
   return secondsPerCall {
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in

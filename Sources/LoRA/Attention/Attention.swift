@@ -57,6 +57,10 @@ public final class Head: Module {
       (k, v) = cache.append(keys: k, values: v)  // [1, cached + T, hs]
     }
     let scale = 1 / Float(k.shape[2]).squareRoot()
+    if cache == nil && q.rank == 3 {
+      return .causalAttention(
+        query: q, key: k, value: v, scale: scale, dropout: dropout.isTraining ? dropout.p : 0)
+    }
     let weights = q.matmul(k.mT).causalSoftmax(scale: scale)  // [B, T, cached + T]
     return dropout(weights).matmul(v)  // [B, T, hs]
   }
@@ -157,10 +161,17 @@ public final class GPT2Attention: Module {
       key = Tensor.concatenate(appended.map(\.0), axis: 0)  // [H, cached + T, hs]
       value = Tensor.concatenate(appended.map(\.1), axis: 0)
     }
-    let weights = attnDropout(query.matmul(key.mT).causalSoftmax(scale: scale))  // [B·H, T, T]
-    let attended = weights.matmul(value)  // [B·H, T, hs]
-      .reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
+    let attended: Tensor  // [B·H, T, hs]
+    if cache == nil {
+      attended = .causalAttention(
+        query: query, key: key, value: value, scale: scale,
+        dropout: attnDropout.isTraining ? attnDropout.p : 0)
+    } else {
+      let weights = attnDropout(query.matmul(key.mT).causalSoftmax(scale: scale))  // [H, T, T']
+      attended = weights.matmul(value)
+    }
+    let merged = attended.reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
       .reshaped([batch, length, width])
-    return residDropout(cProj(attended))
+    return residDropout(cProj(merged))
   }
 }

@@ -264,3 +264,27 @@ func accumulateSoftmaxGradient(
   }
   for i in rest..<count { dx[i] += scale * y[i] * (g[i] - dot) }
 }
+
+/// Softmax's backward for one row, in place: `g[i] = scale · y[i] · (g[i] − dot)`, where
+/// `y` is the softmax, `g` the incoming gradient and `dot` Σ g·y.
+@inline(__always)
+func softmaxGradientInPlace(
+  _ g: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, count: Int, dot: Float,
+  scale: Float
+) {
+  let rest = forEachGroupOfEight(count) { i in
+    store8(scale * load8(y + i) * (load8(g + i) - dot), g + i)
+  }
+  for i in rest..<count { g[i] = scale * y[i] * (g[i] - dot) }
+}
+
+/// `values[i] *= factors[i]` for `count` floats, eight at a time.
+@inline(__always)
+func multiplyInPlace(
+  _ values: UnsafeMutablePointer<Float>, by factors: UnsafePointer<Float>, count: Int
+) {
+  let rest = forEachGroupOfEight(count) { i in
+    store8(load8(values + i) * load8(factors + i), values + i)
+  }
+  for i in rest..<count { values[i] *= factors[i] }
+}

@@ -4,6 +4,7 @@
 // call and no allocation per element.
 
 internal import CKernels
+import Dispatch
 
 #if canImport(Accelerate)
   import Accelerate
@@ -73,6 +74,69 @@ func gemm(
       a, Int32(transposeA ? lda : 1), beta, c, 1)
     return
   }
+  // A large product is split between the cores here, each piece a single-threaded sgemm
+  // (see `BLASThreads`): along the longer side of C, so that the operand each piece reads
+  // whole (and packs again) is the smaller one. Pieces are multiples of 16 rows or columns,
+  // the kernels' blocking, so no piece ends in a ragged edge that one whole would not have.
+  let cores = BLASThreads.cores
+  let splitRows = m >= n
+  let side = splitRows ? m : n
+  let piece = ((side + cores - 1) / cores + 15) / 16 * 16
+  guard cores > 1, m * n * k >= BLASThreads.parallelWork, side > piece else {
+    return sgemm(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+      lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
+  let operands = UncheckedSendable((a, b, c))
+  DispatchQueue.concurrentPerform(iterations: (side + piece - 1) / piece) { index in
+    let (a, b, c) = operands.value
+    let start = index * piece
+    let count = Swift.min(piece, side - start)
+    if splitRows {
+      sgemm(
+        transposeA: transposeA, transposeB: transposeB, m: count, n: n, k: k, alpha: alpha,
+        a: transposeA ? a + start : a + start * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+        c: c + start * ldc, ldc: ldc)
+    } else {
+      sgemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: count, k: k, alpha: alpha,
+        a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta,
+        c: c + start, ldc: ldc)
+    }
+  }
+}
+
+/// Who runs the products' threads: this library, not OpenBLAS.
+///
+/// OpenBLAS's worker threads spin (`sched_yield`) for about 0.1 s after every call before
+/// they sleep, so between its products, wherever this library's own threads worked
+/// (element loops, softmax rows, the heads of attention), a spinning worker took a share of
+/// the cores: 10–16% of a training step's CPU time went to yielding. With OpenBLAS on one
+/// thread, `gemm` splits each large product into pieces, one per core, and every thread
+/// that waits sleeps in Dispatch.
+enum BLASThreads {
+  /// The cores products are split between; OpenBLAS is set to one thread the first time.
+  static let cores: Int = {
+    #if !canImport(Accelerate)
+      openblas_set_num_threads(1)
+    #endif
+    return Parallel.cores
+  }()
+
+  /// The smallest product worth splitting, m·n·k: OpenBLAS's own threshold for threads
+  /// (64³); below it, waking a thread costs more than the piece it would take.
+  static let parallelWork = 1 << 18
+}
+
+/// BLAS's own `sgemm`, as `gemm` describes it, without `gemm`'s count and one-row path: for
+/// callers that run products on threads of their own and count them on the thread that
+/// asked (`CausalAttention`). `m`, `n` and `k` must be positive.
+@inline(__always)
+func sgemm(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
   cblas_sgemm(
     CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
