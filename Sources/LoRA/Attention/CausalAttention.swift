@@ -32,7 +32,8 @@ extension Tensor {
     }
     let attention = CausalAttention(
       heads: query.shape[0], length: query.shape[1], size: query.shape[2], scale: scale)
-    let mask: [Float]? = p > 0 ? dropoutMask(count: attention.weightCount, p: p) : nil
+    let mask: [Float]? =
+      p > 0 ? dropoutMask(count: attention.weightCount, p: p, using: &Random.generator) : nil
     let (q, k, v, shape) = (query.scalars, key.scalars, value.scalars, query.shape)
     var weights: [Float] = []
     let output = makeScalars(count: query.count) { output in
@@ -76,9 +77,11 @@ extension Tensor {
   /// The dropout mask of `Tensor.dropout`, 0 or 1/(1 − p) per element, drawn from the
   /// library's generator in the same order, so that the fused attention drops what the
   /// unfused one would.
-  private static func dropoutMask(count: Int, p: Float) -> [Float] {
+  private static func dropoutMask(
+    count: Int, p: Float, using generator: inout RandomGenerator
+  ) -> [Float] {
     let kept = 1 / (1 - p)
-    return (0..<count).map { _ in Random.generator.nextUniform() < p ? 0 : kept }
+    return (0..<count).map { _ in generator.nextUniform() < p ? 0 : kept }
   }
 }
 
