@@ -48,12 +48,25 @@ func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String 
     : number(middle, key, decimals)
 }
 
-/// How many times faster ours is, by the medians of `key` (a time): "1.25×", or "—".
+/// How many times faster ours is, by the medians of `key` (a time), and with several
+/// processes, the range of the ratios within each pair run one after the other:
+/// "1.25× (1.18–1.31)", or "—".
+///
+/// The machine's speed can change between processes (a VM's clock moves by 15–35% from one
+/// minute to the next), and a pair, taken back to back, is more likely to see one state than
+/// the medians of all our processes and all theirs.
 func speedUp(_ ours: [[String: String]], _ theirs: [[String: String]], _ key: String) -> String {
   guard let mine = combinedValues(ours)[key].flatMap(Double.init),
     let other = combinedValues(theirs)[key].flatMap(Double.init), mine > 0
   else { return "—" }
-  return fixed(other / mine, 2) + "×"
+  let pairs = zip(ours, theirs).compactMap { ours, theirs -> Double? in
+    guard let mine = ours[key].flatMap(Double.init), let other = theirs[key].flatMap(Double.init),
+      mine > 0
+    else { return nil }
+    return other / mine
+  }
+  let range = pairs.count > 1 ? " (\(fixed(pairs.min()!, 2))–\(fixed(pairs.max()!, 2)))" : ""
+  return fixed(other / mine, 2) + "×" + range
 }
 
 /// A step's products in GFLOP, its floor in ms at `limit`'s sgemm rate, and how many times
