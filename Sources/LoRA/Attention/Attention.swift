@@ -2,14 +2,15 @@ import Foundation
 
 // Causal self-attention, in one place: the char GPT's heads (nanoGPT's `Head` and
 // `MultiHeadAttention`), GPT-2's fused `GPT2Attention`, and the key/value cache that
-// generation shares. The fused causal softmax they call is `Tensor+Attention.swift`.
+// generation shares. Without a cache they call the fused `Tensor.causalAttention`
+// (`CausalAttention.swift`); with one, the fused causal softmax of `Tensor+Attention.swift`.
 
 /// One head of causal self-attention, with its own `key`, `query` and `value` projections,
 /// so that LoRA can target `query` and `value` by name.
 ///
 /// Like the seed's PyTorch head, it has a `tril` buffer, the `[blockSize, blockSize]` causal
 /// mask, so that its state dict has the same entries; the mask is applied by
-/// `causalSoftmax`, and the buffer is made only when a checkpoint is saved or checked.
+/// `causalAttention`, and the buffer is made only when a checkpoint is saved or checked.
 public final class Head: Module {
   /// Projects each position to the key it offers, `[C] -> [headSize]`.
   @Child public var key: Linear

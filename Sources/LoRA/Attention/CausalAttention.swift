@@ -7,8 +7,8 @@ extension Tensor {
   ///
   /// The same as `query.matmul(key.mT).causalSoftmax(scale:).dropout(p).matmul(value)`, with
   /// the same random draws for the dropout, to within float32 rounding, but faster:
-  /// - The heads run on every core at once, each head's products on one core: OpenBLAS would
-  ///   otherwise wake and wait for its threads for each of these small products.
+  /// - The heads run on every core at once, each head's products single-threaded on its
+  ///   core, rather than every small product handed out to all the cores and waited for.
   /// - Queries go in blocks of 64, each block multiplied only by the keys it sees, so the
   ///   masked triangle is neither computed nor multiplied back: 3/8 of the products' work at
   ///   256 positions.
