@@ -73,16 +73,6 @@ extension Tensor {
       }
     }
   }
-
-  /// The dropout mask of `Tensor.dropout`, 0 or 1/(1 − p) per element, drawn from the
-  /// library's generator in the same order, so that the fused attention drops what the
-  /// unfused one would.
-  private static func dropoutMask(
-    count: Int, p: Float, using generator: inout RandomGenerator
-  ) -> [Float] {
-    let kept = 1 / (1 - p)
-    return (0..<count).map { _ in generator.nextUniform() < p ? 0 : kept }
-  }
 }
 
 /// Calls `body` with the base addresses of q, k, v and the mask (nil without one).
@@ -222,7 +212,6 @@ struct CausalAttention {
   private func eachHead(
     scratchBlocks: Int = 1, _ body: (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
-    _ = BLASThreads.cores
     parallelChunks(heads, minimumPerChunk: 1) { range in
       let scratch = UnsafeMutablePointer<Float>.allocate(
         capacity: scratchBlocks * Self.blockRows * length)

@@ -59,14 +59,19 @@ extension Tensor {
   ) -> Tensor {
     guard p >= 0 && p < 1 else { fatalError("dropout: probability must be in [0, 1), got \(p)") }
     guard training && p > 0 else { return self }
-    let scale = 1 / (1 - p)
-    let mask = Tensor(
-      shape: shape, scalars: (0..<count).map { _ in generator.nextUniform() < p ? 0 : scale })
-    return self * mask
+    return self * Tensor(shape: shape, scalars: dropoutMask(count: count, p: p, using: &generator))
   }
 
   /// Dropout with the library-wide generator.
   public func dropout(_ p: Float, training: Bool = true) -> Tensor {
     dropout(p, training: training, using: &Random.generator)
   }
+}
+
+/// Dropout's mask: `count` draws from `generator`, each 0 with probability `p` and
+/// 1/(1 − p) otherwise. `Tensor.dropout` and the fused attention both draw through it, so
+/// the same seed drops the same elements in either.
+func dropoutMask(count: Int, p: Float, using generator: inout RandomGenerator) -> [Float] {
+  let kept = 1 / (1 - p)
+  return (0..<count).map { _ in generator.nextUniform() < p ? 0 : kept }
 }
