@@ -7,7 +7,8 @@
 
 Everything lands in Tests/LoRATests/Fixtures/gpt2/, committed, so the Swift tests need no Python.
 The model is a tiny GPT2LMHeadModel (2 layers, 32 wide, 4 heads, vocabulary 96, 32 positions) with
-seeded random weights; its logits, and its loss with labels, are recorded beside each folder.
+seeded random weights; its logits, its loss with labels, and its loss with labels partly -100
+(ignored, as padding is) are recorded beside each folder.
 
 - tiny/: save_pretrained as transformers writes it (config.json, model.safetensors with keys
   "transformer.h.0.attn.c_attn.weight", ..., lm_head tied to wte so not stored).
@@ -40,6 +41,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 ROOT = Path(__file__).resolve().parent.parent / "Tests" / "LoRATests" / "Fixtures" / "gpt2"
 CONFIG = dict(n_layer=2, n_embd=32, n_head=4, vocab_size=96, n_positions=32, bos_token_id=0, eos_token_id=0)
 TOKENS = [[5, 17, 3, 90, 42, 8, 8, 61], [1, 2, 3, 4, 5, 6, 7, 95]]
+# Labels of -100 are left out of the loss (padding, in Hugging Face's convention).
+PADDED_LABELS = [[5, 17, 3, -100, -100, 8, 8, 61], [-100, 2, 3, 4, 5, 6, -100, -100]]
 
 
 def run(model):
@@ -47,7 +50,9 @@ def run(model):
     with torch.no_grad():
         ids = torch.tensor(TOKENS)
         out = model(ids, labels=ids)
-    return dict(logits=[round(x, 7) for x in out.logits.flatten().tolist()], loss=out.loss.item())
+        padded = model(ids, labels=torch.tensor(PADDED_LABELS)).loss.item()
+    return dict(logits=[round(x, 7) for x in out.logits.flatten().tolist()], loss=out.loss.item(),
+                padded_labels=PADDED_LABELS, padded_loss=padded)
 
 
 def write_json(path, value):

@@ -8,11 +8,20 @@ import Testing
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("Fixtures/gpt2")
 
-/// `expected.json`: the input tokens, transformers' logits and its loss with `labels=tokens`.
+/// `expected.json`: the input tokens, transformers' logits and its loss with `labels=tokens`,
+/// and its loss with labels partly −100, which transformers leaves out (padding).
 private struct Expected: Decodable {
   let tokens: [[Int]]
   let logits: [Float]
   let loss: Float
+  let paddedLabels: [[Int]]
+  let paddedLoss: Float
+
+  enum CodingKeys: String, CodingKey {
+    case tokens, logits, loss
+    case paddedLabels = "padded_labels"
+    case paddedLoss = "padded_loss"
+  }
 
   static func of(_ folder: String) throws -> Expected {
     try JSONDecoder().decode(
@@ -35,6 +44,12 @@ private func run(_ model: GPT2, _ expected: Expected) -> (logits: [Float], loss:
   }
 }
 
+/// The model's loss on the fixture's tokens with its padded labels, in evaluation mode.
+private func paddedLoss(_ model: GPT2, _ expected: Expected) -> Float {
+  model.eval()
+  return withNoGrad { model.forward(expected.tokens, labels: expected.paddedLabels).loss!.item() }
+}
+
 @Suite("GPT-2 in Hugging Face's layout, against transformers")
 struct GPT2Tests {
   @Test(arguments: ["tiny", "tiny-sharded", "tiny-f16", "tiny-bf16", "tiny-hub-layout"])
@@ -44,6 +59,7 @@ struct GPT2Tests {
     let (logits, loss) = run(model, expected)
     #expect(maxDifference(logits, expected.logits) < 1e-5)
     #expect(abs(loss - expected.loss) < 1e-5)
+    #expect(abs(paddedLoss(model, expected) - expected.paddedLoss) < 1e-5)
   }
 
   @Test func parameterNamesAreTransformersAndTheHeadIsTied() throws {

@@ -128,6 +128,23 @@ struct GradientTests {
     checkGradients([prediction]) { $0[0].mseLoss(target) }
     let logits = parameter([5, 7], seed: 23)
     checkGradients([logits]) { $0[0].crossEntropy([0, 6, 3, 3, 1]) }
+    // Ignored rows (−100), into a fresh gradient and then added to one already there.
+    checkGradients([logits]) {
+      $0[0].crossEntropy([0, -100, 3, -100, 1]) + 0.5 * $0[0].crossEntropy([-100, 6, 3, 3, -100])
+    }
+  }
+
+  @Test func ignoredTargetsAreLeftOutOfTheMeanAndGetNoGradient() {
+    let logits = parameter([5, 7], seed: 25)
+    let loss = logits.crossEntropy([0, -100, 3, -100, 1])
+    let kept = Tensor(
+      shape: [3, 7], scalars: [0, 2, 4].flatMap { Array(logits.scalars[($0 * 7)..<($0 * 7 + 7)]) })
+    #expect(abs(loss.item() - kept.crossEntropy([0, 3, 1]).item()) < 1e-6)
+    loss.backward()
+    let gradient = logits.grad!.scalars
+    #expect(gradient[7..<14].allSatisfy { $0 == 0 } && gradient[21..<28].allSatisfy { $0 == 0 })
+    #expect(gradient[0..<7].contains { $0 != 0 })
+    #expect(Tensor.zeros([2, 3]).crossEntropy([-100, -100]).item().isNaN, "as PyTorch: 0/0")
   }
 
   @Test func sharedSubexpressions() {

@@ -127,7 +127,8 @@ public final class GPT2: Module {
   /// Logits `[B, T, vocab]` for a batch of token sequences of equal length and, given
   /// `labels` (usually the tokens themselves), the mean cross-entropy of predicting each
   /// label from the positions before it, as `model(input_ids, labels=labels)` computes it:
-  /// the logits are shifted one place against the labels inside.
+  /// the logits are shifted one place against the labels inside. Labels of −100
+  /// (`Tensor.ignoredTarget`) mark padding and are left out of the mean, as there.
   public func forward(_ tokens: [[Int]], labels: [[Int]]? = nil) -> (logits: Tensor, loss: Tensor?)
   {
     let length = tokens.first?.count ?? 0
@@ -140,8 +141,11 @@ public final class GPT2: Module {
       fatalError("GPT2.forward: labels must have the shape of the tokens")
     }
     guard length > 1 else { fatalError("GPT2.forward: a loss needs at least 2 positions") }
-    let shifted = logits.slice(axis: 1, 0..<(length - 1)).reshaped([-1, config.vocabSize])
-    return (logits, shifted.crossEntropy(labels.flatMap { $0.dropFirst() }))
+    // Each position predicts the next label; the last has none to predict, so it is ignored
+    // rather than sliced off, which would copy the logits (100 MB for GPT-2 small's batch)
+    // and scatter their gradient back.
+    let targets = labels.flatMap { $0.dropFirst() + [Tensor.ignoredTarget] }
+    return (logits, logits.reshaped([-1, config.vocabSize]).crossEntropy(targets))
   }
 
   /// Logits for `tokens`, continuing the sequence in `cache` when one is given (batch of 1).
