@@ -134,6 +134,27 @@ struct GradientTests {
     }
   }
 
+  @Test func crossEntropyBackwardWritesOverItsLogitsOnlyWhenNobodyElseHoldsThem() {
+    let logits = parameter([5, 7], seed: 26)
+    let targets = [0, 6, 3, -100, 1]
+    // Dropped after the forward pass, as in a training step: backward may consume them.
+    (logits * 2).crossEntropy(targets).backward()
+    let consumed = logits.grad!.scalars
+    // Held by the caller: they must come out of backward unchanged.
+    logits.grad = nil
+    let held = logits * 2
+    let before = held.scalars
+    held.crossEntropy(targets).backward()
+    #expect(held.scalars == before)
+    #expect(logits.grad!.scalars == consumed)
+    // Kept for a second pass: both passes see the logits.
+    logits.grad = nil
+    let loss = (logits * 2).crossEntropy(targets)
+    loss.backward(retainGraph: true)
+    loss.backward()
+    #expect(isClose(logits.grad!.scalars, consumed.map { 2 * $0 }))
+  }
+
   @Test func ignoredTargetsAreLeftOutOfTheMeanAndGetNoGradient() {
     let logits = parameter([5, 7], seed: 25)
     let loss = logits.crossEntropy([0, -100, 3, -100, 1])

@@ -60,38 +60,67 @@ extension Tensor {
       counted += 1
     }
     let loss = total / Float(counted)
+    let saved = SavedLogits(logits)
+    let logitsShape = shape
     return .result(of: "crossEntropy", shape: [], scalars: [loss], inputs: [self]) {
       gradient in
+      guard let node else { return }
       // d loss / d logits = (softmax - onehot) / N, softmax = exp(x - logSumExp).
       let scale = gradient.scalars[0] / Float(counted)
-      logits.withUnsafeBufferPointer { x in
-        node?.accumulateOrWrite { dx, fresh in
-          parallelChunks(rows, minimumPerChunk: Swift.max(1, (1 << 14) / Swift.max(1, classes))) {
-            chunk in
-            var scratch = [Float](repeating: 0, count: fresh ? 0 : classes)
-            scratch.withUnsafeMutableBufferPointer { spare in
+      /// Writes row `r`'s gradient into `dx` from the logits `x` (which may be `dx` itself).
+      func writeRow(_ r: Int, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        guard targets[r] != ignoreIndex else {
+          dx.update(repeating: 0, count: classes)
+          return
+        }
+        _ = storeShiftedExp(x, dx, count: classes, scale: 1, shift: logSumExp[r])
+        scaleInPlace(dx, count: classes, by: scale)
+        dx[targets[r]] -= scale
+      }
+      let minimumRows = Swift.max(1, (1 << 14) / Swift.max(1, classes))
+      if !node.holdsGradient && !GradMode.isRetainingGraph {
+        // This is the logits' last use: they become their own gradient, in place, and no
+        // second buffer of their size is made (100 MB for GPT-2 small's batch). When the
+        // caller still holds them, the first write copies them, which costs what a fresh
+        // buffer would.
+        var buffer = saved.take()
+        buffer.withUnsafeMutableBufferPointer { x in
+          parallelChunks(rows, minimumPerChunk: minimumRows) { chunk in
+            for r in chunk {
+              writeRow(r, x.baseAddress! + r * classes, x.baseAddress! + r * classes)
+            }
+          }
+        }
+        node.accumulate(Tensor(shape: logitsShape, scalars: buffer))
+        return
+      }
+      saved.logits.withUnsafeBufferPointer { x in
+        node.accumulate { dx in
+          parallelChunks(rows, minimumPerChunk: minimumRows) { chunk in
+            var row = [Float](repeating: 0, count: classes)
+            row.withUnsafeMutableBufferPointer { row in
               for r in chunk {
-                let base = r * classes
-                guard targets[r] != ignoreIndex else {
-                  // A fresh gradient is uninitialised memory; an ignored row's is zero.
-                  if fresh { (dx.baseAddress! + base).update(repeating: 0, count: classes) }
-                  continue
-                }
-                // Fresh: the probabilities go straight into the gradient; else beside it.
-                let row = fresh ? dx.baseAddress! + base : spare.baseAddress!
-                _ = storeShiftedExp(
-                  x.baseAddress! + base, row, count: classes, scale: 1, shift: logSumExp[r])
-                if fresh {
-                  scaleInPlace(row, count: classes, by: scale)
-                } else {
-                  addScaled(dx.baseAddress! + base, row, count: classes, by: scale)
-                }
-                dx[base + targets[r]] -= scale
+                writeRow(r, x.baseAddress! + r * classes, row.baseAddress!)
+                addAssign(dx.baseAddress! + r * classes, row.baseAddress!, count: classes)
               }
             }
           }
         }
       }
     }
+  }
+}
+
+/// The logits a cross-entropy saved for its backward, which may hand them over to become
+/// their own gradient.
+private final class SavedLogits {
+  private(set) var logits: [Float]
+  init(_ logits: [Float]) { self.logits = logits }
+
+  /// The logits, leaving none behind (so that, unless the caller holds them too, the array
+  /// returned is their only reference and writes to it copy nothing).
+  func take() -> [Float] {
+    defer { logits = [] }
+    return logits
   }
 }

@@ -4,6 +4,9 @@
 /// their own mode.
 enum GradMode {
   @TaskLocal static var isEnabled = true
+  /// Whether the `backward()` running now keeps the graph for another pass: a backward
+  /// function may then not consume what it saved.
+  @TaskLocal static var isRetainingGraph = false
 }
 
 /// Runs `body` without recording operations for autograd, like `torch.no_grad()`.
@@ -81,6 +84,10 @@ final class GradNode {
     }
   }
 
+  /// Whether a gradient has reached this node yet in this `backward()` (for a leaf: whether
+  /// it holds one).
+  var holdsGradient: Bool { isLeaf ? leaf?.grad != nil : gradient != nil }
+
   /// Lets `body` write into the gradient buffer: `fresh` is true when the buffer has just
   /// been made and holds nothing yet (its contents are undefined, and `body` must write
   /// every element), false when it holds earlier gradients to add to. A matrix product
@@ -134,19 +141,21 @@ final class GradNode {
   func backpropagate(seed: Tensor, retainGraph: Bool) {
     let order = topologicalOrder()
     accumulate(seed)
-    withNoGrad {
-      for node in order.reversed() {
-        if let function = node.backwardFunction, let gradient = node.gradient {
-          function(gradient)
-        }
-        // Intermediate gradients are not needed again, nor, unless retained, is the graph
-        // with the values its functions hold: freeing them as we go keeps the peak memory
-        // of a training step low.
-        node.gradient = nil
-        if !retainGraph && !node.isLeaf {
-          node.backwardFunction = nil
-          node.parents = []
-          node.graphWasFreed = true
+    GradMode.$isRetainingGraph.withValue(retainGraph) {
+      withNoGrad {
+        for node in order.reversed() {
+          if let function = node.backwardFunction, let gradient = node.gradient {
+            function(gradient)
+          }
+          // Intermediate gradients are not needed again, nor, unless retained, is the graph
+          // with the values its functions hold: freeing them as we go keeps the peak memory
+          // of a training step low.
+          node.gradient = nil
+          if !retainGraph && !node.isLeaf {
+            node.backwardFunction = nil
+            node.parents = []
+            node.graphWasFreed = true
+          }
         }
       }
     }
