@@ -56,17 +56,17 @@ func time(_ runs: [[String: String]], _ key: String, _ decimals: Int) -> String 
 /// minute to the next), and a pair, taken back to back, is more likely to see one state than
 /// the medians of all our processes and all theirs.
 func speedUp(_ ours: [[String: String]], _ theirs: [[String: String]], _ key: String) -> String {
-  guard let mine = combinedValues(ours)[key].flatMap(Double.init),
-    let other = combinedValues(theirs)[key].flatMap(Double.init), mine > 0
-  else { return "—" }
-  let pairs = zip(ours, theirs).compactMap { ours, theirs -> Double? in
+  /// Their time over ours, when both report one.
+  func ratio(_ ours: [String: String], _ theirs: [String: String]) -> Double? {
     guard let mine = ours[key].flatMap(Double.init), let other = theirs[key].flatMap(Double.init),
       mine > 0
     else { return nil }
     return other / mine
   }
+  guard let overall = ratio(combinedValues(ours), combinedValues(theirs)) else { return "—" }
+  let pairs = zip(ours, theirs).compactMap(ratio)
   let range = pairs.count > 1 ? " (\(fixed(pairs.min()!, 2))–\(fixed(pairs.max()!, 2)))" : ""
-  return fixed(other / mine, 2) + "×" + range
+  return fixed(overall, 2) + "×" + range
 }
 
 /// A step's products in GFLOP, its floor in ms at `limit`'s sgemm rate, and how many times

@@ -95,13 +95,21 @@ extension Tensor {
         return
       }
       saved.logits.withUnsafeBufferPointer { x in
-        node.accumulate { dx in
+        node.accumulateOrWrite { dx, fresh in
           parallelChunks(rows, minimumPerChunk: minimumRows) { chunk in
-            var row = [Float](repeating: 0, count: classes)
-            row.withUnsafeMutableBufferPointer { row in
+            // Fresh: each row goes straight into the gradient; else beside it, then added.
+            var spare = [Float](repeating: 0, count: fresh ? 0 : classes)
+            spare.withUnsafeMutableBufferPointer { spare in
               for r in chunk {
-                writeRow(r, x.baseAddress! + r * classes, row.baseAddress!)
-                addAssign(dx.baseAddress! + r * classes, row.baseAddress!, count: classes)
+                let (logits, gradient) = (
+                  x.baseAddress! + r * classes, dx.baseAddress! + r * classes
+                )
+                if fresh {
+                  writeRow(r, logits, gradient)
+                } else {
+                  writeRow(r, logits, spare.baseAddress!)
+                  addAssign(gradient, spare.baseAddress!, count: classes)
+                }
               }
             }
           }
