@@ -5,6 +5,9 @@
 //
 // Each function gives every element the same result wherever it stands: the last few
 // elements go through the same eight-lane code as the rest, padded.
+//
+// Also here: the count of matrix products, and the worker pool that runs the library's
+// parallel loops (`pool.c`).
 
 #ifndef LORA_CKERNELS_H
 #define LORA_CKERNELS_H
@@ -58,5 +61,14 @@ void lora_count_product(long m, long n, long k);
 
 /// The floating-point operations of the matrix products this thread has run.
 long long lora_counted_product_flops(void);
+
+/// One item of a parallel loop: `body(context, index)`.
+typedef void (*lora_pool_body)(void *context, long index);
+
+/// Runs `body(context, i)` for every i in 0..<count, on the calling thread and up to
+/// `threads − 1` helper threads, and returns 1 once all have finished. Returns 0 at once,
+/// running nothing, when the pool is busy with another loop (another thread's, or one that
+/// this loop's own items started) or on systems without the pool: run the loop elsewhere.
+int lora_pool_run(long count, int threads, void *context, lora_pool_body body);
 
 #endif

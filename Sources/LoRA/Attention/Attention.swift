@@ -3,7 +3,8 @@ import Foundation
 // Causal self-attention, in one place: the char GPT's heads (nanoGPT's `Head` and
 // `MultiHeadAttention`), GPT-2's fused `GPT2Attention`, and the key/value cache that
 // generation shares. Without a cache they call the fused `Tensor.causalAttention`
-// (`CausalAttention.swift`); with one, the fused causal softmax of `Tensor+Attention.swift`.
+// (`CausalAttention.swift`); with one, the cache's own attention over the positions it holds
+// (`KVCache.swift`).
 
 /// One head of causal self-attention, with its own `key`, `query` and `value` projections,
 /// so that LoRA can target `query` and `value` by name.
@@ -53,17 +54,18 @@ public final class Head: Module {
 
   /// Attention from projections already computed, each [B, T, hs].
   func attend(key k: Tensor, query q: Tensor, value v: Tensor, cache: KVCache.Entry?) -> Tensor {
-    var (k, v) = (k, v)
+    let scale = 1 / Float(k.shape[k.rank - 1]).squareRoot()
     if let cache {
-      (k, v) = cache.append(keys: k, values: v)  // [1, cached + T, hs]
+      // Batch 1: the cache's one head is the batch's one row.
+      cache.append(keys: k, values: v)
+      return cache.attend(query: q, scale: scale)  // [1, T, hs]
     }
-    let scale = 1 / Float(k.shape[2]).squareRoot()
-    if cache == nil && q.rank == 3 {
+    if q.rank == 3 {
       return .causalAttention(
         query: q, key: k, value: v, scale: scale, dropout: dropout.isTraining ? dropout.p : 0)
     }
-    let weights = q.matmul(k.mT).causalSoftmax(scale: scale)  // [B, T, cached + T]
-    return dropout(weights).matmul(v)  // [B, T, hs]
+    let weights = q.matmul(k.mT).causalSoftmax(scale: scale)  // [T, T]
+    return dropout(weights).matmul(v)  // [T, hs]
   }
 }
 
@@ -139,9 +141,9 @@ public final class GPT2Attention: Module {
   /// Attention of every position of `x` [B, T, C] over itself and the positions before it.
   public override func callAsFunction(_ x: Tensor) -> Tensor { attend(x, cache: nil) }
 
-  /// Attention over `x`, and over the keys and values of earlier positions in `cache` (one
-  /// entry per head, batch of 1), which the new ones are appended to.
-  func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+  /// Attention over `x`, and over the keys and values of earlier positions in `cache` (all
+  /// heads, batch of 1), which the new ones are appended to.
+  func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
     let (batch, length, width) = (x.shape[0], x.shape[1], x.shape[2])
     let size = width / heads
     let projected = cAttn(x)  // [B, T, 3C]
@@ -151,25 +153,16 @@ public final class GPT2Attention: Module {
         .reshaped([batch, length, heads, size]).permuted([0, 2, 1, 3])
         .reshaped([batch * heads, length, size])
     }
-    var (query, key, value) = (split(0), split(1), split(2))
+    let (query, key, value) = (split(0), split(1), split(2))
+    let attended: Tensor  // [B·H, T, hs]
     if let cache {
       // Batch 1: head h is row h of [H, T, hs].
-      let appended = cache.indices.map { head in
-        cache[head].append(
-          keys: key.slice(axis: 0, head..<(head + 1)),
-          values: value.slice(axis: 0, head..<(head + 1)))
-      }
-      key = Tensor.concatenate(appended.map(\.0), axis: 0)  // [H, cached + T, hs]
-      value = Tensor.concatenate(appended.map(\.1), axis: 0)
-    }
-    let attended: Tensor  // [B·H, T, hs]
-    if cache == nil {
+      cache.append(keys: key, values: value)
+      attended = cache.attend(query: query, scale: scale)
+    } else {
       attended = .causalAttention(
         query: query, key: key, value: value, scale: scale,
         dropout: attnDropout.isTraining ? attnDropout.p : 0)
-    } else {
-      let weights = attnDropout(query.matmul(key.mT).causalSoftmax(scale: scale))  // [H, T, T']
-      attended = weights.matmul(value)
     }
     let merged = attended.reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
       .reshaped([batch, length, width])

@@ -4,7 +4,6 @@
 // call and no allocation per element.
 
 internal import CKernels
-import Dispatch
 
 #if canImport(Accelerate)
   import Accelerate
@@ -87,9 +86,7 @@ func gemm(
       transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
       lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
   }
-  let operands = UncheckedSendable((a, b, c))
-  DispatchQueue.concurrentPerform(iterations: (side + piece - 1) / piece) { index in
-    let (a, b, c) = operands.value
+  parallelFor((side + piece - 1) / piece) { index in
     let start = index * piece
     let count = Swift.min(piece, side - start)
     if splitRows {
@@ -112,8 +109,8 @@ func gemm(
 /// they sleep, so between its products, wherever this library's own threads worked
 /// (element loops, softmax rows, the heads of attention), a spinning worker took a share of
 /// the cores: 10–16% of a training step's CPU time went to yielding. With OpenBLAS on one
-/// thread, `gemm` splits each large product into pieces, one per core, and every thread
-/// that waits sleeps in Dispatch.
+/// thread, `gemm` splits each large product into pieces, one per core, on the library's
+/// own pool (`parallelFor`), whose helpers spin for 0.2 ms at most before they sleep.
 enum BLASThreads {
   /// The cores products are split between; OpenBLAS is set to one thread the first time.
   static let cores: Int = {

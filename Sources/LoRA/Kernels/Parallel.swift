@@ -1,3 +1,4 @@
+internal import CKernels
 import Dispatch
 import Foundation
 
@@ -21,12 +22,28 @@ func parallelChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> 
     return
   }
   let size = (count + chunks - 1) / chunks
+  parallelFor(chunks) { chunk in
+    let start = chunk * size
+    body(start..<min(count, start + size))
+  }
+}
+
+/// Runs `body(index)` for every index in `0..<count`, spread over every core, and returns
+/// when all have run: on the library's worker pool (`pool.c`), whose helpers are still
+/// awake when loops follow each other closely; on Dispatch's threads when the pool is busy
+/// (a loop started by another thread, or by an item of this one). `body` must only write
+/// what its own index says.
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
   withoutActuallyEscaping(body) { body in
-    let work = UncheckedSendable(body)
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-      let start = chunk * size
-      work.value(start..<min(count, start + size))
+    var work = body
+    let ran = withUnsafeMutablePointer(to: &work) { work in
+      lora_pool_run(count, Int32(Parallel.cores), work) { context, index in
+        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+      }
     }
+    guard ran == 0 else { return }
+    let sendable = UncheckedSendable(body)
+    DispatchQueue.concurrentPerform(iterations: count) { sendable.value($0) }
   }
 }
 

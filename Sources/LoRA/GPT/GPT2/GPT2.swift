@@ -54,7 +54,7 @@ public final class GPT2Block: Module {
   /// The block's output for `x` [B, T, C].
   public override func callAsFunction(_ x: Tensor) -> Tensor { forward(x, cache: nil) }
 
-  func forward(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+  func forward(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
     let attended = x + attn.attend(ln1(x), cache: cache)
     return attended + mlp(ln2(attended))
   }
@@ -162,7 +162,7 @@ public final class GPT2: Module {
     let positions = transformer.wpe(Array(start..<(start + length)))
     var x = transformer.dropout(transformer.wte(tokens) + positions)
     for (index, block) in transformer.h.enumerated() {
-      x = block.forward(x, cache: cache?.layers[index])
+      x = block.forward(x, cache: cache?.layers[index][0])
     }
     cache?.length += length
     return lmHead(transformer.lnF(x))  // [B, T, vocab]
@@ -186,5 +186,7 @@ public final class GPT2: Module {
 extension GPT2: CachedDecoding {
   var contextLength: Int { config.nPositions }
   var vocabularySize: Int { config.vocabSize }
-  func makeCache() -> KVCache { KVCache(layers: config.nLayer, heads: config.nHead) }
+  func makeCache() -> KVCache {
+    KVCache(layers: config.nLayer, entries: 1, headsPerEntry: config.nHead)
+  }
 }

@@ -1,0 +1,90 @@
+import CKernels
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+
+@testable import LoRA
+
+/// The worker pool under `parallelFor`: every item runs exactly once, whoever calls, however
+/// often, and from inside another loop.
+@Suite("Parallel loops")
+struct ParallelTests {
+  /// Runs a loop of `count` items that count their own runs; returns the counts.
+  func runCounts(_ count: Int) -> [Int] {
+    let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+    defer { runs.deallocate() }
+    runs.initialize(repeating: 0)
+    parallelFor(count) { index in runs[index] += 1 }
+    return Array(runs)
+  }
+
+  @Test func everyItemRunsExactlyOnceInLoopsOfEverySize() {
+    for count in [0, 1, 2, 3, 7, 64, 1000] {
+      for _ in 0..<200 {
+        let counts = runCounts(count)
+        #expect(counts == [Int](repeating: 1, count: count), "\(count) items")
+        if counts != [Int](repeating: 1, count: count) { return }
+      }
+    }
+  }
+
+  @Test func loopsFromManyThreadsAtOnceEachRunWhole() {
+    // The pool takes one loop at a time; the others run on Dispatch, and none is lost.
+    let failures = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: 8) { _ in
+      for round in 0..<300 {
+        let count = 1 + round % 17
+        if runCounts(count) != [Int](repeating: 1, count: count) {
+          failures.add(1, ordering: .relaxed)
+        }
+      }
+    }
+    #expect(failures.load(ordering: .relaxed) == 0)
+  }
+
+  @Test func aLoopInsideALoopRunsWhole() {
+    let sums = UnsafeMutableBufferPointer<Int>.allocate(capacity: 6)
+    defer { sums.deallocate() }
+    sums.initialize(repeating: 0)
+    parallelFor(6) { outer in
+      let inner = UnsafeMutableBufferPointer<Int>.allocate(capacity: 50)
+      defer { inner.deallocate() }
+      inner.initialize(repeating: 0)
+      parallelFor(50) { index in inner[index] = index }
+      sums[outer] = inner.reduce(0, +)
+    }
+    #expect(Array(sums) == [Int](repeating: 49 * 50 / 2, count: 6))
+  }
+
+  @Test func theHelpersWakeAfterSleeping() async throws {
+    // Past the helpers' spin (0.2 ms), they sleep; the next loop must still run whole.
+    for _ in 0..<5 {
+      #expect(runCounts(16) == [Int](repeating: 1, count: 16))
+      try await Task.sleep(for: .milliseconds(3))
+    }
+  }
+
+  /// With two cores or more, the items run at once on different threads: the first waits
+  /// for the second to start, which one thread alone could never do.
+  @Test(.enabled(if: Parallel.cores > 1)) func itemsRunAtOnceOnSeveralThreads() {
+    let secondStarted = Atomic<Bool>(false)
+    let firstSawIt = Atomic<Bool>(false)
+    parallelFor(2) { index in
+      if index == 1 {
+        secondStarted.store(true, ordering: .releasing)
+        return
+      }
+      // Generous: a loaded machine may take a while to schedule the helper.
+      let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
+      while DispatchTime.now().uptimeNanoseconds < deadline {
+        if secondStarted.load(ordering: .acquiring) {
+          firstSawIt.store(true, ordering: .relaxed)
+          return
+        }
+      }
+    }
+    let sawIt = firstSawIt.load(ordering: .relaxed)
+    #expect(sawIt)
+  }
+}
