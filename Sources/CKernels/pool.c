@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -53,10 +54,11 @@ static struct {
   /// Helpers started so far.
   int helpers;
   /// The current loop: its item count, body and context; written before `next` publishes
-  /// them.
-  long count;
-  lora_pool_body body;
-  void *context;
+  /// them. (Atomic only so that a helper reading them while the next loop is being set up
+  /// is no data race: it reads them before it claims, and the claim fails.)
+  _Atomic long count;
+  _Atomic(lora_pool_body) body;
+  _Atomic(void *) context;
   uint32_t loop;
 } pool;
 
@@ -99,7 +101,10 @@ static void *helper_main(void *unused) {
     // The loop's description was written before its number was published.
     uint64_t word = atomic_load_explicit(&pool.next, memory_order_acquire);
     seen = (uint32_t)(word >> 32);
-    run_items(seen, pool.count, pool.body, pool.context);
+    run_items(
+      seen, atomic_load_explicit(&pool.count, memory_order_relaxed),
+      atomic_load_explicit(&pool.body, memory_order_relaxed),
+      atomic_load_explicit(&pool.context, memory_order_relaxed));
   }
   return NULL;
 }
@@ -117,9 +122,9 @@ int lora_pool_run(long count, int threads, void *context, lora_pool_body body) {
     pool.helpers++;
   }
   uint32_t loop = ++pool.loop;
-  pool.count = count;
-  pool.body = body;
-  pool.context = context;
+  atomic_store_explicit(&pool.count, count, memory_order_relaxed);
+  atomic_store_explicit(&pool.body, body, memory_order_relaxed);
+  atomic_store_explicit(&pool.context, context, memory_order_relaxed);
   atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
   atomic_store_explicit(&pool.next, (uint64_t)loop << 32, memory_order_release);
   // Sequentially consistent, with the helper's `sleepers` increment: either it sees the new
@@ -130,7 +135,10 @@ int lora_pool_run(long count, int threads, void *context, lora_pool_body body) {
   }
   run_items(loop, count, body, context);
   // Every item is claimed; wait for those still running on helpers.
-  while (atomic_load_explicit(&pool.finished, memory_order_acquire) < count) relax();
+  for (long spins = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < count;) {
+    // A helper descheduled mid-item (a loaded machine) gets the core back sooner.
+    if (++spins > 4096) sched_yield(); else relax();
+  }
   atomic_store_explicit(&pool.busy, 0, memory_order_release);
   return 1;
 }
