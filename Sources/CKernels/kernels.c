@@ -74,17 +74,6 @@ static inline AVX2_FMA __m256 exp8(__m256 x) {
     y, splat(__builtin_inff()), _mm256_cmp_ps(x, splat(88.72283f), _CMP_GT_OQ));
 }
 
-static inline AVX2_FMA __m256 absolute(__m256 x) {
-  return _mm256_andnot_ps(splat(-0.0f), x);
-}
-
-/// 1/d from the 12-bit estimate and one Newton step, to about 1 ulp, for d ≥ 1 (a fraction
-/// of a division's cost where the division would set the loop's pace).
-static inline AVX2_FMA __m256 reciprocal(__m256 d) {
-  __m256 r = _mm256_rcp_ps(d);
-  return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, splat(2.0f)));
-}
-
 /// erf(z) as z·P(z²)/Q(z²), the rational fit XLA and Eigen use for float32: within 3.3e-7 of
 /// erf everywhere (1–2 ulp through the middle, a few ulp of 1 where it saturates). Beyond
 /// |z| = 4, erf is ±1 in float32. NaN passes through the clamps (`max` and `min` return
@@ -124,35 +113,31 @@ static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
   return _mm256_fmadd_ps(_mm256_mul_ps(x, splat(0.39894228f)), gaussian, normal_cdf(x));
 }
 
-/// GELU's tanh form through e = e^(−2|u|), u = √(2/π)(x + 0.044715x³): ½(1 + tanh u) is
-/// 1/(1 + e) for u ≥ 0 and e/(1 + e) below, with no cancellation on the left tail (where
-/// 1 + tanh u, rounded, keeps only a few bits), and 1 − tanh² u is 4e/(1 + e)².
-static inline AVX2_FMA __m256 gelu_tanh_parts(__m256 x, __m256 *e, __m256 *inverse) {
+/// GELU's tanh form as x·σ(2u), u = √(2/π)(x + 0.044715x³): ½(1 + tanh u) = 1/(1 + e) with
+/// e = e^(−2u), which has no cancellation on the left tail (where 1 + tanh u, rounded, keeps
+/// only a few bits). −2u is clamped to ±87, where e and 1/(1 + e) stay normal floats; past
+/// it GELU is x or under 1e-37. A true division, not a reciprocal estimate and a Newton
+/// step: on Zen 4 `vrcpps` set the loop's pace (0.74 ns an element, against 0.49 dividing).
+static inline AVX2_FMA __m256 gelu_tanh_exponential(__m256 x) {
   __m256 cube_term = _mm256_mul_ps(_mm256_mul_ps(splat(0.044715f), x), x);
-  __m256 u = _mm256_mul_ps(splat(0.79788456f), _mm256_fmadd_ps(cube_term, x, x));
-  // −2|u| ≤ 0: only the lower end needs care, where e^(−2|u|) is below every float.
-  __m256 exponent = _mm256_max_ps(splat(-87.0f), _mm256_mul_ps(splat(-2.0f), absolute(u)));
-  *e = _mm256_and_ps(exp8_in_range(exponent), _mm256_cmp_ps(exponent, splat(-87.0f), _CMP_GT_OQ));
-  *inverse = reciprocal(_mm256_add_ps(splat(1.0f), *e));  // 1/(1 + e), 1 + e in [1, 2]
-  __m256 numerator =
-    _mm256_blendv_ps(splat(1.0f), *e, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_LT_OQ));
-  return _mm256_mul_ps(numerator, *inverse);  // ½(1 + tanh u)
+  __m256 minus_2u = _mm256_mul_ps(splat(-1.59576912f), _mm256_fmadd_ps(cube_term, x, x));
+  return exp8_in_range(_mm256_min_ps(splat(87.0f), _mm256_max_ps(splat(-87.0f), minus_2u)));
 }
 
 static inline AVX2_FMA __m256 gelu_tanh8(__m256 x) {
-  __m256 e, inverse;
-  return _mm256_mul_ps(x, gelu_tanh_parts(x, &e, &inverse));
+  return _mm256_div_ps(x, _mm256_add_ps(splat(1.0f), gelu_tanh_exponential(x)));
 }
 
 static inline AVX2_FMA __m256 gelu_tanh_derivative8(__m256 x) {
-  __m256 e, inverse;
-  __m256 half_one_plus_tanh = gelu_tanh_parts(x, &e, &inverse);
-  // ½(1 + tanh u) + ½x(1 − tanh² u)·du/dx, with ½(1 − tanh² u) = 2e/(1 + e)² and
-  // du/dx = √(2/π)(1 + 3·0.044715x²).
+  __m256 e = gelu_tanh_exponential(x);
+  __m256 half_one_plus_tanh = _mm256_div_ps(splat(1.0f), _mm256_add_ps(splat(1.0f), e));
+  // ½(1 + tanh u) + ½x(1 − tanh² u)·du/dx, with ½(1 − tanh² u) = 2e/(1 + e)², taken as
+  // 2·(e·s)·s, s = 1/(1 + e), so that it never overflows, and du/dx = √(2/π)(1 + 3·0.044715x²).
   __m256 slope = _mm256_mul_ps(
     splat(0.79788456f),
     _mm256_fmadd_ps(_mm256_mul_ps(splat(3 * 0.044715f), x), x, splat(1.0f)));
-  __m256 half_sech2 = _mm256_mul_ps(_mm256_mul_ps(splat(2.0f), e), _mm256_mul_ps(inverse, inverse));
+  __m256 half_sech2 = _mm256_mul_ps(
+    _mm256_mul_ps(splat(2.0f), _mm256_mul_ps(e, half_one_plus_tanh)), half_one_plus_tanh);
   return _mm256_fmadd_ps(_mm256_mul_ps(x, half_sech2), slope, half_one_plus_tanh);
 }
 
