@@ -16,7 +16,10 @@ import Foundation
 ///     element operations (some microseconds of work, against a few to wake a thread).
 @inline(__always)
 func parallelChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> Void) {
-  let chunks = min(Parallel.cores, count / max(1, minimumPerChunk))
+  // A few chunks per core, claimed as threads come free: a core slowed by anything (its
+  // other hyperthread, another process, the memory it shares) takes fewer, rather than
+  // holding up the loop with a half of its own.
+  let chunks = min(Parallel.cores * 4, count / max(1, minimumPerChunk))
   guard chunks > 1 else {
     body(0..<count)
     return
