@@ -29,6 +29,20 @@ struct ParallelTests {
     }
   }
 
+  @Test func chunksCoverEveryItemOnceWhateverTheCountAndMinimum() {
+    for count in [0, 1, 2, 5, 9, 10, 11, 17, 63, 64, 65, 1000] {
+      for minimum in [1, 2, 3, 7, 100] {
+        let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+        defer { runs.deallocate() }
+        runs.initialize(repeating: 0)
+        parallelChunks(count, minimumPerChunk: minimum) { range in
+          for index in range { runs[index] += 1 }
+        }
+        #expect(Array(runs) == [Int](repeating: 1, count: count), "\(count) by \(minimum)")
+      }
+    }
+  }
+
   @Test func loopsFromManyThreadsAtOnceEachRunWhole() {
     // The pool takes one loop at a time; the others run on Dispatch, and none is lost.
     let failures = Atomic<Int>(0)

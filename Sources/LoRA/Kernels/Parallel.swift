@@ -25,7 +25,8 @@ func parallelChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> 
     return
   }
   let size = (count + chunks - 1) / chunks
-  parallelFor(chunks) { chunk in
+  // Rounding the size up can leave fewer chunks than asked (10 items in 8 chunks are 5 of 2).
+  parallelFor((count + size - 1) / size) { chunk in
     let start = chunk * size
     body(start..<min(count, start + size))
   }
