@@ -67,10 +67,9 @@ final class KVCache {
                     ldc: keysSeen)
                   for row in 0..<queries {
                     // Query `row` sits at position offset + row and sees that many + 1.
-                    let visible = offset + row + 1
                     let scores = scores + row * keysSeen
-                    softmaxRow(scores, scores, count: visible, scale: scale)
-                    (scores + visible).update(repeating: 0, count: keysSeen - visible)
+                    causalSoftmaxRow(
+                      scores, scores, visible: offset + row + 1, width: keysSeen, scale: scale)
                   }
                   gemm(
                     transposeA: false, transposeB: false, m: queries, n: headSize, k: keysSeen,

@@ -15,9 +15,7 @@ extension Tensor {
     let offset = keys - queries
     let node = gradNode
     let output = mapRows(scalars, width: keys) { row, x, y in
-      let visible = row % queries + offset + 1
-      softmaxRow(x, y, count: visible, scale: scale)
-      (y + visible).update(repeating: 0, count: keys - visible)
+      causalSoftmaxRow(x, y, visible: row % queries + offset + 1, width: keys, scale: scale)
     }
     return .result(of: "causalSoftmax", shape: shape, scalars: output, inputs: [self]) {
       gradient in
@@ -32,4 +30,15 @@ extension Tensor {
       }
     }
   }
+}
+
+/// One row of a causal softmax: `softmax(scale · x)` over its first `visible` entries (the
+/// keys its query sees), and 0 over the other `width − visible`. `x` and `y` may be the same.
+@inline(__always)
+func causalSoftmaxRow(
+  _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, visible: Int, width: Int,
+  scale: Float
+) {
+  softmaxRow(x, y, count: visible, scale: scale)
+  (y + visible).update(repeating: 0, count: width - visible)
 }
