@@ -17,6 +17,10 @@
 /// 1 when this CPU (and its operating system) runs AVX2 and FMA instructions, else 0.
 int lora_has_avx2_fma(void);
 
+/// 1 when this CPU (and its operating system) also runs AVX-512F: `lora_gelu` and
+/// `lora_gelu_tanh` then run sixteen lanes at a time, with the same result for every element.
+int lora_has_avx512(void);
+
 /// `y[i] = exp(x[i])`: 0 below -87.34, infinity above 88.72, NaN for NaN.
 void lora_exp(const float *x, float *y, size_t count);
 
