@@ -73,6 +73,40 @@ struct TensorTests {
     #expect(Tensor([1, 2]).expanded(to: [2, 2]).scalars == [1, 2, 1, 2])
   }
 
+  /// Slices and concatenation large enough to split across the cores, in short runs (a
+  /// head's 16 or 32 floats, as a GPT layer cuts them) and long ones: the values land where
+  /// they belong, a slice's first gradient is zero outside it, and gradients reaching the
+  /// same tensor twice (overlapping slices, one slice concatenated twice) add up.
+  @Test func largeSlicesAndConcatenationMoveEveryElement() {
+    let x = Tensor(shape: [8, 300, 40], scalars: (0..<96_000).map { Float($0 % 997) })
+    x.requiresGrad = true
+    let (a, b) = (x.slice(axis: 2, 0..<16), x.slice(axis: 2, 8..<40))
+    let joined = Tensor.concatenate([a, b, a], axis: 2)  // [8, 300, 64]
+    let weights = Tensor(shape: [8, 300, 64], scalars: (0..<153_600).map { Float($0 % 13) - 6 })
+    for row in [0, 1, 1234, 2399] {
+      let (source, target) = (x.scalars[(row * 40)...], joined.scalars[(row * 64)...])
+      #expect(Array(target.prefix(16)) == Array(source.prefix(16)))
+      #expect(Array(target.dropFirst(16).prefix(32)) == Array(source.dropFirst(8).prefix(32)))
+      #expect(Array(target.dropFirst(48).prefix(16)) == Array(source.prefix(16)))
+    }
+    (joined * weights).sum().backward()
+    let w = weights.scalars
+    let expected = (0..<96_000).map { index -> Float in
+      let (row, column) = (index / 40, index % 40)
+      var sum: Float = 0
+      if column < 16 { sum += w[row * 64 + column] + w[row * 64 + 48 + column] }
+      if column >= 8 { sum += w[row * 64 + 16 + column - 8] }
+      return sum
+    }
+    #expect(x.grad!.scalars == expected)
+
+    let y = Tensor(shape: [8, 300, 40], scalars: [Float](repeating: 1, count: 96_000))
+    y.requiresGrad = true
+    y.slice(axis: 1, 5..<250).sum().backward()
+    let inside = (0..<96_000).map { index -> Float in (5..<250).contains(index / 40 % 300) ? 1 : 0 }
+    #expect(y.grad!.scalars == inside)
+  }
+
   @Test func reductionValues() {
     let x = Tensor([[1, 5, 3], [4, 2, 6]])
     #expect(x.sum().item() == 21)

@@ -111,22 +111,27 @@ extension Tensor {
     outputShape[axis] = range.count
     let block = range.count * inner
     let node = gradNode
+    // Block o of the slice is at o · block in the output, and at (o · length + lower) ·
+    // inner in this tensor.
+    let packed = StridedBlocks(base: 0, stride: block)
+    let inPlace = StridedBlocks(base: range.lowerBound * inner, stride: length * inner)
     let output = scalars.withUnsafeBufferPointer { source in
       makeScalars(count: outer * block) { out in
-        for o in 0..<outer {
-          let from = source.baseAddress! + (o * length + range.lowerBound) * inner
-          (out.baseAddress! + o * block).update(from: from, count: block)
-        }
+        copyBlocks(
+          outer, width: block, from: source.baseAddress!, inPlace, to: out.baseAddress!, packed)
       }
     }
     return .result(of: "slice", shape: outputShape, scalars: output, inputs: [self]) {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
-        node?.accumulate { target in
-          for o in 0..<outer {
-            addAssign(
-              target.baseAddress! + (o * length + range.lowerBound) * inner,
-              g.baseAddress! + o * block, count: block)
+        node?.accumulateOrWrite { target, fresh in
+          if fresh {
+            copyBlocksZeroingTheRest(
+              outer, width: block, from: g.baseAddress!, sourceStride: block,
+              into: target.baseAddress!, offset: inPlace.base, stride: inPlace.stride)
+          } else {
+            addBlocks(
+              outer, width: block, from: g.baseAddress!, packed, into: target.baseAddress!, inPlace)
           }
         }
       }
@@ -151,36 +156,38 @@ extension Tensor {
     let outputBlock = blocks.reduce(0, +)
     var outputShape = first.shape
     outputShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
-    var output = [Float](repeating: 0, count: outer * outputBlock)
-    output.withUnsafeMutableBufferPointer { out in
-      var start = 0
-      for (tensor, block) in zip(tensors, blocks) {
+    // Block o of input t is at o · block in t, and at o · outputBlock + (t's start) in the
+    // output.
+    let starts = blocks.indices.map { blocks[..<$0].reduce(0, +) }
+    let output = makeScalars(count: outer * outputBlock) { out in
+      for (tensor, (block, start)) in zip(tensors, zip(blocks, starts)) {
         tensor.scalars.withUnsafeBufferPointer { source in
-          for o in 0..<outer {
-            (out.baseAddress! + o * outputBlock + start).update(
-              from: source.baseAddress! + o * block, count: block)
-          }
+          copyBlocks(
+            outer, width: block, from: source.baseAddress!, StridedBlocks(base: 0, stride: block),
+            to: out.baseAddress!, StridedBlocks(base: start, stride: outputBlock))
         }
-        start += block
       }
     }
     let nodes = tensors.map(\.gradNode)
     return result(of: "concatenate", shape: outputShape, scalars: output, inputs: tensors) {
       gradient in
-      var start = 0
-      for (node, block) in zip(nodes, blocks) {
-        if let node {
-          gradient.scalars.withUnsafeBufferPointer { g in
-            node.accumulate { target in
-              for o in 0..<outer {
-                addAssign(
-                  target.baseAddress! + o * block, g.baseAddress! + o * outputBlock + start,
-                  count: block)
-              }
+      gradient.scalars.withUnsafeBufferPointer { g in
+        for (node, (block, start)) in zip(nodes, zip(blocks, starts)) {
+          let (inOutput, packed) = (
+            StridedBlocks(base: start, stride: outputBlock), StridedBlocks(base: 0, stride: block)
+          )
+          node?.accumulateOrWrite { target, fresh in
+            if fresh {
+              copyBlocks(
+                outer, width: block, from: g.baseAddress!, inOutput, to: target.baseAddress!,
+                packed)
+            } else {
+              addBlocks(
+                outer, width: block, from: g.baseAddress!, inOutput, into: target.baseAddress!,
+                packed)
             }
           }
         }
-        start += block
       }
     }
   }
