@@ -41,6 +41,43 @@ struct GPTTests {
     #expect(parameterReport(model).trainable == 2 * 3 * 128)
   }
 
+  /// `Linear.fused` over every head's key, query and value, with LoRA on the queries and
+  /// values (their down-projections sharing one product, or, with dropout while training,
+  /// each its own), against each layer applied on its own: the same outputs, the same
+  /// gradients for the input and every adapter matrix, and the same dropout draws.
+  @Test(arguments: [Float(0), 0.3])
+  func fusedProjectionsEqualTheLayersOneByOne(dropout: Float) throws {
+    let attention = Random.withSeed(4) {
+      MultiHeadAttention(nEmbd: 24, nHead: 3, blockSize: 80, dropout: 0)
+    }
+    try Random.withSeed(5) {
+      _ = try applyLoRA(
+        to: attention, targets: ["query", "value"], rank: 2, alpha: 4, dropout: dropout)
+    }
+    let adapters = attention.namedParameters.filter { $0.name.contains("lora_") }.map(\.parameter)
+    #expect(adapters.count == 12)
+    for (index, parameter) in adapters.enumerated() {  // B starts at zero: give it values
+      parameter.scalars = parameter.scalars.indices.map { Float(($0 * 7 + index) % 11) * 0.1 - 0.5 }
+    }
+    let layers = attention.heads.flatMap { [$0.key, $0.query, $0.value] }
+    let input = Random.withSeed(6) { Tensor.randn([2, 70, 24]) }
+    func run(_ fused: Bool) -> (outputs: [[Float]], gradients: [[Float]]) {
+      let x = Tensor(shape: input.shape, scalars: input.scalars, requiresGrad: true)
+      for parameter in adapters { parameter.grad = nil }
+      let outputs = Random.withSeed(7) {
+        fused ? Linear.fused(layers, x)! : layers.map { $0(x) }
+      }
+      let weights = (0..<outputs[0].count).map { Float($0 % 5) - 2 }
+      outputs.map { ($0 * Tensor(shape: $0.shape, scalars: weights)).sum() }
+        .reduce(Tensor(0), +).backward()
+      return (outputs.map(\.scalars), [x.grad!.scalars] + adapters.map { $0.grad!.scalars })
+    }
+    let (fused, separate) = (run(true), run(false))
+    for (a, b) in zip(fused.outputs + fused.gradients, separate.outputs + separate.gradients) {
+      #expect(isClose(a, b, tolerance: 1e-5))
+    }
+  }
+
   @Test func causalAttentionIgnoresTheFuture() {
     let model = Random.withSeed(2) { GPT(config) }
     let a = model.forward([[1, 2, 3, 4]]).logits

@@ -214,6 +214,16 @@ public final class LoRALinear: Linear {
   /// disabled.
   public override func sidePath(_ x: Tensor) -> Tensor? { adapterPath(x) }
 
+  /// The active adapter's path, for `Linear.fused` to share its down-projection with other
+  /// layers', unless it is merged, disabled, or drops inputs out (each layer draws its own
+  /// mask, in order, so those layers keep their own paths).
+  override var lowRankSidePath: LowRankPath? {
+    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter,
+      adapter.dropout == 0 || !isTraining
+    else { return nil }
+    return LowRankPath(down: adapter.loraA, up: adapter.loraB, scaling: adapter.scaling)
+  }
+
   /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ`, or `nil` when
   /// an adapter is merged, adapters are disabled, or none is active.
   public func adapterPath(_ x: Tensor) -> Tensor? {

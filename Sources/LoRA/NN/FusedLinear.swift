@@ -17,10 +17,31 @@ extension Linear {
     let bias = biases.isEmpty ? nil : Tensor.concatenate(biases, axis: 0)
     let stacked = x.linear(weight: weight, bias: bias)  // [..., Σ out]
     var start = 0
-    return layers.map { layer in
-      let output = stacked.slice(axis: -1, start..<(start + layer.outFeatures))
-      start += layer.outFeatures
-      return layer.sidePath(x).map { output + $0 } ?? output
+    let products = layers.map { layer in
+      defer { start += layer.outFeatures }
+      return stacked.slice(axis: -1, start..<(start + layer.outFeatures))
+    }
+    return zip(products, sidePaths(layers, x)).map { product, side in
+      side.map { product + $0 } ?? product
+    }
+  }
+
+  /// Each layer's side path of `x`. Two or more low-rank ones (LoRA's, every head's query
+  /// and value) share one product of `x` with their stacked `down` matrices: one pass over
+  /// `x` instead of one per layer, and in backward one product into x's gradient and one
+  /// for all the `down` gradients, instead of one of each per layer.
+  private static func sidePaths(_ layers: [Linear], _ x: Tensor) -> [Tensor?] {
+    let lowRank = layers.map(\.lowRankSidePath)
+    let shared = lowRank.compactMap { $0 }
+    guard shared.count > 1 else { return layers.map { $0.sidePath(x) } }
+    let down = x.linear(weight: Tensor.concatenate(shared.map(\.down), axis: 0))  // [..., Σ r]
+    var start = 0
+    return zip(layers, lowRank).map { layer, path in
+      guard let path else { return layer.sidePath(x) }
+      let rank = path.down.shape[0]
+      defer { start += rank }
+      // Scaling the narrow [..., r] middle, as `LoRALinear.adapterPath` does.
+      return (down.slice(axis: -1, start..<(start + rank)) * path.scaling).linear(weight: path.up)
     }
   }
 }

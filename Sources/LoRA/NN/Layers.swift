@@ -67,6 +67,18 @@ open class Linear: Module {
   /// What the layer adds beside its weight's product: nothing here; a LoRA layer's
   /// low-rank path. A subclass changes the layer's output by overriding this.
   open func sidePath(_ x: Tensor) -> Tensor? { nil }
+
+  /// The side path, when it is `scaling · (x·downᵀ)·upᵀ` and draws nothing at random (a
+  /// LoRA path without dropout): `fused` then projects the input down for several layers
+  /// with one product. `nil` for any other side path, or none.
+  var lowRankSidePath: LowRankPath? { nil }
+}
+
+/// A side path `scaling · (x·downᵀ)·upᵀ`, `down` `[r, in]` and `up` `[out, r]`.
+struct LowRankPath {
+  let down: Tensor
+  let up: Tensor
+  let scaling: Float
 }
 
 /// Hugging Face's `Conv1D`, GPT-2's projection layer: a fully connected layer whose weight
