@@ -38,16 +38,23 @@ func parallelChunks(_ count: Int, minimumPerChunk: Int, _ body: (Range<Int>) -> 
 /// (a loop started by another thread, or by an item of this one). `body` must only write
 /// what its own index says.
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+  guard !runOnPool(count, body) else { return }
   withoutActuallyEscaping(body) { body in
-    var work = body
-    let ran = withUnsafeMutablePointer(to: &work) { work in
-      lora_pool_run(count, Int32(Parallel.cores), work) { context, index in
-        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
-      }
-    }
-    guard ran == 0 else { return }
     let sendable = UncheckedSendable(body)
     DispatchQueue.concurrentPerform(iterations: count) { sendable.value($0) }
+  }
+}
+
+/// Runs `body(index)` for every index in `0..<count` on the library's worker pool and
+/// returns true, or runs nothing and returns false when the pool is busy with another loop.
+func runOnPool(_ count: Int, _ body: (Int) -> Void) -> Bool {
+  withoutActuallyEscaping(body) { body in
+    var work = body
+    return withUnsafeMutablePointer(to: &work) { work in
+      lora_pool_run(count, Int32(Parallel.cores), work) { context, index in
+        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+      } != 0
+    }
   }
 }
 
