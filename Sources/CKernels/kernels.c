@@ -272,20 +272,22 @@ static AVX512 void gelu_tanh_avx512(const float *x, float *y, size_t count) {
 
 AVX2_FMA void lora_exp(const float *x, float *y, size_t count) { MAP_LOOP(exp8, x, y, count); }
 
-AVX2_FMA void lora_gelu(const float *x, float *y, size_t count) {
-  if (lora_has_avx512()) {
-    gelu_avx512(x, y, count);
-    return;
-  }
+AVX2_FMA void lora_gelu_eight_lanes(const float *x, float *y, size_t count) {
   MAP_LOOP(gelu8, x, y, count);
 }
 
-AVX2_FMA void lora_gelu_tanh(const float *x, float *y, size_t count) {
-  if (lora_has_avx512()) {
-    gelu_tanh_avx512(x, y, count);
-    return;
-  }
+AVX2_FMA void lora_gelu_tanh_eight_lanes(const float *x, float *y, size_t count) {
   MAP_LOOP(gelu_tanh8, x, y, count);
+}
+
+void lora_gelu(const float *x, float *y, size_t count) {
+  if (lora_has_avx512()) gelu_avx512(x, y, count);
+  else lora_gelu_eight_lanes(x, y, count);
+}
+
+void lora_gelu_tanh(const float *x, float *y, size_t count) {
+  if (lora_has_avx512()) gelu_tanh_avx512(x, y, count);
+  else lora_gelu_tanh_eight_lanes(x, y, count);
 }
 
 AVX2_FMA void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {
@@ -461,6 +463,8 @@ void lora_matrix_times_vector(
 void lora_gelu(const float *x, float *y, size_t count) {}
 void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count) {}
 void lora_gelu_tanh(const float *x, float *y, size_t count) {}
+void lora_gelu_eight_lanes(const float *x, float *y, size_t count) {}
+void lora_gelu_tanh_eight_lanes(const float *x, float *y, size_t count) {}
 void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count) {}
 
 #endif

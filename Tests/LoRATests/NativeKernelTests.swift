@@ -20,6 +20,22 @@ struct NativeKernelTests {
     return output
   }
 
+  /// On an AVX-512 CPU the GELUs run sixteen lanes at a time: every element, NaN, ±∞ and ±0
+  /// included, gets the eight-lane loop's bits, at every count (the masked last group too).
+  @Test(.enabled(if: lora_has_avx512() != 0)) func sixteenLanesGiveTheEightLaneBits() {
+    for (wide, narrow) in [
+      (lora_gelu, lora_gelu_eight_lanes), (lora_gelu_tanh, lora_gelu_tanh_eight_lanes),
+    ] {
+      let values = inputs.suffix(10) + inputs  // the special values in every group's reach
+      for count in Array(1...40) + [values.count] {
+        var (a, b) = ([Float](repeating: 1, count: count), [Float](repeating: 2, count: count))
+        wide(Array(values), &a, count)
+        narrow(Array(values), &b, count)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "count \(count)")
+      }
+    }
+  }
+
   @Test func expIsWithinTwoUlpOfLibmAndKeepsTheEdges() {
     let y = native { lora_exp($0, $1, $2) }
     for (x, value) in zip(inputs, y) where x.isFinite && x > -87.3 && x < 88.3 {

@@ -47,6 +47,11 @@ void lora_gelu_backward(const float *x, const float *g, float *dx, size_t count)
 /// `y[i] = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))`, GELU's tanh form (GPT-2's `gelu_new`).
 void lora_gelu_tanh(const float *x, float *y, size_t count);
 
+/// The two GELUs' eight-lane loops, whatever the CPU: what `lora_gelu` and `lora_gelu_tanh`
+/// run without AVX-512, and what their sixteen-lane loops must match bit for bit.
+void lora_gelu_eight_lanes(const float *x, float *y, size_t count);
+void lora_gelu_tanh_eight_lanes(const float *x, float *y, size_t count);
+
 /// `dx[i] += g[i] * d/dx of the tanh form at x[i]`.
 void lora_gelu_tanh_backward(const float *x, const float *g, float *dx, size_t count);
 
