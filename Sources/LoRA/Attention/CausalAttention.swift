@@ -132,8 +132,7 @@ struct CausalAttention {
           lda: size, b: k, ldb: size, beta: 0, c: p + start * length, ldc: length)
         for row in start..<visible {
           let y = p + row * length
-          softmaxRow(y, y, count: row + 1, scale: scale)
-          (y + row + 1).update(repeating: 0, count: length - row - 1)
+          causalSoftmaxRow(y, y, visible: row + 1, width: length, scale: scale)
         }
         let attended = dropped(p, mask.map { $0 + square }, start, rows, into: scratch)
         sgemm(
