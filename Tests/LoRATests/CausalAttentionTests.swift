@@ -84,4 +84,84 @@ struct CausalAttentionTests {
     let rowsTimesKeys = 64 * 64 + 64 * 128 + 22 * 150
     #expect(MatrixProductCount.onThisThread - start == 2 * (2 * 3 * rowsTimesKeys * 8))
   }
+
+  /// The heads cut out of `projected` with slices, attended as one `[N, T, D]` batch in the
+  /// order of `headsOuter` (so that dropout draws the same masks), and joined back into
+  /// `[B, T, H·D]`: the composition the in-place form replaces.
+  func cutOutAndJoined(
+    _ projected: Tensor, _ columns: QKVColumns, scale: Float, dropout p: Float, headsOuter: Bool
+  ) -> Tensor {
+    let (batch, length) = (projected.shape[0], projected.shape[1])
+    let (heads, size) = (columns.heads, columns.size)
+    let order = headsOuter ? [2, 0, 1, 3] : [0, 2, 1, 3]  // [B, T, H, D] to the item order
+    func items(_ first: Int) -> Tensor {
+      let perHead = (0..<heads).map { head in
+        projected.slice(
+          axis: -1, (first + head * columns.headStride)..<(first + head * columns.headStride + size)
+        )
+        .reshaped([batch, length, 1, size])
+      }
+      return Tensor.concatenate(perHead, axis: 2).permuted(order)
+        .reshaped([batch * heads, length, size])
+    }
+    let attended = Tensor.causalAttention(
+      query: items(columns.query), key: items(columns.key), value: items(columns.value),
+      scale: scale, dropout: p)
+    let itemShape = headsOuter ? [heads, batch, length, size] : [batch, heads, length, size]
+    let back = headsOuter ? [1, 2, 0, 3] : [0, 2, 1, 3]
+    return attended.reshaped(itemShape).permuted(back).reshaped([batch, length, heads * size])
+  }
+
+  @Test(
+    "attention read in place from a fused projection equals the heads cut out and joined",
+    arguments: [
+      (QKVColumns.grouped(heads: 3, size: 8), 24 * 3, false),
+      (QKVColumns.headByHead(heads: 4, size: 5), 60, true),
+      // Two columns before the heads and one after that no head reads: their gradient is 0.
+      (QKVColumns(heads: 2, size: 4, query: 2, key: 10, value: 18, headStride: 4), 27, false),
+    ])
+  func projectedAttentionEqualsTheHeadsCutOut(columns: QKVColumns, width: Int, headsOuter: Bool) {
+    for p: Float in [0, 0.3] {
+      var generator = RandomGenerator(seed: 11)
+      let input = Tensor.randn([2, 70, width], using: &generator)
+      let weights = Tensor.randn([2, 70, columns.heads * columns.size], using: &generator)
+      func run(inPlace: Bool) -> [[Float]] {
+        let x = Tensor(shape: input.shape, scalars: input.scalars, requiresGrad: true)
+        let output = Random.withSeed(7) {
+          inPlace
+            ? Tensor.causalAttention(
+              projected: x, columns: columns, scale: 0.4, dropout: p, headsOuter: headsOuter)
+            : cutOutAndJoined(x, columns, scale: 0.4, dropout: p, headsOuter: headsOuter)
+        }
+        (output * weights).sum().backward()
+        return [output.scalars, x.grad!.scalars]
+      }
+      let (inPlace, reference) = (run(inPlace: true), run(inPlace: false))
+      #expect(isClose(inPlace[0], reference[0]), "output, dropout \(p), \(columns)")
+      #expect(isClose(inPlace[1], reference[1]), "gradient, dropout \(p), \(columns)")
+      let unread = Set(0..<width).subtracting(columns.ranges.joined())
+      let unreadGradients = inPlace[1].indices.filter { unread.contains($0 % width) }
+        .map { inPlace[1][$0] }
+      #expect(unreadGradients.allSatisfy { $0 == 0 })
+      #expect(unreadGradients.count == (unread.count * 2 * 70))
+    }
+  }
+
+  @Test func projectedAttentionGradientsMatchFiniteDifferences() {
+    let columns = QKVColumns(heads: 2, size: 3, query: 1, key: 7, value: 13, headStride: 3)
+    checkGradients([parameter([2, 5, 20], seed: 8)]) { inputs in
+      Tensor.causalAttention(projected: inputs[0], columns: columns, scale: 0.7)
+    }
+  }
+
+  @Test func layoutsThatCannotBeReadAreNamed() {
+    #expect(QKVColumns.grouped(heads: 4, size: 8).problem(width: 96) == nil)
+    #expect(QKVColumns.headByHead(heads: 4, size: 8).problem(width: 96) == nil)
+    #expect(QKVColumns.grouped(heads: 4, size: 8).covers(width: 96))
+    #expect(
+      QKVColumns.grouped(heads: 4, size: 8).problem(width: 95)
+        == "columns 88..<96 fall outside the projection's 95")
+    let overlapping = QKVColumns(heads: 2, size: 4, query: 0, key: 6, value: 12, headStride: 3)
+    #expect(overlapping.problem(width: 24) == "columns 0..<4 and 3..<7 overlap")
+  }
 }

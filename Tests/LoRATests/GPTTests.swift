@@ -43,7 +43,8 @@ struct GPTTests {
 
   /// `Linear.fused` over every head's key, query and value, with LoRA on the queries and
   /// values (their down-projections sharing one product, or, with dropout while training,
-  /// each its own), against each layer applied on its own: the same outputs, the same
+  /// each its own, and each added into its columns), against each layer applied on its own
+  /// and the outputs joined: the same outputs, the same
   /// gradients for the input and every adapter matrix, and the same dropout draws.
   @Test(arguments: [Float(0), 0.3])
   func fusedProjectionsEqualTheLayersOneByOne(dropout: Float) throws {
@@ -64,13 +65,13 @@ struct GPTTests {
     func run(_ fused: Bool) -> (outputs: [[Float]], gradients: [[Float]]) {
       let x = Tensor(shape: input.shape, scalars: input.scalars, requiresGrad: true)
       for parameter in adapters { parameter.grad = nil }
-      let outputs = Random.withSeed(7) {
-        fused ? Linear.fused(layers, x)! : layers.map { $0(x) }
+      let output = Random.withSeed(7) {
+        fused ? Linear.fused(layers, x)! : Tensor.concatenate(layers.map { $0(x) }, axis: -1)
       }
-      let weights = (0..<outputs[0].count).map { Float($0 % 5) - 2 }
-      outputs.map { ($0 * Tensor(shape: $0.shape, scalars: weights)).sum() }
-        .reduce(Tensor(0), +).backward()
-      return (outputs.map(\.scalars), [x.grad!.scalars] + adapters.map { $0.grad!.scalars })
+      #expect(output.shape == [2, 70, 72])
+      let weights = (0..<output.count).map { Float($0 % 5) - 2 }
+      (output * Tensor(shape: output.shape, scalars: weights)).sum().backward()
+      return ([output.scalars], [x.grad!.scalars] + adapters.map { $0.grad!.scalars })
     }
     let (fused, separate) = (run(true), run(false))
     for (a, b) in zip(fused.outputs + fused.gradients, separate.outputs + separate.gradients) {

@@ -92,20 +92,36 @@ public final class MultiHeadAttention: Module {
   }
 
   func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
-    let outputs: [Tensor]
     let layers = heads.flatMap { [$0.key, $0.query, $0.value] }
+    let size = heads[0].key.outFeatures
+    let columns = QKVColumns.headByHead(heads: heads.count, size: size)
     // With many positions, one product for every head's key, query and value beats 3·H
     // narrow ones; a single new token (generation) is cheaper head by head.
-    if x.count / x.shape[x.rank - 1] >= 64, let projected = Linear.fused(layers, x) {
-      outputs = heads.indices.map { index in
-        heads[index].attend(
-          key: projected[3 * index], query: projected[3 * index + 1],
-          value: projected[3 * index + 2], cache: cache?[index])
-      }
-    } else {
-      outputs = heads.indices.map { heads[$0].attend(x, cache: cache?[$0]) }
+    guard x.rank == 3, x.count / x.shape[2] >= 64, let projected = Linear.fused(layers, x) else {
+      let outputs = heads.indices.map { heads[$0].attend(x, cache: cache?[$0]) }
+      return dropout(proj(Tensor.concatenate(outputs, axis: -1)))
     }
-    return dropout(proj(Tensor.concatenate(outputs, axis: -1)))  // [B, T, C]
+    let joined: Tensor  // [B, T, C]
+    if let cache {
+      joined = Tensor.concatenate(
+        heads.indices.map { index in
+          let part = { (first: Int) in
+            let start = first + index * columns.headStride
+            return projected.slice(axis: -1, start..<(start + size))
+          }
+          return heads[index].attend(
+            key: part(columns.key), query: part(columns.query), value: part(columns.value),
+            cache: cache[index])
+        }, axis: -1)
+    } else {
+      // Every head of every window in one loop, read in place from the projection. The
+      // heads' dropout draws keep their order from when each head attended on its own.
+      let training = heads[0].dropout.isTraining
+      joined = Tensor.causalAttention(
+        projected: projected, columns: columns, scale: 1 / Float(size).squareRoot(),
+        dropout: training ? heads[0].dropout.p : 0, headsOuter: true)
+    }
+    return dropout(proj(joined))  // [B, T, C]
   }
 }
 
@@ -147,23 +163,22 @@ public final class GPT2Attention: Module {
     let (batch, length, width) = (x.shape[0], x.shape[1], x.shape[2])
     let size = width / heads
     let projected = cAttn(x)  // [B, T, 3C]
+    guard let cache else {
+      // Every head read in place, its output in its columns of [B, T, C].
+      let merged = Tensor.causalAttention(
+        projected: projected, columns: .grouped(heads: heads, size: size), scale: scale,
+        dropout: attnDropout.isTraining ? attnDropout.p : 0)
+      return residDropout(cProj(merged))
+    }
     /// Part `index` (0 query, 1 key, 2 value) as [B·H, T, head size].
     func split(_ index: Int) -> Tensor {
       projected.slice(axis: -1, (index * width)..<((index + 1) * width))
         .reshaped([batch, length, heads, size]).permuted([0, 2, 1, 3])
         .reshaped([batch * heads, length, size])
     }
-    let (query, key, value) = (split(0), split(1), split(2))
-    let attended: Tensor  // [B·H, T, hs]
-    if let cache {
-      // Batch 1: head h is row h of [H, T, hs].
-      cache.append(keys: key, values: value)
-      attended = cache.attend(query: query, scale: scale)
-    } else {
-      attended = .causalAttention(
-        query: query, key: key, value: value, scale: scale,
-        dropout: attnDropout.isTraining ? attnDropout.p : 0)
-    }
+    // Batch 1: head h is row h of [H, T, hs].
+    cache.append(keys: split(1), values: split(2))
+    let attended = cache.attend(query: split(0), scale: scale)  // [H, T, hs]
     let merged = attended.reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
       .reshaped([batch, length, width])
     return residDropout(cProj(merged))

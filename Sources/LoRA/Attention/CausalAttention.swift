@@ -31,7 +31,9 @@ extension Tensor {
       fatalError("causalAttention: dropout must be in [0, 1), got \(p)")
     }
     let attention = CausalAttention(
-      heads: query.shape[0], length: query.shape[1], size: query.shape[2], scale: scale)
+      layout: AttentionLayout(
+        separate: query.shape[0], length: query.shape[1], size: query.shape[2]),
+      scale: scale)
     let mask: [Float]? =
       p > 0 ? dropoutMask(count: attention.weightCount, p: p, using: &Random.generator) : nil
     let (q, k, v, shape) = (query.scalars, key.scalars, value.scalars, query.shape)
@@ -75,6 +77,82 @@ extension Tensor {
   }
 }
 
+extension Tensor {
+  /// Causal self-attention of every head of a fused projection `[B, T, width]`, read in
+  /// place: head `h` attends with the query, key and value that `columns` places in each
+  /// row, as `causalAttention(query:key:value:scale:dropout:)` would with them cut out.
+  /// Returns `[B, T, heads · size]`, head `h`'s output in columns `h · size ..< (h + 1) ·
+  /// size`: the heads' outputs joined, as a multi-head attention's projection reads them.
+  ///
+  /// The products read the heads with strides, so neither the `3 · heads` slices nor the
+  /// joined output are copied, and every head of every batch row runs in one parallel loop.
+  /// Dropout draws one mask per weight matrix, batch row by batch row and head by head
+  /// within a row, as PyTorch's `[B, H, T, T]` weights.
+  public static func causalAttention(
+    projected: Tensor, columns: QKVColumns, scale: Float, dropout p: Float = 0
+  ) -> Tensor {
+    causalAttention(
+      projected: projected, columns: columns, scale: scale, dropout: p, headsOuter: false)
+  }
+
+  /// As the public form; `headsOuter` draws the dropout masks head by head, each over the
+  /// whole batch (the char GPT's order, from when each head attended on its own).
+  static func causalAttention(
+    projected: Tensor, columns: QKVColumns, scale: Float, dropout p: Float, headsOuter: Bool
+  ) -> Tensor {
+    guard projected.rank == 3 else {
+      fatalError("causalAttention: the projection must be [B, T, width], got \(projected.shape)")
+    }
+    let (batch, length, width) = (projected.shape[0], projected.shape[1], projected.shape[2])
+    if let problem = columns.problem(width: width) {
+      fatalError("causalAttention: projection \(projected.shape), \(columns): \(problem)")
+    }
+    guard scale > 0 else { fatalError("causalAttention: scale must be positive, got \(scale)") }
+    guard p >= 0 && p < 1 else {
+      fatalError("causalAttention: dropout must be in [0, 1), got \(p)")
+    }
+    let attention = CausalAttention(
+      layout: AttentionLayout(
+        batch: batch, length: length, width: width, columns: columns, headsOuter: headsOuter),
+      scale: scale)
+    let mask: [Float]? =
+      p > 0 ? dropoutMask(count: attention.weightCount, p: p, using: &Random.generator) : nil
+    let x = projected.scalars
+    var weights: [Float] = []
+    let output = makeScalars(count: batch * length * columns.heads * columns.size) { output in
+      weights = makeScalars(count: attention.weightCount) { weights in
+        withPointers(x, x, x, mask) { q, k, v, mask in
+          attention.forward(
+            q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
+            output: output.baseAddress!)
+        }
+      }
+    }
+    let node = projected.gradNode
+    let shape = [batch, length, columns.heads * columns.size]
+    return .result(of: "causalAttention", shape: shape, scalars: output, inputs: [projected]) {
+      [weights] gradient in
+      guard let node else { return }
+      // Each head's columns are written whole; columns no head reads get zeros.
+      let covered = columns.covers(width: width)
+      let dx = makeScalars(count: x.count) { dx in
+        if !covered { dx.update(repeating: 0) }
+        withPointers(x, x, x, mask) { q, k, v, mask in
+          weights.withUnsafeBufferPointer { weights in
+            gradient.scalars.withUnsafeBufferPointer { dOutput in
+              attention.backward(
+                q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
+                outputGradient: dOutput.baseAddress!, dq: dx.baseAddress!,
+                dk: dx.baseAddress!, dv: dx.baseAddress!)
+            }
+          }
+        }
+      }
+      node.accumulate(Tensor(shape: projected.shape, scalars: dx))
+    }
+  }
+}
+
 /// Calls `body` with the base addresses of q, k, v and the mask (nil without one).
 private func withPointers<Result>(
   _ q: [Float], _ k: [Float], _ v: [Float], _ mask: [Float]?,
@@ -94,19 +172,65 @@ private func withPointers<Result>(
   }
 }
 
-/// The arithmetic of `Tensor.causalAttention` over raw buffers: `heads` matrices of `length`
-/// positions and `size` features each, the weights `[heads, length, length]`.
-struct CausalAttention {
-  let heads: Int
+/// Where each of a batch of attentions reads its query, key and value (`length` rows of
+/// `size` floats, `inputStride` floats apart) and writes its output (rows `outputStride`
+/// apart): separate `[N, T, D]` tensors, or every head of a fused projection in place.
+struct AttentionLayout {
+  /// The attentions: batch × heads.
+  let items: Int
   let length: Int
   let size: Int
+  let inputStride: Int
+  let outputStride: Int
+  /// Where the heads sit in a row; one head at column 0 for separate tensors.
+  let columns: QKVColumns
+  /// Whether item `i` is head `i / batch` of batch row `i % batch` (the char GPT's heads
+  /// one after the other, and so their dropout draws) rather than head `i % heads` of row
+  /// `i / heads` (`[B, H]`, as PyTorch's `[B, H, T, T]` weights).
+  let headsOuter: Bool
+
+  /// `[N, T, D]` tensors, one attention per matrix.
+  init(separate items: Int, length: Int, size: Int) {
+    (self.items, self.length, self.size) = (items, length, size)
+    (inputStride, outputStride, headsOuter) = (size, size, false)
+    columns = QKVColumns(heads: 1, size: size, query: 0, key: 0, value: 0, headStride: 0)
+  }
+
+  /// The heads of a projection `[batch, length, width]` laid out as `columns`, the output
+  /// `[batch, length, heads · size]` with head `h` in columns `h · size ..< (h + 1) · size`.
+  init(batch: Int, length: Int, width: Int, columns: QKVColumns, headsOuter: Bool) {
+    (items, self.length, size) = (batch * columns.heads, length, columns.size)
+    (inputStride, outputStride) = (width, columns.heads * columns.size)
+    (self.columns, self.headsOuter) = (columns, headsOuter)
+  }
+
+  /// The offsets of item `item`'s query, key and value (in the input buffers, or buffer) and
+  /// of its output.
+  func offsets(of item: Int) -> (query: Int, key: Int, value: Int, output: Int) {
+    let heads = columns.heads
+    let (row, head) =
+      headsOuter ? (item % (items / heads), item / (items / heads)) : (item / heads, item % heads)
+    let input = row * length * inputStride + head * columns.headStride
+    return (
+      input + columns.query, input + columns.key, input + columns.value,
+      row * length * outputStride + head * size
+    )
+  }
+}
+
+/// The arithmetic of `Tensor.causalAttention` over raw buffers laid out as `layout`, the
+/// weights `[items, length, length]`.
+struct CausalAttention {
+  let layout: AttentionLayout
   let scale: Float
 
   /// Queries per block: each block multiplies only by the keys up to its last query. Smaller
   /// blocks skip more of the masked triangle, but make more, smaller products.
   static let blockRows = 64
 
-  var weightCount: Int { heads * length * length }
+  var length: Int { layout.length }
+  var size: Int { layout.size }
+  var weightCount: Int { layout.items * length * length }
 
   /// The blocks of queries, `start..<start + rows`; block `b` sees keys `0..<start + rows`.
   var blocks: [(start: Int, rows: Int)] {
@@ -115,35 +239,41 @@ struct CausalAttention {
     }
   }
 
-  /// Weights (`[heads, length, length]`, zero above the diagonal) and output.
+  /// Weights (`[items, length, length]`, zero above the diagonal up to each block's last
+  /// key, unwritten after it) and output.
   func forward(
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     mask: UnsafePointer<Float>?, weights: UnsafeMutablePointer<Float>,
     output: UnsafeMutablePointer<Float>
   ) {
-    eachHead { head, scratch in
-      let (matrix, square) = (head * length * size, head * length * length)
-      let (q, k, v) = (q + matrix, k + matrix, v + matrix)
-      let (p, o) = (weights + square, output + matrix)
+    let (ld, ldOutput) = (layout.inputStride, layout.outputStride)
+    eachItem { item, scratch in
+      let at = layout.offsets(of: item)
+      let square = item * length * length
+      let (q, k, v) = (q + at.query, k + at.key, v + at.value)
+      let (p, o) = (weights + square, output + at.output)
       for (start, rows) in blocks {
         let visible = start + rows
         sgemm(
-          transposeA: false, transposeB: true, m: rows, n: visible, k: size, a: q + start * size,
-          lda: size, b: k, ldb: size, beta: 0, c: p + start * length, ldc: length)
+          transposeA: false, transposeB: true, m: rows, n: visible, k: size, a: q + start * ld,
+          lda: ld, b: k, ldb: ld, beta: 0, c: p + start * length, ldc: length)
+        // Zeros up to the block's last visible key, which the product with v reads; the
+        // rest of the row is never read, here or in backward.
         for row in start..<visible {
           let y = p + row * length
-          causalSoftmaxRow(y, y, visible: row + 1, width: length, scale: scale)
+          causalSoftmaxRow(y, y, visible: row + 1, width: visible, scale: scale)
         }
         let attended = dropped(p, mask.map { $0 + square }, start, rows, into: scratch)
         sgemm(
           transposeA: false, transposeB: false, m: rows, n: size, k: visible, a: attended,
-          lda: length, b: v, ldb: size, beta: 0, c: o + start * size, ldc: size)
+          lda: length, b: v, ldb: ld, beta: 0, c: o + start * ldOutput, ldc: ldOutput)
       }
     }
     countProducts(2)
   }
 
-  /// The gradients of q, k and v (each overwritten) from the output's.
+  /// The gradients of q, k and v from the output's: each item's rows of them overwritten
+  /// (they may be one buffer, as q, k and v may).
   func backward(
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     mask: UnsafePointer<Float>?, weights: UnsafePointer<Float>,
@@ -151,10 +281,13 @@ struct CausalAttention {
     dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>
   ) {
     let blocks = blocks
-    eachHead(scratchBlocks: 2) { head, scratch in
-      let (matrix, square) = (head * length * size, head * length * length)
-      let (q, k, v, dOutput) = (q + matrix, k + matrix, v + matrix, outputGradient + matrix)
-      let (dq, dk, dv) = (dq + matrix, dk + matrix, dv + matrix)
+    let (ld, ldOutput) = (layout.inputStride, layout.outputStride)
+    eachItem(scratchBlocks: 2) { item, scratch in
+      let at = layout.offsets(of: item)
+      let square = item * length * length
+      let (q, k, v) = (q + at.query, k + at.key, v + at.value)
+      let (dq, dk, dv) = (dq + at.query, dk + at.key, dv + at.value)
+      let dOutput = outputGradient + at.output
       let (p, mask) = (weights + square, mask.map { $0 + square })
       let dScores = scratch + Self.blockRows * length
       // The last block sees every key: going backwards, its products write all of dk and
@@ -165,10 +298,10 @@ struct CausalAttention {
         let attended = dropped(p, mask, start, rows, into: scratch)
         sgemm(
           transposeA: true, transposeB: false, m: visible, n: size, k: rows, a: attended,
-          lda: length, b: dOutput + start * size, ldb: size, beta: beta, c: dv, ldc: size)
+          lda: length, b: dOutput + start * ldOutput, ldb: ldOutput, beta: beta, c: dv, ldc: ld)
         sgemm(
           transposeA: false, transposeB: true, m: rows, n: visible, k: size,
-          a: dOutput + start * size, lda: size, b: v, ldb: size, beta: 0, c: dScores,
+          a: dOutput + start * ldOutput, lda: ldOutput, b: v, ldb: ld, beta: 0, c: dScores,
           ldc: length)
         for row in start..<visible {
           let (g, y) = (dScores + (row - start) * length, p + row * length)
@@ -179,10 +312,10 @@ struct CausalAttention {
         }
         sgemm(
           transposeA: false, transposeB: false, m: rows, n: size, k: visible, a: dScores,
-          lda: length, b: k, ldb: size, beta: 0, c: dq + start * size, ldc: size)
+          lda: length, b: k, ldb: ld, beta: 0, c: dq + start * ld, ldc: ld)
         sgemm(
           transposeA: true, transposeB: false, m: visible, n: size, k: rows, a: dScores,
-          lda: length, b: q + start * size, ldb: size, beta: beta, c: dk, ldc: size)
+          lda: length, b: q + start * ld, ldb: ld, beta: beta, c: dk, ldc: ld)
       }
     }
     countProducts(4)
@@ -205,25 +338,25 @@ struct CausalAttention {
     return UnsafePointer(scratch)
   }
 
-  /// Runs `body` for every head, the heads split between the cores (each product on the
-  /// core of its head: `sgemm` runs on its caller's thread, see `BLASThreads`), with
+  /// Runs `body` for every item, the items split between the cores (each product on the
+  /// core of its item: `sgemm` runs on its caller's thread, see `BLASThreads`), with
   /// `scratchBlocks` blocks of `blockRows × length` floats of scratch per core.
-  private func eachHead(
-    scratchBlocks: Int = 1, _ body: (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
+  private func eachItem(
+    scratchBlocks: Int = 1, _ body: (_ item: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
-    parallelChunks(heads, minimumPerChunk: 1) { range in
+    parallelChunks(layout.items, minimumPerChunk: 1) { range in
       let scratch = UnsafeMutablePointer<Float>.allocate(
         capacity: scratchBlocks * Self.blockRows * length)
       defer { scratch.deallocate() }
-      for head in range { body(head, scratch) }
+      for item in range { body(item, scratch) }
     }
   }
 
-  /// Counts `products` products per block and head on the calling thread (the products
+  /// Counts `products` products per block and item on the calling thread (the products
   /// themselves ran on the cores' threads), as `gemm` would have.
   private func countProducts(_ products: Int) {
     for (start, rows) in blocks {
-      for _ in 0..<products { lora_count_product(heads * rows, start + rows, size) }
+      for _ in 0..<products { lora_count_product(layout.items * rows, start + rows, size) }
     }
   }
 }
