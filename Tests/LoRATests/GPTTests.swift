@@ -79,6 +79,43 @@ struct GPTTests {
     }
   }
 
+  /// A layer's heads read in place from the fused projection, in training with dropout on
+  /// the attention weights and LoRA on the queries and values, against each head attending
+  /// on its own and the outputs joined (the path before the in-place attention): the same
+  /// outputs and gradients, so the same dropout masks in the same order.
+  @Test func headsReadInPlaceEqualTheHeadsOneByOne() throws {
+    let attention = Random.withSeed(4) {
+      MultiHeadAttention(nEmbd: 24, nHead: 3, blockSize: 80, dropout: 0.25)
+    }
+    try Random.withSeed(5) {
+      _ = try applyLoRA(to: attention, targets: ["query", "value"], rank: 2, alpha: 4)
+    }
+    for (index, parameter) in attention.parameters.enumerated() where parameter.requiresGrad {
+      parameter.scalars = parameter.scalars.indices.map { Float(($0 * 5 + index) % 9) * 0.1 - 0.4 }
+    }
+    let input = Random.withSeed(6) { Tensor.randn([2, 70, 24]) }
+    let weights = Random.withSeed(8) { Tensor.randn([2, 70, 24]) }
+    func run(inPlace: Bool) -> [[Float]] {
+      let x = Tensor(shape: input.shape, scalars: input.scalars, requiresGrad: true)
+      for parameter in attention.parameters { parameter.grad = nil }
+      let output = Random.withSeed(7) {
+        inPlace
+          ? attention(x)
+          : attention.dropout(
+            attention.proj(Tensor.concatenate(attention.heads.map { $0(x) }, axis: -1)))
+      }
+      (output * weights).sum().backward()
+      let gradients = attention.parameters.filter(\.requiresGrad).map { $0.grad!.scalars }
+      return [output.scalars, x.grad!.scalars] + gradients
+    }
+    let (inPlace, oneByOne) = (run(inPlace: true), run(inPlace: false))
+    #expect(inPlace.count == 2 + 12)
+    for (a, b) in zip(inPlace, oneByOne) { #expect(isClose(a, b, tolerance: 1e-5)) }
+    // Dropout did act: a run with other draws differs.
+    let other = Random.withSeed(9) { attention(input) }
+    #expect(!isClose(other.scalars, inPlace[0], tolerance: 1e-3))
+  }
+
   @Test func causalAttentionIgnoresTheFuture() {
     let model = Random.withSeed(2) { GPT(config) }
     let a = model.forward([[1, 2, 3, 4]]).logits
