@@ -74,34 +74,26 @@ static inline AVX2_FMA __m256 exp8(__m256 x) {
     y, splat(__builtin_inff()), _mm256_cmp_ps(x, splat(88.72283f), _CMP_GT_OQ));
 }
 
-/// erf(z) as z·P(z²)/Q(z²), the rational fit XLA and Eigen use for float32: within 3.3e-7 of
-/// erf everywhere (1–2 ulp through the middle, a few ulp of 1 where it saturates). Beyond
-/// |z| = 4, erf is ±1 in float32. NaN passes through the clamps (`max` and `min` return
-/// their second operand when either is NaN).
-static inline AVX2_FMA __m256 erf8(__m256 z) {
-  z = _mm256_min_ps(splat(4.0f), _mm256_max_ps(splat(-4.0f), z));
-  __m256 z2 = _mm256_mul_ps(z, z);
-  __m256 p = _mm256_fmadd_ps(z2, splat(-2.72614225801306e-10f), splat(2.77068142495902e-08f));
-  p = _mm256_fmadd_ps(z2, p, splat(-2.10102402082508e-06f));
-  p = _mm256_fmadd_ps(z2, p, splat(-5.69250639462346e-05f));
-  p = _mm256_fmadd_ps(z2, p, splat(-7.34990630326855e-04f));
-  p = _mm256_fmadd_ps(z2, p, splat(-2.95459980854025e-03f));
-  p = _mm256_fmadd_ps(z2, p, splat(-1.60960333262415e-02f));
-  __m256 q = _mm256_fmadd_ps(z2, splat(-1.45660718464996e-05f), splat(-2.13374055278905e-04f));
-  q = _mm256_fmadd_ps(z2, q, splat(-1.68282697438203e-03f));
-  q = _mm256_fmadd_ps(z2, q, splat(-7.37332916720468e-03f));
-  q = _mm256_fmadd_ps(z2, q, splat(-1.42647390514189e-02f));
-  return _mm256_div_ps(_mm256_mul_ps(z, p), q);
-}
-
-/// Φ(x) = ½(1 + erf(x/√2)), as PyTorch computes GELU's: within about 2e-7 of Φ, so on the
-/// far left tail, where Φ is tiny, it carries PyTorch's relative error too (x·Φ(x) is off by
-/// under 3e-7·|x|, far below anything training notices).
-static inline AVX2_FMA __m256 normal_cdf(__m256 x) {
-  return _mm256_fmadd_ps(splat(0.5f), erf8(_mm256_mul_ps(x, splat(0.70710678f))), splat(0.5f));
-}
-
-static inline AVX2_FMA __m256 gelu8(__m256 x) { return _mm256_mul_ps(x, normal_cdf(x)); }
+// erf, Φ, GELU and its tanh form in eight lanes: erf8, normal_cdf8, gelu8, exp2_in_range8,
+// gelu_tanh_exponential8, gelu_tanh8.
+#define VEC __m256
+#define VECI __m256i
+#define TARGET AVX2_FMA
+#define LANES(name) name##8
+#define SPLAT_F _mm256_set1_ps
+#define SPLAT_I _mm256_set1_epi32
+#define MIN _mm256_min_ps
+#define MAX _mm256_max_ps
+#define ADD _mm256_add_ps
+#define SUB _mm256_sub_ps
+#define MUL _mm256_mul_ps
+#define DIV _mm256_div_ps
+#define FMADD _mm256_fmadd_ps
+#define ADD_I _mm256_add_epi32
+#define SHIFT_LEFT_I _mm256_slli_epi32
+#define AS_INT _mm256_castps_si256
+#define AS_FLOAT _mm256_castsi256_ps
+#include "gelu_lanes.h"
 
 static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
   // Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π); past |x| = 13, e^(−x²/2) is below every float,
@@ -110,48 +102,11 @@ static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
     _mm256_max_ps(splat(-87.0f), _mm256_mul_ps(_mm256_mul_ps(splat(-0.5f), x), x));
   __m256 gaussian = _mm256_and_ps(
     exp8_in_range(half_square), _mm256_cmp_ps(half_square, splat(-87.0f), _CMP_GT_OQ));
-  return _mm256_fmadd_ps(_mm256_mul_ps(x, splat(0.39894228f)), gaussian, normal_cdf(x));
-}
-
-/// 2ᵗ for |t| ≤ 126, as 2^k · 2^f with k = round(t) and f = t − k, which is exact, so no
-/// Cody–Waite split is needed; 2^f on [−½, ½] by a degree-5 fit to relative error (9e-8,
-/// under 1 ulp). For a caller whose argument is a product anyway, so that log₂ e folds into
-/// its constants and the step from eˣ's argument to 2ᵗ's costs nothing.
-static inline AVX2_FMA __m256 exp2_8_in_range(__m256 t) {
-  const __m256 shifter = splat(12582912.0f);  // 1.5 · 2²³: adding it rounds to an integer
-  __m256 shifted = _mm256_add_ps(t, shifter);
-  __m256 f = _mm256_sub_ps(t, _mm256_sub_ps(shifted, shifter));
-  __m256 p = splat(1.3264727e-3f);
-  p = _mm256_fmadd_ps(p, f, splat(9.671513e-3f));
-  p = _mm256_fmadd_ps(p, f, splat(5.5507336e-2f));
-  p = _mm256_fmadd_ps(p, f, splat(0.24022242f));
-  p = _mm256_fmadd_ps(p, f, splat(0.693147f));
-  p = _mm256_fmadd_ps(p, f, splat(1.0f));
-  __m256i exponent = _mm256_slli_epi32(
-    _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(127 - 0x4B400000)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
-
-/// GELU's tanh form as x·σ(2u), u = √(2/π)(x + 0.044715x³): ½(1 + tanh u) = 1/(1 + e) with
-/// e = e^(−2u), which has no cancellation on the left tail (where 1 + tanh u, rounded, keeps
-/// only a few bits). e is taken as 2ᵗ, t = −2u·log₂ e = x·(a + b·x²) with the constants
-/// folded: three operations to the exponent and no range reduction, half the arithmetic of
-/// eˣ's path. t is clamped to ±125, where e and 1/(1 + e) stay normal floats; past it GELU
-/// is x or under 1e-37. A true division, not a reciprocal estimate and a Newton step: on
-/// Zen 4 `vrcpps` and its step cost more than `vdivps`.
-static inline AVX2_FMA __m256 gelu_tanh_exponential(__m256 x) {
-  // −2·√(2/π)·log₂ e, and that times 0.044715.
-  const __m256 linear = splat(-2.3022082f), cubic = splat(-0.10294324f);
-  __m256 t = _mm256_mul_ps(x, _mm256_fmadd_ps(_mm256_mul_ps(x, x), cubic, linear));
-  return exp2_8_in_range(_mm256_min_ps(splat(125.0f), _mm256_max_ps(splat(-125.0f), t)));
-}
-
-static inline AVX2_FMA __m256 gelu_tanh8(__m256 x) {
-  return _mm256_div_ps(x, _mm256_add_ps(splat(1.0f), gelu_tanh_exponential(x)));
+  return _mm256_fmadd_ps(_mm256_mul_ps(x, splat(0.39894228f)), gaussian, normal_cdf8(x));
 }
 
 static inline AVX2_FMA __m256 gelu_tanh_derivative8(__m256 x) {
-  __m256 e = gelu_tanh_exponential(x);
+  __m256 e = gelu_tanh_exponential8(x);
   __m256 half_one_plus_tanh = _mm256_div_ps(splat(1.0f), _mm256_add_ps(splat(1.0f), e));
   // ½(1 + tanh u) + ½x(1 − tanh² u)·du/dx, with ½(1 − tanh² u) = 2e/(1 + e)², taken as
   // 2·(e·s)·s, s = 1/(1 + e), so that it never overflows, and du/dx = √(2/π)(1 + 3·0.044715x²).
@@ -192,11 +147,11 @@ static inline AVX2_FMA __m256 gelu_tanh_derivative8(__m256 x) {
     }                                                                                \
   } while (0)
 
-// The two GELUs again in sixteen lanes, for CPUs with AVX-512: the same operations in the
-// same order as the eight-lane functions above, so every element gets the same bits either
-// way. Both are bound by arithmetic (a division and a dozen multiply-adds an element), and
-// on Zen 4, whose AVX-512 units are 256 bits wide, half the instructions still take
-// `gelu_new` from 0.35 to 0.25 ns an element on one core.
+// The two GELUs again in sixteen lanes, for CPUs with AVX-512: the eight-lane functions'
+// operations, from the same source (`gelu_lanes.h`), so every element gets the same bits
+// either way. Both are bound by arithmetic (a division and a dozen multiply-adds an
+// element), and on Zen 4, whose AVX-512 units are 256 bits wide, half the instructions still
+// take `gelu_new` from 0.35 to 0.25 ns an element on one core.
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -205,51 +160,26 @@ int lora_has_avx512(void) {
   return __builtin_cpu_supports("avx512f");
 }
 
-static inline AVX512 __m512 splat16(float value) { return _mm512_set1_ps(value); }
-
-static inline AVX512 __m512 erf16(__m512 z) {
-  z = _mm512_min_ps(splat16(4.0f), _mm512_max_ps(splat16(-4.0f), z));
-  __m512 z2 = _mm512_mul_ps(z, z);
-  __m512 p = _mm512_fmadd_ps(z2, splat16(-2.72614225801306e-10f), splat16(2.77068142495902e-08f));
-  p = _mm512_fmadd_ps(z2, p, splat16(-2.10102402082508e-06f));
-  p = _mm512_fmadd_ps(z2, p, splat16(-5.69250639462346e-05f));
-  p = _mm512_fmadd_ps(z2, p, splat16(-7.34990630326855e-04f));
-  p = _mm512_fmadd_ps(z2, p, splat16(-2.95459980854025e-03f));
-  p = _mm512_fmadd_ps(z2, p, splat16(-1.60960333262415e-02f));
-  __m512 q = _mm512_fmadd_ps(z2, splat16(-1.45660718464996e-05f), splat16(-2.13374055278905e-04f));
-  q = _mm512_fmadd_ps(z2, q, splat16(-1.68282697438203e-03f));
-  q = _mm512_fmadd_ps(z2, q, splat16(-7.37332916720468e-03f));
-  q = _mm512_fmadd_ps(z2, q, splat16(-1.42647390514189e-02f));
-  return _mm512_div_ps(_mm512_mul_ps(z, p), q);
-}
-
-static inline AVX512 __m512 gelu16(__m512 x) {
-  __m512 erf = erf16(_mm512_mul_ps(x, splat16(0.70710678f)));
-  return _mm512_mul_ps(x, _mm512_fmadd_ps(splat16(0.5f), erf, splat16(0.5f)));
-}
-
-static inline AVX512 __m512 exp2_16_in_range(__m512 t) {
-  const __m512 shifter = splat16(12582912.0f);
-  __m512 shifted = _mm512_add_ps(t, shifter);
-  __m512 f = _mm512_sub_ps(t, _mm512_sub_ps(shifted, shifter));
-  __m512 p = splat16(1.3264727e-3f);
-  p = _mm512_fmadd_ps(p, f, splat16(9.671513e-3f));
-  p = _mm512_fmadd_ps(p, f, splat16(5.5507336e-2f));
-  p = _mm512_fmadd_ps(p, f, splat16(0.24022242f));
-  p = _mm512_fmadd_ps(p, f, splat16(0.693147f));
-  p = _mm512_fmadd_ps(p, f, splat16(1.0f));
-  __m512i exponent = _mm512_slli_epi32(
-    _mm512_add_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(127 - 0x4B400000)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
-}
-
-static inline AVX512 __m512 gelu_tanh16(__m512 x) {
-  const __m512 linear = splat16(-2.3022082f), cubic = splat16(-0.10294324f);
-  __m512 t = _mm512_mul_ps(x, _mm512_fmadd_ps(_mm512_mul_ps(x, x), cubic, linear));
-  __m512 e =
-    exp2_16_in_range(_mm512_min_ps(splat16(125.0f), _mm512_max_ps(splat16(-125.0f), t)));
-  return _mm512_div_ps(x, _mm512_add_ps(splat16(1.0f), e));
-}
+// The same functions in sixteen lanes: erf16, normal_cdf16, gelu16, exp2_in_range16,
+// gelu_tanh_exponential16, gelu_tanh16.
+#define VEC __m512
+#define VECI __m512i
+#define TARGET AVX512
+#define LANES(name) name##16
+#define SPLAT_F _mm512_set1_ps
+#define SPLAT_I _mm512_set1_epi32
+#define MIN _mm512_min_ps
+#define MAX _mm512_max_ps
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL _mm512_mul_ps
+#define DIV _mm512_div_ps
+#define FMADD _mm512_fmadd_ps
+#define ADD_I _mm512_add_epi32
+#define SHIFT_LEFT_I _mm512_slli_epi32
+#define AS_INT _mm512_castps_si512
+#define AS_FLOAT _mm512_castsi512_ps
+#include "gelu_lanes.h"
 
 /// `MAP_LOOP` in sixteen lanes; the last, partial group through a lane mask.
 #define MAP_LOOP16(f, x, y, count)                                              \
