@@ -36,46 +36,8 @@ static inline AVX2_FMA __m256i tail_mask(size_t count) {
     _mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/// eˣ as 2^k · e^r with k = round(x / ln 2), |r| ≤ ln 2 / 2, and Cephes' polynomial for e^r
-/// (about 1 ulp), for |x| ≤ 88.37 (beyond, 2^k leaves the normal floats).
-static inline AVX2_FMA __m256 exp8_in_range(__m256 x) {
-  const __m256 shifter = splat(12582912.0f);  // 1.5 · 2²³: adding it rounds to an integer
-  __m256 shifted = _mm256_fmadd_ps(x, splat(1.44269504f), shifter);
-  __m256 k = _mm256_sub_ps(shifted, shifter);
-  // Cody–Waite: ln 2 split into an exactly representable head and a small tail.
-  __m256 r = _mm256_fnmadd_ps(k, splat(0.693359375f), x);
-  r = _mm256_fmadd_ps(k, splat(2.1219444e-4f), r);
-  __m256 p = splat(1.98756915e-4f);
-  p = _mm256_fmadd_ps(p, r, splat(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, splat(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, splat(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, splat(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, splat(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), splat(1.0f));
-  // The low bits of `shifted` hold k; k + 127 in the exponent field makes 2^k.
-  __m256i exponent = _mm256_slli_epi32(
-    _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(127 - 0x4B400000)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
-
-/// eˣ for every float: 0 below −87.34 (no subnormals), ∞ above 88.72, NaN for NaN.
-static inline AVX2_FMA __m256 exp8(__m256 x) {
-  const __m256 lower = splat(-87.33655f);
-  // Nearly always every lane is in range, where the clamps and the fixes below change
-  // nothing: one comparison skips them (NaN fails it, and takes the long way).
-  __m256 in_range = _mm256_cmp_ps(_mm256_andnot_ps(splat(-0.0f), x), splat(87.0f), _CMP_LE_OQ);
-  if (_mm256_movemask_ps(in_range) == 0xFF) return exp8_in_range(x);
-  // Keeps k ≤ 127, so that 2^k stays a normal float. `max` and `min` return their second
-  // operand when either is NaN, so NaN passes through.
-  __m256 clamped = _mm256_min_ps(splat(88.37626f), _mm256_max_ps(lower, x));
-  __m256 y = exp8_in_range(clamped);
-  y = _mm256_andnot_ps(_mm256_cmp_ps(x, lower, _CMP_LT_OQ), y);
-  return _mm256_blendv_ps(
-    y, splat(__builtin_inff()), _mm256_cmp_ps(x, splat(88.72283f), _CMP_GT_OQ));
-}
-
-// erf, Φ, GELU and its tanh form in eight lanes: erf8, normal_cdf8, gelu8, exp2_in_range8,
-// gelu_tanh_exponential8, gelu_tanh8.
+// eˣ in range, erf, Φ, GELU and its tanh form in eight lanes (`lanes.h`): exp_in_range8,
+// erf8, normal_cdf8, gelu8, exp2_in_range8, gelu_tanh_exponential8, gelu_tanh8.
 #define VEC __m256
 #define VECI __m256i
 #define TARGET AVX2_FMA
@@ -89,11 +51,28 @@ static inline AVX2_FMA __m256 exp8(__m256 x) {
 #define MUL _mm256_mul_ps
 #define DIV _mm256_div_ps
 #define FMADD _mm256_fmadd_ps
+#define FNMADD _mm256_fnmadd_ps
 #define ADD_I _mm256_add_epi32
 #define SHIFT_LEFT_I _mm256_slli_epi32
 #define AS_INT _mm256_castps_si256
 #define AS_FLOAT _mm256_castsi256_ps
-#include "gelu_lanes.h"
+#include "lanes.h"
+/// eˣ for every float: 0 below −87.34 (no subnormals), ∞ above 88.72, NaN for NaN.
+static inline AVX2_FMA __m256 exp8(__m256 x) {
+  const __m256 lower = splat(-87.33655f);
+  // Nearly always every lane is in range, where the clamps and the fixes below change
+  // nothing: one comparison skips them (NaN fails it, and takes the long way).
+  __m256 in_range = _mm256_cmp_ps(_mm256_andnot_ps(splat(-0.0f), x), splat(87.0f), _CMP_LE_OQ);
+  if (_mm256_movemask_ps(in_range) == 0xFF) return exp_in_range8(x);
+  // Keeps k ≤ 127, so that 2^k stays a normal float. `max` and `min` return their second
+  // operand when either is NaN, so NaN passes through.
+  __m256 clamped = _mm256_min_ps(splat(88.37626f), _mm256_max_ps(lower, x));
+  __m256 y = exp_in_range8(clamped);
+  y = _mm256_andnot_ps(_mm256_cmp_ps(x, lower, _CMP_LT_OQ), y);
+  return _mm256_blendv_ps(
+    y, splat(__builtin_inff()), _mm256_cmp_ps(x, splat(88.72283f), _CMP_GT_OQ));
+}
+
 
 static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
   // Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π); past |x| = 13, e^(−x²/2) is below every float,
@@ -101,7 +80,7 @@ static inline AVX2_FMA __m256 gelu_derivative8(__m256 x) {
   __m256 half_square =
     _mm256_max_ps(splat(-87.0f), _mm256_mul_ps(_mm256_mul_ps(splat(-0.5f), x), x));
   __m256 gaussian = _mm256_and_ps(
-    exp8_in_range(half_square), _mm256_cmp_ps(half_square, splat(-87.0f), _CMP_GT_OQ));
+    exp_in_range8(half_square), _mm256_cmp_ps(half_square, splat(-87.0f), _CMP_GT_OQ));
   return _mm256_fmadd_ps(_mm256_mul_ps(x, splat(0.39894228f)), gaussian, normal_cdf8(x));
 }
 
@@ -160,8 +139,8 @@ int lora_has_avx512(void) {
   return __builtin_cpu_supports("avx512f");
 }
 
-// The same functions in sixteen lanes: erf16, normal_cdf16, gelu16, exp2_in_range16,
-// gelu_tanh_exponential16, gelu_tanh16.
+// The same functions in sixteen lanes: exp_in_range16, erf16, normal_cdf16, gelu16,
+// exp2_in_range16, gelu_tanh_exponential16, gelu_tanh16.
 #define VEC __m512
 #define VECI __m512i
 #define TARGET AVX512
@@ -175,11 +154,12 @@ int lora_has_avx512(void) {
 #define MUL _mm512_mul_ps
 #define DIV _mm512_div_ps
 #define FMADD _mm512_fmadd_ps
+#define FNMADD _mm512_fnmadd_ps
 #define ADD_I _mm512_add_epi32
 #define SHIFT_LEFT_I _mm512_slli_epi32
 #define AS_INT _mm512_castps_si512
 #define AS_FLOAT _mm512_castsi512_ps
-#include "gelu_lanes.h"
+#include "lanes.h"
 
 /// `MAP_LOOP` in sixteen lanes; the last, partial group through a lane mask.
 #define MAP_LOOP16(f, x, y, count)                                              \
@@ -192,6 +172,25 @@ int lora_has_avx512(void) {
     }                                                                           \
   } while (0)
 
+/// `exp8` in sixteen lanes: the same clamps and fixes, through AVX-512's mask registers
+/// (its compares give masks, not vectors), so every lane gets `exp8`'s bits.
+static inline AVX512 __m512 exp16(__m512 x) {
+  const __m512 lower = _mm512_set1_ps(-87.33655f);
+  __mmask16 in_range = _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(87.0f), _CMP_LE_OQ);
+  if (in_range == 0xFFFF) return exp_in_range16(x);
+  __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.37626f), _mm512_max_ps(lower, x));
+  __m512 y = exp_in_range16(clamped);
+  // Zero below the lower bound, ∞ above the upper one.
+  y = _mm512_maskz_mov_ps((__mmask16)~_mm512_cmp_ps_mask(x, lower, _CMP_LT_OQ), y);
+  return _mm512_mask_blend_ps(
+    _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72283f), _CMP_GT_OQ), y,
+    _mm512_set1_ps(__builtin_inff()));
+}
+
+static AVX512 void exp_avx512(const float *x, float *y, size_t count) {
+  MAP_LOOP16(exp16, x, y, count);
+}
+
 static AVX512 void gelu_avx512(const float *x, float *y, size_t count) {
   MAP_LOOP16(gelu16, x, y, count);
 }
@@ -200,7 +199,14 @@ static AVX512 void gelu_tanh_avx512(const float *x, float *y, size_t count) {
   MAP_LOOP16(gelu_tanh16, x, y, count);
 }
 
-AVX2_FMA void lora_exp(const float *x, float *y, size_t count) { MAP_LOOP(exp8, x, y, count); }
+AVX2_FMA void lora_exp_eight_lanes(const float *x, float *y, size_t count) {
+  MAP_LOOP(exp8, x, y, count);
+}
+
+void lora_exp(const float *x, float *y, size_t count) {
+  if (lora_has_avx512()) exp_avx512(x, y, count);
+  else lora_exp_eight_lanes(x, y, count);
+}
 
 AVX2_FMA void lora_gelu_eight_lanes(const float *x, float *y, size_t count) {
   MAP_LOOP(gelu8, x, y, count);
@@ -380,6 +386,7 @@ AVX2_FMA void lora_matrix_times_vector(
 int lora_has_avx2_fma(void) { return 0; }
 int lora_has_avx512(void) { return 0; }
 void lora_exp(const float *x, float *y, size_t count) {}
+void lora_exp_eight_lanes(const float *x, float *y, size_t count) {}
 float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift) {
   return 0;
 }

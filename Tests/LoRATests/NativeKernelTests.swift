@@ -20,11 +20,13 @@ struct NativeKernelTests {
     return output
   }
 
-  /// On an AVX-512 CPU the GELUs run sixteen lanes at a time: every element, NaN, ±∞ and ±0
-  /// included, gets the eight-lane loop's bits, at every count (the masked last group too).
+  /// On an AVX-512 CPU `exp` and the GELUs run sixteen lanes at a time: every element, NaN,
+  /// ±∞, ±0 and `exp`'s edges included, gets the eight-lane loop's bits, at every count (the
+  /// masked last group too).
   @Test(.enabled(if: lora_has_avx512() != 0)) func sixteenLanesGiveTheEightLaneBits() {
     for (wide, narrow) in [
-      (lora_gelu, lora_gelu_eight_lanes), (lora_gelu_tanh, lora_gelu_tanh_eight_lanes),
+      (lora_exp, lora_exp_eight_lanes), (lora_gelu, lora_gelu_eight_lanes),
+      (lora_gelu_tanh, lora_gelu_tanh_eight_lanes),
     ] {
       let values = inputs.suffix(10) + inputs  // the special values in every group's reach
       for count in Array(1...40) + [values.count] {

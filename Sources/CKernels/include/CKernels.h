@@ -21,8 +21,12 @@ int lora_has_avx2_fma(void);
 /// `lora_gelu_tanh` then run sixteen lanes at a time, with the same result for every element.
 int lora_has_avx512(void);
 
-/// `y[i] = exp(x[i])`: 0 below -87.34, infinity above 88.72, NaN for NaN.
+/// `y[i] = exp(x[i])`: 0 below -87.34, infinity above 88.72, NaN for NaN. Sixteen lanes at a
+/// time on CPUs with AVX-512, with the eight-lane loop's bits.
 void lora_exp(const float *x, float *y, size_t count);
+
+/// `lora_exp`'s eight-lane loop, whatever the CPU: what its sixteen-lane loop must match.
+void lora_exp_eight_lanes(const float *x, float *y, size_t count);
 
 /// `y[i] = exp(scale * (x[i] - shift))`; returns the sum of the `y[i]`. (Softmax's numerator
 /// and denominator in one pass.)

@@ -36,7 +36,7 @@ public enum ElementKernels {
   /// sixteen lanes at a time, or "portable".
   public static var name: String {
     guard native else { return "portable" }
-    return lora_has_avx512() != 0 ? "AVX2+FMA, AVX-512 GELUs" : "AVX2+FMA"
+    return lora_has_avx512() != 0 ? "AVX2+FMA, AVX-512 exp and GELUs" : "AVX2+FMA"
   }
 }
 

@@ -1,15 +1,37 @@
-// The two GELUs' arithmetic, written once for every vector width: kernels.c includes this
-// file once for eight lanes (AVX2 and FMA) and once for sixteen (AVX-512), after defining
+// The arithmetic of eˣ in range and of the two GELUs, written once for every vector width:
+// kernels.c includes this file once for eight lanes (AVX2 and FMA) and once for sixteen
+// (AVX-512), after defining
 //
 //   VEC, VECI       the float and integer vector types
 //   TARGET          the functions' target attribute
 //   LANES(name)     a function's name for this width (erf8, erf16, ...)
-//   SPLAT_F, SPLAT_I, MIN, MAX, ADD, SUB, MUL, DIV, FMADD, ADD_I, SHIFT_LEFT_I, AS_INT,
-//   AS_FLOAT        the width's intrinsics
+//   SPLAT_F, SPLAT_I, MIN, MAX, ADD, SUB, MUL, DIV, FMADD, FNMADD, ADD_I, SHIFT_LEFT_I,
+//   AS_INT, AS_FLOAT  the width's intrinsics
 //
 // and undefines them all at its end, ready for the next width.
 // One copy of the operations, in one order, is what makes the two widths give every element
 // the same bits (`sixteenLanesGiveTheEightLaneBits` checks it).
+
+/// eˣ as 2^k · e^r with k = round(x / ln 2), |r| ≤ ln 2 / 2, and Cephes' polynomial for e^r
+/// (about 1 ulp), for |x| ≤ 88.37 (beyond, 2^k leaves the normal floats).
+static inline TARGET VEC LANES(exp_in_range)(VEC x) {
+  const VEC shifter = SPLAT_F(12582912.0f);  // 1.5 · 2²³: adding it rounds to an integer
+  VEC shifted = FMADD(x, SPLAT_F(1.44269504f), shifter);
+  VEC k = SUB(shifted, shifter);
+  // Cody–Waite: ln 2 split into an exactly representable head and a small tail.
+  VEC r = FNMADD(k, SPLAT_F(0.693359375f), x);
+  r = FMADD(k, SPLAT_F(2.1219444e-4f), r);
+  VEC p = SPLAT_F(1.98756915e-4f);
+  p = FMADD(p, r, SPLAT_F(1.3981999507e-3f));
+  p = FMADD(p, r, SPLAT_F(8.3334519073e-3f));
+  p = FMADD(p, r, SPLAT_F(4.1665795894e-2f));
+  p = FMADD(p, r, SPLAT_F(1.6666665459e-1f));
+  p = FMADD(p, r, SPLAT_F(5.0000001201e-1f));
+  p = ADD(FMADD(MUL(p, r), r, r), SPLAT_F(1.0f));
+  // The low bits of `shifted` hold k; k + 127 in the exponent field makes 2^k.
+  VECI exponent = SHIFT_LEFT_I(ADD_I(AS_INT(shifted), SPLAT_I(127 - 0x4B400000)), 23);
+  return MUL(p, AS_FLOAT(exponent));
+}
 
 /// erf(z) as z·P(z²)/Q(z²), the rational fit XLA and Eigen use for float32: within 3.3e-7 of
 /// erf everywhere (1–2 ulp through the middle, a few ulp of 1 where it saturates). Beyond
@@ -90,6 +112,7 @@ static inline TARGET VEC LANES(gelu_tanh)(VEC x) {
 #undef MUL
 #undef DIV
 #undef FMADD
+#undef FNMADD
 #undef ADD_I
 #undef SHIFT_LEFT_I
 #undef AS_INT
