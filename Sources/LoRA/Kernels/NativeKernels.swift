@@ -32,8 +32,8 @@ public enum ElementKernels {
     lora_has_avx2_fma() != 0
     && ProcessInfo.processInfo.environment["LORA_PORTABLE_KERNELS"] != "1"
 
-  /// `native`'s name for reports: "AVX2+FMA", with "AVX-512 GELUs" where the two GELUs run
-  /// sixteen lanes at a time, or "portable".
+  /// `native`'s name for reports: "AVX2+FMA", with "AVX-512 exp and GELUs" where `exp` and
+  /// the two GELUs run sixteen lanes at a time, or "portable".
   public static var name: String {
     guard native else { return "portable" }
     return lora_has_avx512() != 0 ? "AVX2+FMA, AVX-512 exp and GELUs" : "AVX2+FMA"
