@@ -26,47 +26,26 @@ extension Tensor {
         "causalAttention: query, key and value must all be [N, T, D], got \(query.shape), "
           + "\(key.shape) and \(value.shape)")
     }
-    guard scale > 0 else { fatalError("causalAttention: scale must be positive, got \(scale)") }
-    guard p >= 0 && p < 1 else {
-      fatalError("causalAttention: dropout must be in [0, 1), got \(p)")
-    }
     let attention = CausalAttention(
       layout: AttentionLayout(
         separate: query.shape[0], length: query.shape[1], size: query.shape[2]),
-      scale: scale)
-    let mask: [Float]? =
-      p > 0 ? dropoutMask(count: attention.weightCount, p: p, using: &Random.generator) : nil
+      scale: scale, dropout: p)
+    let mask = attention.drawMask()
     let (q, k, v, shape) = (query.scalars, key.scalars, value.scalars, query.shape)
-    var weights: [Float] = []
-    let output = makeScalars(count: query.count) { output in
-      weights = makeScalars(count: attention.weightCount) { weights in
-        withPointers(q, k, v, mask) { q, k, v, mask in
-          attention.forward(
-            q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
-            output: output.baseAddress!)
-        }
-      }
-    }
+    let (output, weights) = attention.forward(q: q, k: k, v: v, mask: mask)
     let nodes = [query.gradNode, key.gradNode, value.gradNode]
     return .result(
       of: "causalAttention", shape: shape, scalars: output, inputs: [query, key, value]
     ) {
-      [weights] gradient in
+      gradient in
       // Every element of the three gradients is written, none read first.
       var (dk, dv): ([Float], [Float]) = ([], [])
       let dq = makeScalars(count: q.count) { dq in
         dk = makeScalars(count: q.count) { dk in
           dv = makeScalars(count: q.count) { dv in
-            withPointers(q, k, v, mask) { q, k, v, mask in
-              weights.withUnsafeBufferPointer { weights in
-                gradient.scalars.withUnsafeBufferPointer { dOutput in
-                  attention.backward(
-                    q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
-                    outputGradient: dOutput.baseAddress!, dq: dq.baseAddress!,
-                    dk: dk.baseAddress!, dv: dv.baseAddress!)
-                }
-              }
-            }
+            attention.backward(
+              q: q, k: k, v: v, mask: mask, weights: weights, outputGradient: gradient.scalars,
+              dq: dq.baseAddress!, dk: dk.baseAddress!, dv: dv.baseAddress!)
           }
         }
       }
@@ -107,46 +86,25 @@ extension Tensor {
     if let problem = columns.problem(width: width) {
       fatalError("causalAttention: projection \(projected.shape), \(columns): \(problem)")
     }
-    guard scale > 0 else { fatalError("causalAttention: scale must be positive, got \(scale)") }
-    guard p >= 0 && p < 1 else {
-      fatalError("causalAttention: dropout must be in [0, 1), got \(p)")
-    }
     let attention = CausalAttention(
       layout: AttentionLayout(
         batch: batch, length: length, width: width, columns: columns, headsOuter: headsOuter),
-      scale: scale)
-    let mask: [Float]? =
-      p > 0 ? dropoutMask(count: attention.weightCount, p: p, using: &Random.generator) : nil
+      scale: scale, dropout: p)
+    let mask = attention.drawMask()
     let x = projected.scalars
-    var weights: [Float] = []
-    let output = makeScalars(count: batch * length * columns.heads * columns.size) { output in
-      weights = makeScalars(count: attention.weightCount) { weights in
-        withPointers(x, x, x, mask) { q, k, v, mask in
-          attention.forward(
-            q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
-            output: output.baseAddress!)
-        }
-      }
-    }
+    let (output, weights) = attention.forward(q: x, k: x, v: x, mask: mask)
     let node = projected.gradNode
     let shape = [batch, length, columns.heads * columns.size]
     return .result(of: "causalAttention", shape: shape, scalars: output, inputs: [projected]) {
-      [weights] gradient in
+      gradient in
       guard let node else { return }
       // Each head's columns are written whole; columns no head reads get zeros.
       let covered = columns.covers(width: width)
       let dx = makeScalars(count: x.count) { dx in
         if !covered { dx.update(repeating: 0) }
-        withPointers(x, x, x, mask) { q, k, v, mask in
-          weights.withUnsafeBufferPointer { weights in
-            gradient.scalars.withUnsafeBufferPointer { dOutput in
-              attention.backward(
-                q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
-                outputGradient: dOutput.baseAddress!, dq: dx.baseAddress!,
-                dk: dx.baseAddress!, dv: dx.baseAddress!)
-            }
-          }
-        }
+        attention.backward(
+          q: x, k: x, v: x, mask: mask, weights: weights, outputGradient: gradient.scalars,
+          dq: dx.baseAddress!, dk: dx.baseAddress!, dv: dx.baseAddress!)
       }
       node.accumulate(Tensor(shape: projected.shape, scalars: dx))
     }
@@ -223,6 +181,57 @@ struct AttentionLayout {
 struct CausalAttention {
   let layout: AttentionLayout
   let scale: Float
+  /// The dropout probability on the weights.
+  let dropout: Float
+
+  /// An attention with checked arguments: a positive scale, dropout in [0, 1).
+  init(layout: AttentionLayout, scale: Float, dropout: Float) {
+    guard scale > 0 else { fatalError("causalAttention: scale must be positive, got \(scale)") }
+    guard dropout >= 0 && dropout < 1 else {
+      fatalError("causalAttention: dropout must be in [0, 1), got \(dropout)")
+    }
+    (self.layout, self.scale, self.dropout) = (layout, scale, dropout)
+  }
+
+  /// One dropout mask over every weight, items in order, or nil without dropout.
+  func drawMask() -> [Float]? {
+    dropout > 0 ? dropoutMask(count: weightCount, p: dropout, using: &Random.generator) : nil
+  }
+
+  /// `forward` over arrays (q, k and v may be one): the output, `[items, length, size]` in
+  /// the layout's output rows, and the weights backward needs.
+  func forward(q: [Float], k: [Float], v: [Float], mask: [Float]?) -> (
+    output: [Float], weights: [Float]
+  ) {
+    var weights: [Float] = []
+    let output = makeScalars(count: layout.items * length * size) { output in
+      weights = makeScalars(count: weightCount) { weights in
+        withPointers(q, k, v, mask) { q, k, v, mask in
+          forward(
+            q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
+            output: output.baseAddress!)
+        }
+      }
+    }
+    return (output, weights)
+  }
+
+  /// `backward` over arrays, into the gradient buffers (which may be one).
+  func backward(
+    q: [Float], k: [Float], v: [Float], mask: [Float]?, weights: [Float], outputGradient: [Float],
+    dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+    dv: UnsafeMutablePointer<Float>
+  ) {
+    withPointers(q, k, v, mask) { q, k, v, mask in
+      weights.withUnsafeBufferPointer { weights in
+        outputGradient.withUnsafeBufferPointer { dOutput in
+          backward(
+            q: q, k: k, v: v, mask: mask, weights: weights.baseAddress!,
+            outputGradient: dOutput.baseAddress!, dq: dq, dk: dk, dv: dv)
+        }
+      }
+    }
+  }
 
   /// Queries per block: each block multiplies only by the keys up to its last query. Smaller
   /// blocks skip more of the masked triangle, but make more, smaller products.

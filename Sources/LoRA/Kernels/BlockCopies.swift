@@ -74,3 +74,21 @@ func copyBlocksZeroingTheRest(
     (row + offset + width).update(repeating: 0, count: stride - offset - width)
   }
 }
+
+extension GradNode {
+  /// Hands this node, whose tensor is `blocks` packed blocks of `width` floats, those blocks
+  /// of `source` laid out as `from`: written as its first gradient, added to a later one. The
+  /// backward of a concatenation, or of anything that placed its inputs in columns.
+  func accumulateBlocks(
+    _ blocks: Int, width: Int, from source: UnsafePointer<Float>, _ from: StridedBlocks
+  ) {
+    let packed = StridedBlocks(base: 0, stride: width)
+    accumulateOrWrite { target, fresh in
+      if fresh {
+        copyBlocks(blocks, width: width, from: source, from, to: target.baseAddress!, packed)
+      } else {
+        addBlocks(blocks, width: width, from: source, from, into: target.baseAddress!, packed)
+      }
+    }
+  }
+}

@@ -85,20 +85,8 @@ extension Tensor {
       node?.accumulate(gradient)
       gradient.scalars.withUnsafeBufferPointer { g in
         for (start, partWidth, partNode) in partNodes {
-          let (strided, packed) = (
-            StridedBlocks(base: start, stride: width), StridedBlocks(base: 0, stride: partWidth)
-          )
-          partNode?.accumulateOrWrite { target, fresh in
-            if fresh {
-              copyBlocks(
-                rows, width: partWidth, from: g.baseAddress!, strided, to: target.baseAddress!,
-                packed)
-            } else {
-              addBlocks(
-                rows, width: partWidth, from: g.baseAddress!, strided, into: target.baseAddress!,
-                packed)
-            }
-          }
+          partNode?.accumulateBlocks(
+            rows, width: partWidth, from: g.baseAddress!, StridedBlocks(base: start, stride: width))
         }
       }
     }

@@ -173,20 +173,9 @@ extension Tensor {
       gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
         for (node, (block, start)) in zip(nodes, zip(blocks, starts)) {
-          let (inOutput, packed) = (
-            StridedBlocks(base: start, stride: outputBlock), StridedBlocks(base: 0, stride: block)
-          )
-          node?.accumulateOrWrite { target, fresh in
-            if fresh {
-              copyBlocks(
-                outer, width: block, from: g.baseAddress!, inOutput, to: target.baseAddress!,
-                packed)
-            } else {
-              addBlocks(
-                outer, width: block, from: g.baseAddress!, inOutput, into: target.baseAddress!,
-                packed)
-            }
-          }
+          node?.accumulateBlocks(
+            outer, width: block, from: g.baseAddress!,
+            StridedBlocks(base: start, stride: outputBlock))
         }
       }
     }
