@@ -207,6 +207,69 @@ struct NativeKernelTests {
     }
   }
 
+  /// Attention's block products against double sums, at every tile edge (rows 1…13 around
+  /// the tiles of 6, columns 1…40 around the groups of 8 and 16, k from 0), A by rows and
+  /// transposed, in strided rows whose other columns must stay as they were; and with each
+  /// causal triangle, on both sides of the main diagonal, the A that it says is zero made
+  /// zero and the C that it says is unwanted not compared.
+  @Test func blockProductsMatchDoubleSums() {
+    let triangles: [(name: String, code: lora_triangle, diagonal: Int)] =
+      [("full", LORA_FULL, 0)]
+      + [-3, 0, 5].flatMap { d in
+        [("A lower", LORA_A_LOWER, d), ("A upper", LORA_A_UPPER, d), ("C lower", LORA_C_LOWER, d)]
+      }
+    for m in [1, 2, 5, 6, 7, 12, 13] {
+      for n in [1, 3, 8, 9, 15, 16, 17, 24, 31, 32, 40] {
+        for k in [0, 1, 4, 33] {
+          for (transposed, accumulate) in [
+            (false, false), (true, false), (false, true), (true, true),
+          ] {
+            for triangle in triangles {
+              let d = triangle.diagonal
+              // A's element (r, t): by rows, rows k + 3 apart; transposed, columns m + 2 apart.
+              let (aRow, aColumn) = transposed ? (1, m + 2) : (k + 3, 1)
+              var a = (0..<(m + 2) * (k + 3)).map { Float(($0 * 37) % 17) * 0.125 - 1 }
+              for r in 0..<m {
+                for t in 0..<k
+                where (triangle.code == LORA_A_LOWER && t > r + d)
+                  || (triangle.code == LORA_A_UPPER && t < r + d)
+                {
+                  a[r * aRow + t * aColumn] = 0
+                }
+              }
+              let (ldb, ldc) = (n + 5, n + 7)
+              let b = (0..<max(k, 1) * ldb).map { Float(($0 * 23) % 13) * 0.25 - 1.5 }
+              let start: Float = accumulate ? 0.75 : .nan  // overwritten, NaN included
+              var c = [Float](repeating: start, count: m * ldc)
+              let work = lora_block_product(
+                m, n, k, a, aRow, aColumn, b, ldb, &c, ldc, accumulate ? 1 : 0,
+                Int32(triangle.code.rawValue), d)
+              let shape = "\(m)×\(n)×\(k), transposed \(transposed), \(triangle.name) \(d)"
+              #expect(
+                triangle.code == LORA_FULL ? work == m * n * k : work <= m * n * k, "\(shape)")
+              for r in 0..<m {
+                for j in 0..<ldc {
+                  let found = c[r * ldc + j]
+                  guard j < n else {
+                    #expect(found.bitPattern == start.bitPattern, "past column \(n) changed")
+                    continue
+                  }
+                  if triangle.code == LORA_C_LOWER && j > r + d { continue }
+                  let sum = (0..<k).reduce(accumulate ? 0.75 : 0.0) {
+                    $0 + Double(a[r * aRow + $1 * aColumn]) * Double(b[$1 * ldb + j])
+                  }
+                  #expect(
+                    abs(Double(found) - sum) <= 1e-5 * Double(max(k, 1)),
+                    "\(shape), (\(r), \(j)): \(found), \(sum)")
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// Through the tensor API, split across the cores: one token's row gives what the same row
   /// gives in a batch (which goes through sgemm), for `matmul` and for `linear`'s transposed
   /// weight.

@@ -69,6 +69,26 @@ void lora_vector_times_matrix(
 void lora_matrix_times_vector(
   const float *w, size_t ldw, const float *x, size_t k, float *y, size_t n, int accumulate);
 
+/// What `lora_block_product` may skip, given a `diagonal` d: nothing; the sum's terms with
+/// t > r + d (A is zero there, as causal weights are above their diagonal); those with
+/// t < r + d (A is zero there, as transposed causal weights are); or the outputs with
+/// j > r + d (nobody reads them: they are left as they were, or partly written).
+enum lora_triangle { LORA_FULL = 0, LORA_A_LOWER = 1, LORA_A_UPPER = 2, LORA_C_LOWER = 3 };
+
+/// `c[r·ldc + j] = Σ_t a[r·a_row + t·a_column] · b[t·ldb + j]` for r in 0..<m, j in 0..<n
+/// (or `+=`, with `accumulate`): A is m × k wherever it lies, by rows (`a_column` 1) or by
+/// columns (`a_row` 1, a transposed matrix), B is k × n by rows. Skips what `triangle` and
+/// `diagonal` say may be skipped, in whole tiles of 6 rows × 16 columns. For attention's
+/// small products, single-threaded, with no packing; only on CPUs with AVX2 and FMA.
+/// Returns the multiply-adds it did.
+long lora_block_product(
+  long m, long n, long k, const float *a, long a_row, long a_column, const float *b, long ldb,
+  float *c, long ldc, int accumulate, int triangle, long diagonal);
+
+/// `y[c·rows + r] = x[r·stride + c]`: a `rows × columns` matrix, rows `stride` apart, into
+/// its transpose, packed.
+void lora_transpose(const float *x, long rows, long columns, long stride, float *y);
+
 /// Adds 2·m·n·k, a matrix product's floating-point operations, to the calling thread's count.
 void lora_count_product(long m, long n, long k);
 

@@ -1,0 +1,175 @@
+// The small products of attention, `C (+)= A·B`, in AVX2 and FMA (`lora_block_product`).
+//
+// Attention's products are small and thin: a block of 64 queries times at most a few hundred
+// keys, over a head of 32 numbers. OpenBLAS packs both operands into its own layout before
+// each such call and runs them at about half the rate of its large products. Here there is
+// no packing: A is read where it lies (rows or columns, any stride), B row by row, and C is
+// written in tiles of 6 rows × 16 columns, twelve accumulators that stay in registers for
+// the whole sum.
+
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline)) AVX2_FMA
+
+/// Lanes `0..<count` set, the rest clear: the last, partial group of eight columns.
+INLINE __m256i columns_mask(long count) {
+  return _mm256_cmpgt_epi32(
+    _mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE __m256 load(const float *p, int masked, __m256i mask) {
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
+INLINE void store(float *p, __m256 x, int masked, __m256i mask) {
+  if (masked) {
+    _mm256_maskstore_ps(p, mask, x);
+  } else {
+    _mm256_storeu_ps(p, x);
+  }
+}
+
+/// One tile of `rows` ≤ 6 rows and `vectors` ≤ 2 groups of eight columns, the last group
+/// masked when `masked`: its whole sum over `k` in registers, then one store. The arguments
+/// that shape the tile are constants wherever it is inlined, so the loops unroll away.
+INLINE void tile(
+  int rows, int vectors, int masked, __m256i mask, long k, const float *a, long a_row,
+  long a_column, const float *b, long ldb, float *c, long ldc, int accumulate) {
+  __m256 sum[6][2];
+  for (int r = 0; r < 6; r++) sum[r][0] = sum[r][1] = _mm256_setzero_ps();
+  for (long t = 0; t < k; t++) {
+    const float *row = b + t * ldb;
+    __m256 b0 = load(row, masked && vectors == 1, mask);
+    __m256 b1 = vectors == 2 ? load(row + 8, masked, mask) : _mm256_setzero_ps();
+    const float *column = a + t * a_column;
+    for (int r = 0; r < rows; r++) {
+      __m256 x = _mm256_broadcast_ss(column + r * a_row);
+      sum[r][0] = _mm256_fmadd_ps(x, b0, sum[r][0]);
+      if (vectors == 2) sum[r][1] = _mm256_fmadd_ps(x, b1, sum[r][1]);
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    for (int v = 0; v < vectors; v++) {
+      float *target = c + r * ldc + 8 * v;
+      int last = masked && v == vectors - 1;
+      __m256 value = sum[r][v];
+      if (accumulate) value = _mm256_add_ps(load(target, last, mask), value);
+      store(target, value, last, mask);
+    }
+  }
+}
+
+/// The rows `begin..<end` of a tile whose sum need run only over t in `begin..<end`: all of
+/// 0..<k, or, where A is known to be zero on one side of a diagonal, the part that is not.
+typedef struct {
+  long begin, end;
+} span;
+
+INLINE span sum_range(int triangle, long diagonal, long first_row, int rows, long k) {
+  span range = {0, k};
+  if (triangle == LORA_A_LOWER) {
+    long end = first_row + rows + diagonal;  // the last row's last nonzero t, plus one
+    range.end = end < k ? (end > 0 ? end : 0) : k;
+  } else if (triangle == LORA_A_UPPER) {
+    long begin = first_row + diagonal;  // the first row's first nonzero t
+    range.begin = begin > 0 ? (begin < k ? begin : k) : 0;
+  }
+  return range;
+}
+
+/// Every row of one strip of columns from `first_row` on: tiles of six rows, then one of
+/// the rest.
+#define STRIP(name, vectors, masked)                                                         \
+  static AVX2_FMA long name(                                                                 \
+    __m256i mask, long first_row, long m, long k, const float *a, long a_row, long a_column, \
+    const float *b, long ldb, float *c, long ldc, int accumulate, int triangle,              \
+    long diagonal) {                                                                         \
+    long work = 0;                                                                           \
+    for (long r = first_row; r < m; r += 6) {                                                \
+      int rows = m - r < 6 ? (int)(m - r) : 6;                                               \
+      span t = sum_range(triangle, diagonal, r, rows, k);                                    \
+      const float *at = a + r * a_row + t.begin * a_column;                                  \
+      const float *bt = b + t.begin * ldb;                                                   \
+      long kt = t.end - t.begin;                                                             \
+      work += rows * kt;                                                                     \
+      switch (rows) {                                                                        \
+      case 6: tile(6, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      case 5: tile(5, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      case 4: tile(4, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      case 3: tile(3, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      case 2: tile(2, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      default: tile(1, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+      }                                                                                      \
+    }                                                                                        \
+    return work;                                                                             \
+  }
+
+STRIP(strip16, 2, 0)
+STRIP(strip16_masked, 2, 1)
+STRIP(strip8, 1, 0)
+STRIP(strip8_masked, 1, 1)
+
+AVX2_FMA long lora_block_product(
+  long m, long n, long k, const float *a, long a_row, long a_column, const float *b, long ldb,
+  float *c, long ldc, int accumulate, int triangle, long diagonal) {
+  if (m <= 0 || n <= 0) return 0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  long work = 0;
+  for (long j = 0; j < n; j += 16) {
+    // With C's upper triangle unwanted, the strip's columns are needed from the row where
+    // its first column reaches the diagonal.
+    long first_row = 0;
+    if (triangle == LORA_C_LOWER && j - diagonal > 0) first_row = (j - diagonal) / 6 * 6;
+    if (first_row >= m) break;
+    long rest = n - j;
+#define ARGUMENTS first_row, m, k, a, a_row, a_column, b + j, ldb, c + j, ldc, accumulate, \
+  triangle, diagonal
+    if (rest >= 16) {
+      work += 16 * strip16(all, ARGUMENTS);
+    } else if (rest > 8) {
+      work += rest * strip16_masked(columns_mask(rest - 8), ARGUMENTS);
+    } else if (rest == 8) {
+      work += 8 * strip8(all, ARGUMENTS);
+    } else {
+      work += rest * strip8_masked(columns_mask(rest), ARGUMENTS);
+    }
+#undef ARGUMENTS
+  }
+  return work;
+}
+
+void lora_transpose(const float *x, long rows, long columns, long stride, float *y) {
+  // Eight rows at a time, so that every store writes eight neighbouring floats, and the
+  // eight rows being read each stay in cache across the columns.
+  long r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    for (long c = 0; c < columns; c++) {
+      float *target = y + c * rows + r;
+      for (int i = 0; i < 8; i++) target[i] = x[(r + i) * stride + c];
+    }
+  }
+  for (; r < rows; r++) {
+    for (long c = 0; c < columns; c++) y[c * rows + r] = x[r * stride + c];
+  }
+}
+
+#else
+
+void lora_transpose(const float *x, long rows, long columns, long stride, float *y) {
+  for (long r = 0; r < rows; r++) {
+    for (long c = 0; c < columns; c++) y[c * rows + r] = x[r * stride + c];
+  }
+}
+
+long lora_block_product(
+  long m, long n, long k, const float *a, long a_row, long a_column, const float *b, long ldb,
+  float *c, long ldc, int accumulate, int triangle, long diagonal) {
+  return 0;
+}
+
+#endif
