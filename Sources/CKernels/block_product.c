@@ -11,16 +11,9 @@
 
 #if defined(__x86_64__)
 
-#include <immintrin.h>
+#include "avx2.h"
 
-#define AVX2_FMA __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX2_FMA
-
-/// Lanes `0..<count` set, the rest clear: the last, partial group of eight columns.
-INLINE __m256i columns_mask(long count) {
-  return _mm256_cmpgt_epi32(
-    _mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 INLINE __m256 load(const float *p, int masked, __m256i mask) {
   return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
@@ -64,8 +57,8 @@ INLINE void tile(
   }
 }
 
-/// The rows `begin..<end` of a tile whose sum need run only over t in `begin..<end`: all of
-/// 0..<k, or, where A is known to be zero on one side of a diagonal, the part that is not.
+/// The t in `begin..<end` that a tile's sum runs over: all of 0..<k, or, where A is known to
+/// be zero on one side of a diagonal for every row of the tile, the rest.
 typedef struct {
   long begin, end;
 } span;
@@ -82,8 +75,15 @@ INLINE span sum_range(int triangle, long diagonal, long first_row, int rows, lon
   return range;
 }
 
+/// A tile of `rows` rows, each argument a constant so that the tile's loops unroll.
+#define TILE_CASE(rows, vectors, masked)                                                      \
+  case rows:                                                                                  \
+    tile(rows, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc,     \
+      accumulate);                                                                            \
+    break;
+
 /// Every row of one strip of columns from `first_row` on: tiles of six rows, then one of
-/// the rest.
+/// the rest. Returns the tiles' rows times their sums' lengths.
 #define STRIP(name, vectors, masked)                                                         \
   static AVX2_FMA long name(                                                                 \
     __m256i mask, long first_row, long m, long k, const float *a, long a_row, long a_column, \
@@ -98,12 +98,9 @@ INLINE span sum_range(int triangle, long diagonal, long first_row, int rows, lon
       long kt = t.end - t.begin;                                                             \
       work += rows * kt;                                                                     \
       switch (rows) {                                                                        \
-      case 6: tile(6, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
-      case 5: tile(5, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
-      case 4: tile(4, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
-      case 3: tile(3, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
-      case 2: tile(2, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
-      default: tile(1, vectors, masked, mask, kt, at, a_row, a_column, bt, ldb, c + r * ldc, ldc, accumulate); break; \
+        TILE_CASE(6, vectors, masked) TILE_CASE(5, vectors, masked)                          \
+        TILE_CASE(4, vectors, masked) TILE_CASE(3, vectors, masked)                          \
+        TILE_CASE(2, vectors, masked) TILE_CASE(1, vectors, masked)                          \
       }                                                                                      \
     }                                                                                        \
     return work;                                                                             \
@@ -132,11 +129,11 @@ AVX2_FMA long lora_block_product(
     if (rest >= 16) {
       work += 16 * strip16(all, ARGUMENTS);
     } else if (rest > 8) {
-      work += rest * strip16_masked(columns_mask(rest - 8), ARGUMENTS);
+      work += rest * strip16_masked(tail_mask(rest - 8), ARGUMENTS);
     } else if (rest == 8) {
       work += 8 * strip8(all, ARGUMENTS);
     } else {
-      work += rest * strip8_masked(columns_mask(rest), ARGUMENTS);
+      work += rest * strip8_masked(tail_mask(rest), ARGUMENTS);
     }
 #undef ARGUMENTS
   }

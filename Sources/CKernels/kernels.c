@@ -17,10 +17,9 @@ long long lora_counted_product_flops(void) { return product_flops; }
 
 #if defined(__x86_64__)
 
-#include <immintrin.h>
 #include <math.h>
 
-#define AVX2_FMA __attribute__((target("avx2,fma")))
+#include "avx2.h"
 
 int lora_has_avx2_fma(void) {
   // Also checks that the operating system saves the wide registers (XCR0).
@@ -29,12 +28,6 @@ int lora_has_avx2_fma(void) {
 }
 
 static inline AVX2_FMA __m256 splat(float value) { return _mm256_set1_ps(value); }
-
-/// Lanes `0..<count` set (all ones), the rest clear: for the last, partial group of eight.
-static inline AVX2_FMA __m256i tail_mask(size_t count) {
-  return _mm256_cmpgt_epi32(
-    _mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 // eˣ in range, erf, Φ, GELU and its tanh form in eight lanes (`lanes.h`): exp_in_range8,
 // erf8, normal_cdf8, gelu8, exp2_in_range8, gelu_tanh_exponential8, gelu_tanh8.

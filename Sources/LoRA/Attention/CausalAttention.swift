@@ -263,8 +263,9 @@ struct CausalAttention {
       let (q, k, v) = (q + at.query, k + at.key, v + at.value)
       let (p, o) = (weights + square, output + at.output)
       var work = 0
+      // The keys by column, [size, length], so that the product with them reads rows.
       let keysByColumn = scratch + Self.blockRows * length
-      transpose(k, stride: ld, into: keysByColumn)
+      lora_transpose(k, length, size, ld, keysByColumn)
       for (start, rows) in blocks {
         let visible = start + rows
         work += blockProduct(
@@ -306,7 +307,7 @@ struct CausalAttention {
       let dScores = scratch + Self.blockRows * length
       let valuesByColumn = dScores + Self.blockRows * length
       var work = 0
-      transpose(v, stride: ld, into: valuesByColumn)
+      lora_transpose(v, length, size, ld, valuesByColumn)
       // The last block sees every key: going backwards, its products write all of dk and
       // dv, and the earlier blocks add to them.
       for (start, rows) in blocks.reversed() {
@@ -340,14 +341,6 @@ struct CausalAttention {
       }
       return work
     }
-  }
-
-  /// `[length, size]` rows `stride` apart into `[size, length]`: the keys (or values) by
-  /// column, so that a product with them reads rows.
-  private func transpose(
-    _ x: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>
-  ) {
-    lora_transpose(x, length, size, stride, target)
   }
 
   /// The weights of rows `start..<start + rows` after dropout: `p` itself without a mask,
