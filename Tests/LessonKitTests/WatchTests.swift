@@ -14,14 +14,16 @@ import Testing
 @Suite("lessons watch")
 struct WatchTests {
   /// A lesson that records its program's process id, says which version it is, and (for
-  /// `sleeping`) then sleeps for a minute.
+  /// `sleeping`) then sleeps for a minute. The line it prints ("version A") is not in its
+  /// source, so that waiting for it waits for the program, not for the cell's source shown
+  /// before the program has run.
   static func lesson(_ version: String, sleeping: Bool) -> String {
     """
     # Watched
 
     ```swift
     try "\\(getpid())".write(toFile: "pid-\(version).txt", atomically: true, encoding: .utf8)
-    print("version \(version)")
+    print("version", "\(version)")
     \(sleeping ? "sleep(60)" : "")
     ```
     """
