@@ -1,7 +1,10 @@
 import Foundation
 
-/// Runs `program` with `arguments` and returns what it printed, or why it could not.
-func runProcess(_ program: String, _ arguments: [String]) -> Result<String, ReferenceError> {
+/// Runs `program` with `arguments` and returns what it printed (on standard error too, unless
+/// `withStandardError` is false), or why it could not.
+func runProcess(
+  _ program: String, _ arguments: [String], withStandardError: Bool = true
+) -> Result<String, ReferenceError> {
   guard FileManager.default.isExecutableFile(atPath: program) else {
     return .failure(ReferenceError("no executable at \(program)"))
   }
@@ -10,7 +13,9 @@ func runProcess(_ program: String, _ arguments: [String]) -> Result<String, Refe
   process.arguments = arguments
   let pipe = Pipe()
   process.standardOutput = pipe
-  process.standardError = pipe
+  // Without it, what the program says on standard error goes to ours, so that the output is
+  // only its standard output (a JSON document, say).
+  process.standardError = withStandardError ? pipe : FileHandle.standardError
   do {
     try process.run()
   } catch {
