@@ -140,26 +140,70 @@ AVX2_FMA long lora_block_product(
   return work;
 }
 
-void lora_transpose(const float *x, long rows, long columns, long stride, float *y) {
-  // Eight rows at a time, so that every store writes eight neighbouring floats, and the
-  // eight rows being read each stay in cache across the columns.
-  long r = 0;
-  for (; r + 8 <= rows; r += 8) {
-    for (long c = 0; c < columns; c++) {
-      float *target = y + c * rows + r;
-      for (int i = 0; i < 8; i++) target[i] = x[(r + i) * stride + c];
+/// Eight rows of eight floats, `x` rows `stride` apart, into their transpose at `y`, rows
+/// `y_stride` apart: in registers, by the usual unpack and shuffle steps.
+INLINE void transpose8x8(const float *x, long stride, float *y, long y_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(x + i * stride);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  // r[0..3] hold columns 0, 1, 2, 3 of rows 0–3 (low half) and of rows 0–3 of columns
+  // 4–7 (high half); r[4..7] the same for rows 4–7.
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps(y + i * y_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(y + (i + 4) * y_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
+/// Rows `first..<rows` one float at a time.
+static void transpose_rows(
+  const float *x, long first, long rows, long columns, long stride, float *y, long y_stride) {
+  for (long r = first; r < rows; r++) {
+    for (long c = 0; c < columns; c++) y[c * y_stride + r] = x[r * stride + c];
+  }
+}
+
+static AVX2_FMA void transpose_avx2(
+  const float *x, long rows, long columns, long stride, float *y, long y_stride) {
+  // Blocks of 8 × 8 in registers, then the ragged edges one float at a time.
+  long full_rows = rows / 8 * 8, full_columns = columns / 8 * 8;
+  for (long r = 0; r < full_rows; r += 8) {
+    for (long c = 0; c < full_columns; c += 8) {
+      transpose8x8(x + r * stride + c, stride, y + c * y_stride + r, y_stride);
+    }
+    for (long c = full_columns; c < columns; c++) {
+      for (long i = r; i < r + 8; i++) y[c * y_stride + i] = x[i * stride + c];
     }
   }
-  for (; r < rows; r++) {
-    for (long c = 0; c < columns; c++) y[c * rows + r] = x[r * stride + c];
+  transpose_rows(x, full_rows, rows, columns, stride, y, y_stride);
+}
+
+void lora_transpose(
+  const float *x, long rows, long columns, long stride, float *y, long y_stride) {
+  // Whether the CPU has AVX2, asked once (a race between threads writes the same answer).
+  static int avx2 = -1;
+  if (avx2 < 0) avx2 = lora_has_avx2_fma();
+  if (avx2) {
+    transpose_avx2(x, rows, columns, stride, y, y_stride);
+  } else {
+    transpose_rows(x, 0, rows, columns, stride, y, y_stride);
   }
 }
 
 #else
 
-void lora_transpose(const float *x, long rows, long columns, long stride, float *y) {
+void lora_transpose(
+  const float *x, long rows, long columns, long stride, float *y, long y_stride) {
   for (long r = 0; r < rows; r++) {
-    for (long c = 0; c < columns; c++) y[c * rows + r] = x[r * stride + c];
+    for (long c = 0; c < columns; c++) y[c * y_stride + r] = x[r * stride + c];
   }
 }
 

@@ -270,6 +270,26 @@ struct NativeKernelTests {
     }
   }
 
+  /// The transpose attention uses for its keys and values: every shape around the 8 × 8
+  /// blocks it moves in registers, from strided rows into strided rows, each element where
+  /// it belongs and the padding between the output's rows left as it was.
+  @Test func transposesMoveEveryElementAndOnlyThose() {
+    for rows in [1, 7, 8, 9, 16, 23] {
+      for columns in [1, 5, 8, 11, 16, 32] {
+        let (stride, outputStride) = (columns + 3, rows + 5)
+        let x = (0..<rows * stride).map { Float($0) }
+        var y = [Float](repeating: -1, count: columns * outputStride)
+        lora_transpose(x, rows, columns, stride, &y, outputStride)
+        for c in 0..<columns {
+          for r in 0..<outputStride {
+            let expected = r < rows ? x[r * stride + c] : -1
+            #expect(y[c * outputStride + r] == expected, "\(rows)×\(columns) at (\(c), \(r))")
+          }
+        }
+      }
+    }
+  }
+
   /// Through the tensor API, split across the cores: one token's row gives what the same row
   /// gives in a batch (which goes through sgemm), for `matmul` and for `linear`'s transposed
   /// weight.

@@ -85,9 +85,10 @@ long lora_block_product(
   long m, long n, long k, const float *a, long a_row, long a_column, const float *b, long ldb,
   float *c, long ldc, int accumulate, int triangle, long diagonal);
 
-/// `y[c·rows + r] = x[r·stride + c]`: a `rows × columns` matrix, rows `stride` apart, into
-/// its transpose, packed.
-void lora_transpose(const float *x, long rows, long columns, long stride, float *y);
+/// `y[c·y_stride + r] = x[r·stride + c]`: a `rows × columns` matrix, rows `stride` apart,
+/// into its transpose, rows `y_stride` apart.
+void lora_transpose(
+  const float *x, long rows, long columns, long stride, float *y, long y_stride);
 
 /// Adds 2·m·n·k, a matrix product's floating-point operations, to the calling thread's count.
 void lora_count_product(long m, long n, long k);
