@@ -9,6 +9,17 @@
 
 #include "CKernels.h"
 
+/// Rows `row_begin..<row_end` and columns `column_begin..<column_end` of `x` (rows `stride`
+/// apart) into their places in its transpose `y` (rows `y_stride` apart), one float at a
+/// time: the whole matrix on CPUs without AVX2, the ragged edges of the 8 × 8 blocks else.
+static void transpose_scalar(
+  const float *x, long row_begin, long row_end, long column_begin, long column_end, long stride,
+  float *y, long y_stride) {
+  for (long r = row_begin; r < row_end; r++) {
+    for (long c = column_begin; c < column_end; c++) y[c * y_stride + r] = x[r * stride + c];
+  }
+}
+
 #if defined(__x86_64__)
 
 #include "avx2.h"
@@ -163,38 +174,24 @@ INLINE void transpose8x8(const float *x, long stride, float *y, long y_stride) {
   }
 }
 
-/// Rows `first..<rows` one float at a time.
-static void transpose_rows(
-  const float *x, long first, long rows, long columns, long stride, float *y, long y_stride) {
-  for (long r = first; r < rows; r++) {
-    for (long c = 0; c < columns; c++) y[c * y_stride + r] = x[r * stride + c];
-  }
-}
-
 static AVX2_FMA void transpose_avx2(
   const float *x, long rows, long columns, long stride, float *y, long y_stride) {
-  // Blocks of 8 × 8 in registers, then the ragged edges one float at a time.
   long full_rows = rows / 8 * 8, full_columns = columns / 8 * 8;
   for (long r = 0; r < full_rows; r += 8) {
     for (long c = 0; c < full_columns; c += 8) {
       transpose8x8(x + r * stride + c, stride, y + c * y_stride + r, y_stride);
     }
-    for (long c = full_columns; c < columns; c++) {
-      for (long i = r; i < r + 8; i++) y[c * y_stride + i] = x[i * stride + c];
-    }
+    transpose_scalar(x, r, r + 8, full_columns, columns, stride, y, y_stride);
   }
-  transpose_rows(x, full_rows, rows, columns, stride, y, y_stride);
+  transpose_scalar(x, full_rows, rows, 0, columns, stride, y, y_stride);
 }
 
 void lora_transpose(
   const float *x, long rows, long columns, long stride, float *y, long y_stride) {
-  // Whether the CPU has AVX2, asked once (a race between threads writes the same answer).
-  static int avx2 = -1;
-  if (avx2 < 0) avx2 = lora_has_avx2_fma();
-  if (avx2) {
+  if (lora_has_avx2_fma()) {
     transpose_avx2(x, rows, columns, stride, y, y_stride);
   } else {
-    transpose_rows(x, 0, rows, columns, stride, y, y_stride);
+    transpose_scalar(x, 0, rows, 0, columns, stride, y, y_stride);
   }
 }
 
@@ -202,9 +199,7 @@ void lora_transpose(
 
 void lora_transpose(
   const float *x, long rows, long columns, long stride, float *y, long y_stride) {
-  for (long r = 0; r < rows; r++) {
-    for (long c = 0; c < columns; c++) y[c * y_stride + r] = x[r * stride + c];
-  }
+  transpose_scalar(x, 0, rows, 0, columns, stride, y, y_stride);
 }
 
 long lora_block_product(
