@@ -1,9 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// BLAS comes from Accelerate on Apple platforms and from OpenBLAS elsewhere.
-let blas: Target.Dependency = .target(name: "CBLAS", condition: .when(platforms: [.linux]))
-
 let package = Package(
   name: "swift-lora-lessons",
   platforms: [.macOS(.v14)],
@@ -34,15 +31,12 @@ let package = Package(
       pkgConfig: "libcmark",
       providers: [.apt(["libcmark-dev"]), .brew(["cmark"])]
     ),
-    .systemLibrary(
-      name: "CBLAS",
-      pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]
-    ),
     // The element loops in AVX2 and FMA, which Swift cannot target one function at a time;
     // chosen at run time, on CPUs that have both.
     .target(name: "CKernels"),
-    .target(name: "LoRA", dependencies: [blas, "CKernels"]),
+    // BLAS is Accelerate on Apple platforms; elsewhere the library opens one at run time
+    // (OpenBLAS, BLIS or oneMKL: `BLASLibrary`), so no BLAS is linked.
+    .target(name: "LoRA", dependencies: ["CKernels"]),
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
@@ -63,7 +57,7 @@ let package = Package(
     .executableTarget(
       name: "lessons",
       dependencies: [
-        "LessonKit", "LessonGrading",
+        "LessonKit", "LessonGrading", "LoRA",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
@@ -72,7 +66,7 @@ let package = Package(
     .executableTarget(
       name: "lora-bench",
       dependencies: [
-        "LoRA", blas, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(

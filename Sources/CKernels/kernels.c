@@ -21,12 +21,6 @@ long long lora_counted_product_flops(void) { return product_flops; }
 
 #include "avx2.h"
 
-int lora_has_avx2_fma(void) {
-  // Also checks that the operating system saves the wide registers (XCR0).
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 static inline AVX2_FMA __m256 splat(float value) { return _mm256_set1_ps(value); }
 
 // eˣ in range, erf, Φ, GELU and its tanh form in eight lanes (`lanes.h`): exp_in_range8,
@@ -126,11 +120,6 @@ static inline AVX2_FMA __m256 gelu_tanh_derivative8(__m256 x) {
 // instructions still take `gelu_new` from 0.35 to 0.25 ns an element on one core.
 
 #define AVX512 __attribute__((target("avx512f")))
-
-int lora_has_avx512(void) {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-}
 
 // The same functions in sixteen lanes: exp_in_range16, erf16, normal_cdf16, gelu16,
 // exp2_in_range16, gelu_tanh_exponential16, gelu_tanh16.
@@ -376,8 +365,6 @@ AVX2_FMA void lora_matrix_times_vector(
 #else
 
 // Other CPUs keep the Swift loops; these are never called there.
-int lora_has_avx2_fma(void) { return 0; }
-int lora_has_avx512(void) { return 0; }
 void lora_exp(const float *x, float *y, size_t count) {}
 void lora_exp_eight_lanes(const float *x, float *y, size_t count) {}
 float lora_shifted_exp(const float *x, float *y, size_t count, float scale, float shift) {

@@ -104,14 +104,13 @@ public func build(
   defer { try? FileManager.default.removeItem(atPath: workspace) }
   let sourcePath = workspace + "/main.swift"
   try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
-  let support = try supportModules(in: cacheDirectory)
   let library = toolchain.libraryDirectory
   let partial = workspace + "/lesson"
   let arguments =
     [
       "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
       "-I", library + "/Modules",
-    ] + support.flatMap { ["-I", $0] } + nativeKernelModule(in: library)
+    ] + nativeKernelModule(in: library)
     + [
       "-L", library, "-lLessonSupport", "-Xlinker", "-rpath", "-Xlinker", library,
       sourcePath, "-o", partial,
@@ -142,24 +141,6 @@ public struct BuildError: Error, CustomStringConvertible, Sendable {
 
   /// The compiler's output.
   public var description: String { output }
-}
-
-/// Module maps for the system libraries that `LoRA`'s interface mentions (OpenBLAS on
-/// Linux), written once into the cache, since a client of the library must load them too.
-private func supportModules(in cacheDirectory: String) throws -> [String] {
-  #if os(Linux)
-    let folder = cacheDirectory + "/support/CBLAS"
-    if !FileManager.default.fileExists(atPath: folder + "/module.modulemap") {
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-      try "#include <cblas.h>\n".write(
-        toFile: folder + "/shim.h", atomically: true, encoding: .utf8)
-      try "module CBLAS [system] {\n  header \"shim.h\"\n  link \"openblas\"\n  export *\n}\n"
-        .write(toFile: folder + "/module.modulemap", atomically: true, encoding: .utf8)
-    }
-    return [folder]
-  #else
-    return []
-  #endif
 }
 
 /// The module map SwiftPM writes for `CKernels`, the library's C loops: `LoRA` imports it

@@ -9,7 +9,7 @@ struct Lessons: ParsableCommand {
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
     subcommands: [
       Run.self, Watch.self, Serve.self, Export.self, Grade.self, Gradebook.self, List.self,
-      Hint.self,
+      Hint.self, Doctor.self,
     ])
 
   /// Runs the command, with bad arguments exiting 2 (could not run) as the exit-code

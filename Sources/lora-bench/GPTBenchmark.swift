@@ -82,7 +82,7 @@ struct GPTStep: ParsableCommand {
       "step_ms_median=\(stepSeconds * 1000) tok_per_s=\(Double(batch * length) / stepSeconds) "
         + "params_total=\(report.total) params_trainable=\(report.trainable) "
         + "optimizer_state_bytes=\(optimizer.stateBytes) loss_last=\(lastLoss) "
-        + "peak_rss_MiB=\(peakResidentMiB()) blas=\(blasKernels() ?? "other") "
+        + "peak_rss_MiB=\(peakResidentMiB()) blas=\(BLASLibrary.current.kernels ?? BLASLibrary.current.kind.rawValue) "
         + "gflop_step=\(Double(stepFLOPs) / 1e9)")
   }
 }

@@ -1,7 +1,8 @@
 // The library's element loops in AVX2 and FMA, for x86-64 CPUs that have both (Haswell and
 // Zen onwards): Swift compiles for baseline x86-64, four SSE lanes and no fused multiply-add,
-// and cannot mark one function for a wider target. The library asks
-// `lora_has_avx2_fma()` once and keeps its portable Swift loops for every other CPU.
+// and cannot mark one function for a wider target. The library asks `lora_has_avx2_fma()`
+// (`cpu.c`: the CPU's level, or a lower one that `LORA_ISA` asks for) and keeps its portable
+// Swift loops for every other CPU.
 //
 // Each function gives every element the same result wherever it stands: the last few
 // elements go through the same eight-lane code as the rest, padded.
@@ -14,11 +15,39 @@
 
 #include <stddef.h>
 
-/// 1 when this CPU (and its operating system) runs AVX2 and FMA instructions, else 0.
+/// What CPUID says of this CPU, each extension 1 only where the operating system also saves
+/// its registers (XCR0). `vendor` is CPUID's twelve letters ("GenuineIntel", "AuthenticAMD").
+struct lora_cpu {
+  char vendor[13];
+  int family, model;
+  int sse3, avx, fma, avx2;
+  int avx512f, avx512dq, avx512cd, avx512bw, avx512vl, avx512bf16, avx512fp16, amx;
+};
+
+/// Reads this CPU's facts (all zero on other architectures).
+void lora_read_cpu(struct lora_cpu *cpu);
+
+/// The instruction set levels of the library's own kernels: the portable Swift and C loops;
+/// AVX2 with FMA (Haswell, Zen and later); and AVX-512F beside them (sixteen-lane exp and
+/// GELUs).
+enum lora_isa_level { LORA_ISA_BASELINE = 0, LORA_ISA_AVX2 = 1, LORA_ISA_AVX512 = 2 };
+
+/// The highest level this CPU (and its operating system) runs.
+int lora_cpu_isa(void);
+
+/// The level the kernels use: the CPU's, limited by `LORA_ISA=avx512|avx2|baseline` (read
+/// once; any other value stops the program with a message) or by `lora_limit_isa`.
+int lora_isa(void);
+
+/// Limits the kernels to `limit` (a `lora_isa_level`, never above the CPU's) from the next
+/// call on; −1 goes back to `LORA_ISA`'s limit. For tests that run every level in one process.
+void lora_limit_isa(int limit);
+
+/// 1 when the kernels run AVX2 and FMA (`lora_isa() >= LORA_ISA_AVX2`), else 0.
 int lora_has_avx2_fma(void);
 
-/// 1 when this CPU (and its operating system) also runs AVX-512F: `lora_gelu` and
-/// `lora_gelu_tanh` then run sixteen lanes at a time, with the same result for every element.
+/// 1 when the kernels also run AVX-512F: `lora_exp`, `lora_gelu` and `lora_gelu_tanh` then run
+/// sixteen lanes at a time, with the same result for every element.
 int lora_has_avx512(void);
 
 /// `y[i] = exp(x[i])`: 0 below -87.34, infinity above 88.72, NaN for NaN. Sixteen lanes at a

@@ -5,12 +5,6 @@
 
 internal import CKernels
 
-#if canImport(Accelerate)
-  import Accelerate
-#else
-  import CBLAS
-#endif
-
 /// `c = alpha · op(a) · op(b) + beta · c` for row-major matrices, where `op` transposes
 /// when asked. `m × k` times `k × n` gives `m × n`; leading dimensions are row strides.
 func gemm(
@@ -67,10 +61,9 @@ func gemm(
     // With beta 0 the output may be uninitialised memory, which sgemv would scale rather
     // than overwrite.
     if beta == 0 { c.update(repeating: 0, count: n) }
-    cblas_sgemv(
-      CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
-      Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha, b, Int32(ldb),
-      a, Int32(transposeA ? lda : 1), beta, c, 1)
+    BLASLibrary.current.sgemv(
+      transpose: !transposeB, rows: transposeB ? n : k, columns: transposeB ? k : n,
+      alpha: alpha, a: b, lda: ldb, x: a, incX: transposeA ? lda : 1, beta: beta, y: c)
     return
   }
   // A large product is split between the cores here, each piece a single-threaded sgemm
@@ -103,7 +96,7 @@ func gemm(
   }
 }
 
-/// Who runs the products' threads: this library, not OpenBLAS.
+/// Who runs the products' threads: this library, not the BLAS.
 ///
 /// OpenBLAS's worker threads spin (`sched_yield`) for about 0.1 s after every call before
 /// they sleep, so between its products, wherever this library's own threads worked
@@ -112,11 +105,9 @@ func gemm(
 /// thread, `gemm` splits each large product into pieces, one per core, on the library's
 /// own pool (`parallelFor`), whose helpers spin for 0.2 ms at most before they sleep.
 enum BLASThreads {
-  /// The cores products are split between; OpenBLAS is set to one thread the first time.
+  /// The cores products are split between; the BLAS is set to one thread the first time.
   static let cores: Int = {
-    #if !canImport(Accelerate)
-      openblas_set_num_threads(1)
-    #endif
+    BLASLibrary.current.setThreads(1)
     return Parallel.cores
   }()
 
@@ -148,9 +139,9 @@ func sgemm(
     }
     beta = 1
   }
-  cblas_sgemm(
-    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  BLASLibrary.current.sgemm(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+    lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
 
 /// A function of one element with its derivative, for element-wise operations.

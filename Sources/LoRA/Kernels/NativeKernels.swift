@@ -26,11 +26,9 @@ typealias NativeGradient =
 
 /// Which loops this process runs.
 public enum ElementKernels {
-  /// Whether this CPU runs the AVX2 and FMA loops; `LORA_PORTABLE_KERNELS=1` in the
-  /// environment keeps the portable Swift loops anyway (to compare the two).
-  public static let native: Bool =
-    lora_has_avx2_fma() != 0
-    && ProcessInfo.processInfo.environment["LORA_PORTABLE_KERNELS"] != "1"
+  /// Whether the AVX2 and FMA loops run: on CPUs with both, unless `LORA_ISA=baseline` (or
+  /// `InstructionSet.limit(to:)`) keeps the portable loops (`InstructionSet`).
+  public static var native: Bool { lora_has_avx2_fma() != 0 }
 
   /// `native`'s name for reports: "AVX2+FMA", with "AVX-512 exp and GELUs" where `exp` and
   /// the two GELUs run sixteen lanes at a time, or "portable".
