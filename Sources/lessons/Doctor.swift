@@ -24,7 +24,8 @@ struct Doctor: ParsableCommand {
     if seconds > 0 {
       let rate = machine.blas.measureGFLOPS(n: 1024, seconds: seconds)
       rows.append([
-        "sgemm", String(format: "%.0f GFLOP/s", rate)
+        "sgemm",
+        String(format: "%.0f GFLOP/s", rate)
           + " (1024 × 1024 × 1024 on \(machine.cores) cores, best of \(fixedSeconds(seconds)))",
       ])
     }

@@ -23,15 +23,18 @@ struct DoctorTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let result = try lessons(["doctor", "--seconds", "0.2"], in: folder)
     #expect(result.status == 0, "\(result.stderr)")
-    for label in ["CPU", "library kernels", "BLAS", "sgemm", "Swift", "Node.js", "KaTeX",
-      "Chromium", "bubblewrap"]
-    {
+    for label in [
+      "CPU", "library kernels", "BLAS", "sgemm", "Swift", "Node.js", "KaTeX",
+      "Chromium", "bubblewrap",
+    ] {
       #expect(result.stdout.contains("\n\(label) ") || result.stdout.hasPrefix(label), "\(label)")
     }
     #expect(result.stdout.contains("self-test passed"))
-    let limited = try lessons(["doctor", "--seconds", "0"], in: folder, environment: ["LORA_ISA": "baseline"])
+    let limited = try lessons(
+      ["doctor", "--seconds", "0"], in: folder, environment: ["LORA_ISA": "baseline"])
     #expect(limited.stdout.contains("library kernels  baseline (portable)"), "\(limited.stdout)")
-    let typo = try lessons(["doctor", "--seconds", "0"], in: folder, environment: ["LORA_ISA": "avx3"])
+    let typo = try lessons(
+      ["doctor", "--seconds", "0"], in: folder, environment: ["LORA_ISA": "avx3"])
     #expect(typo.status == 2)
     #expect(typo.stderr.contains("LORA_ISA=avx3: expected avx512, avx2 or baseline"))
   }
@@ -61,10 +64,13 @@ struct DoctorTests {
       print("sum:", a.matmul(a).sum().item())
       ```
       """
-    try lesson.write(to: folder.appendingPathComponent("kernels.md"), atomically: true, encoding: .utf8)
+    try lesson.write(
+      to: folder.appendingPathComponent("kernels.md"), atomically: true, encoding: .utf8)
     let run = try lessons(["run", "kernels.md", "--no-cache"], in: folder, environment: hook)
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-    #expect(run.stdout.range(of: "kernels: (\(best))\\b", options: .regularExpression) != nil, "\(run.stdout)")
+    #expect(
+      run.stdout.range(of: "kernels: (\(best))\\b", options: .regularExpression) != nil,
+      "\(run.stdout)")
     #expect(run.stdout.contains("sum: 262144.0"))
     // The user's own OPENBLAS_CORETYPE is left as it is.
     let own = try lessons(

@@ -74,8 +74,9 @@ struct BLASChoiceTests {
     let expected: String? =
       cpu.hasSkylakeAVX512
       ? (cpu.has("avx512_bf16") ? "Cooperlake" : "SkylakeX")
-      : cpu.has("avx2", "fma") ? (cpu.vendor == "AuthenticAMD" ? "Zen" : "Haswell")
-      : cpu.has("avx") ? "Sandybridge" : nil
+      : cpu.has("avx2", "fma")
+        ? (cpu.vendor == "AuthenticAMD" ? "Zen" : "Haswell")
+        : cpu.has("avx") ? "Sandybridge" : nil
     #expect(choice.candidates.first == expected)
   }
 
@@ -84,7 +85,10 @@ struct BLASChoiceTests {
     var loaded: [String] = []
     var current = "Prescott"
     let (kept, notes) = choice.apply(
-      original: "Prescott", switchTo: { loaded.append($0); current = $0 },
+      original: "Prescott",
+      switchTo: {
+        loaded.append($0); current = $0
+      },
       selfTest: { current != "Cooperlake" })
     #expect(kept == "SkylakeX")
     #expect(loaded == ["Cooperlake", "SkylakeX"])
@@ -106,19 +110,22 @@ struct BLASChoiceTests {
   @Test func theSelfTestCatchesWrongProducts() {
     #expect(BLASLibrary.current.selfTestPassed)
     #expect(BLASSelfTest.passes(BLASLibrary.current.sgemmFunction))
-    let offByOne: BLASLibrary.Sgemm = { order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
+    let offByOne: BLASLibrary.Sgemm = {
+      order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
       BLASLibrary.current.sgemmFunction(
         order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
       if m > 60 && n > 60 { c![Int(ldc) + 1] += 1e-3 }
     }
     #expect(!BLASSelfTest.passes(offByOne))
-    let pastTheRow: BLASLibrary.Sgemm = { order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
+    let pastTheRow: BLASLibrary.Sgemm = {
+      order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
       BLASLibrary.current.sgemmFunction(
         order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
       if ldc > n { c![Int(n)] = 0 }
     }
     #expect(!BLASSelfTest.passes(pastTheRow))
-    let ignoresBeta: BLASLibrary.Sgemm = { order, ta, tb, m, n, k, alpha, a, lda, b, ldb, _, c, ldc in
+    let ignoresBeta: BLASLibrary.Sgemm = {
+      order, ta, tb, m, n, k, alpha, a, lda, b, ldb, _, c, ldc in
       BLASLibrary.current.sgemmFunction(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
     }
     #expect(!BLASSelfTest.passes(ignoresBeta))

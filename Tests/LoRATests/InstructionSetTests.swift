@@ -61,7 +61,9 @@ private func kernelOutputs() -> [(name: String, values: [Float])] {
   outputs.append(("row × weight", row.matmul(weight).scalars))
   outputs.append(("row × weightᵀ", row.linear(weight: Tensor.randn([300, 512])).scalars))
   // Attention: block products (causal triangles) and the transposes of keys and values.
-  let (q, k, v) = (Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32]))
+  let (q, k, v) = (
+    Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32])
+  )
   for t in [q, k, v] { t.requiresGrad = true }
   let attended = Tensor.causalAttention(query: q, key: k, value: v, scale: 0.18)
   (attended * Tensor.randn(attended.shape)).sum().backward()

@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Accelerate)
   import Accelerate
 #elseif canImport(Glibc)
   import Glibc
 #endif
-import Foundation
 
 /// The BLAS that the library's matrix products run on, loaded when the first product runs.
 ///

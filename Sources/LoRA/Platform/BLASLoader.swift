@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Accelerate)
   import Accelerate
 #elseif canImport(Glibc)
   import Glibc
 #endif
-import Foundation
 
 /// Opens the BLAS that `LORA_BLAS` names (OpenBLAS by default), corrects OpenBLAS's kernels
 /// where they are below the CPU, and checks them: `BLASLibrary`'s first use.
@@ -19,7 +20,10 @@ enum BLASLoader {
         "/usr/lib/aarch64-linux-gnu/blis-pthread/libblis.so.4", "libblis.so",
       ], "libblis4-pthread"
     ),
-    ("mkl", ["libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"], "the `mkl` wheel (its lib/ on LD_LIBRARY_PATH)"),
+    (
+      "mkl", ["libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"],
+      "the `mkl` wheel (its lib/ on LD_LIBRARY_PATH)"
+    ),
   ]
 
   /// Loads and checks the BLAS, or stops the program with a message that says what to
@@ -73,11 +77,16 @@ enum BLASLoader {
         throw LoadError(
           description: "LORA_BLAS=\(requested): expected openblas, blis, mkl or a library's path")
       }
-      guard let (file, handle) = files.lazy.compactMap({ file in dlopen(file, RTLD_NOW | RTLD_LOCAL).map { (file, $0) } }).first
+      guard
+        let (file, handle) = files.lazy.compactMap({ file in
+          dlopen(file, RTLD_NOW | RTLD_LOCAL).map { (file, $0) }
+        }).first
       else {
         let why = dlerror().map { String(cString: $0) } ?? "not found"
         throw LoadError(
-          description: "no BLAS for LORA_BLAS=\(requested): tried \(files.joined(separator: ", ")) (\(why))\(hint)")
+          description:
+            "no BLAS for LORA_BLAS=\(requested): tried \(files.joined(separator: ", ")) (\(why))\(hint)"
+        )
       }
       func symbol<T>(_ name: String, as type: T.Type) -> T? {
         dlsym(handle, name).map { unsafeBitCast($0, to: type) }
@@ -91,7 +100,8 @@ enum BLASLoader {
       typealias SetInt32 = @convention(c) (Int32) -> Void
       typealias SetInt64 = @convention(c) (Int64) -> Void
       typealias Void0 = @convention(c) () -> Void
-      let why = requested == "openblas" && environment["LORA_BLAS"] == nil
+      let why =
+        requested == "openblas" && environment["LORA_BLAS"] == nil
         ? "the default" : "LORA_BLAS=\(requested)"
 
       if let config = symbol("openblas_get_config", as: Text.self),
@@ -112,7 +122,11 @@ enum BLASLoader {
             setenv("OPENBLAS_CORETYPE", core, 1)
             quit()
             initialise()
-            if let saved { setenv("OPENBLAS_CORETYPE", saved, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+            if let saved {
+              setenv("OPENBLAS_CORETYPE", saved, 1)
+            } else {
+              unsetenv("OPENBLAS_CORETYPE")
+            }
           }
           let userSetting = environment["OPENBLAS_CORETYPE"]
           // A test hook: OpenBLAS starts on these kernels, as if it had chosen them, so that
@@ -162,7 +176,8 @@ enum BLASLoader {
         if let read = symbol("MKL_Get_Version_String", as: VersionText.self) {
           var buffer = [CChar](repeating: 0, count: 256)
           read(&buffer, Int32(buffer.count))
-          version = String(cString: buffer).trimmingCharacters(in: .whitespaces)
+          let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+          version = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         }
         let limit = environment["MKL_ENABLE_INSTRUCTIONS"].map { "MKL_ENABLE_INSTRUCTIONS=\($0)" }
         return BLASLibrary(

@@ -10,21 +10,22 @@
 enum BLASSelfTest {
   /// m, n, k, whether A and B are transposed, alpha, beta, and padding added to each
   /// leading dimension.
-  static let cases: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, alpha: Float, beta: Float, pad: Int)] = [
-    (1, 1, 1, false, false, 1, 0, 0),
-    (2, 3, 5, false, false, 1, 0, 0),
-    (7, 9, 3, true, false, 1, 0, 1),
-    (7, 9, 3, false, true, 1, 0, 0),
-    (7, 9, 3, true, true, 1, 0, 3),
-    (17, 13, 29, false, false, 0.5, 1, 0),
-    (33, 65, 47, false, true, 1, 0, 5),
-    (64, 64, 64, true, false, 1, 0, 0),
-    (100, 8, 16, false, false, 1, 0, 0),
-    (8, 300, 5, false, true, 1, 0, 0),
-    (3, 1, 257, false, false, 1, 0, 0),
-    (129, 31, 95, true, true, -1.5, 0.25, 2),
-    (96, 97, 98, false, false, 1, 0, 0),
-  ]
+  static let cases:
+    [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, alpha: Float, beta: Float, pad: Int)] = [
+      (1, 1, 1, false, false, 1, 0, 0),
+      (2, 3, 5, false, false, 1, 0, 0),
+      (7, 9, 3, true, false, 1, 0, 1),
+      (7, 9, 3, false, true, 1, 0, 0),
+      (7, 9, 3, true, true, 1, 0, 3),
+      (17, 13, 29, false, false, 0.5, 1, 0),
+      (33, 65, 47, false, true, 1, 0, 5),
+      (64, 64, 64, true, false, 1, 0, 0),
+      (100, 8, 16, false, false, 1, 0, 0),
+      (8, 300, 5, false, true, 1, 0, 0),
+      (3, 1, 257, false, false, 1, 0, 0),
+      (129, 31, 95, true, true, -1.5, 0.25, 2),
+      (96, 97, 98, false, false, 1, 0, 0),
+    ]
 
   /// Whether `sgemm` gets every case right to float32 rounding.
   static func passes(_ sgemm: BLASLibrary.Sgemm) -> Bool {

@@ -6,8 +6,9 @@ import Foundation
 public struct CPUFeatures: Sendable, Equatable {
   /// CPUID's vendor: "GenuineIntel", "AuthenticAMD", or "" off x86-64.
   public var vendor: String
-  /// CPUID's family and model, extended fields included (Emerald Rapids: 6 and 207).
+  /// CPUID's family, extended field included (Intel's cores: 6; Zen 3 and 4: 25).
   public var family: Int
+  /// CPUID's model, extended field included (Emerald Rapids: 207).
   public var model: Int
   /// The name the CPU gives itself (`/proc/cpuinfo`'s model name); "" where unknown.
   public var modelName: String
@@ -16,6 +17,7 @@ public struct CPUFeatures: Sendable, Equatable {
   /// "avx512_fp16", "amx".
   public var extensions: Set<String>
 
+  /// A CPU described by hand: to drive decisions with another machine's facts.
   public init(
     vendor: String, family: Int, model: Int, modelName: String = "", extensions: Set<String>
   ) {
@@ -77,7 +79,9 @@ public enum InstructionSet: Int, Comparable, CaseIterable, Sendable, CustomStrin
   case avx512 = 2
 
   /// The highest level this CPU runs.
-  public static var cpu: InstructionSet { InstructionSet(rawValue: Int(lora_cpu_isa())) ?? .baseline }
+  public static var cpu: InstructionSet {
+    InstructionSet(rawValue: Int(lora_cpu_isa())) ?? .baseline
+  }
 
   /// The level the kernels use now: the CPU's, limited by `LORA_ISA` or `limit(to:)`.
   public static var current: InstructionSet {
@@ -100,6 +104,7 @@ public enum InstructionSet: Int, Comparable, CaseIterable, Sendable, CustomStrin
     }
   }
 
+  /// Lower levels first.
   public static func < (a: InstructionSet, b: InstructionSet) -> Bool { a.rawValue < b.rawValue }
 }
 

@@ -12,6 +12,7 @@ public enum OpenBLASCore {
   public enum Level: Int, Comparable, Sendable {
     case sse = 0, avx, avx2, avx512
 
+    /// Lower levels first.
     public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
   }
 
@@ -72,10 +73,12 @@ public struct OpenBLASCoreChoice: Equatable, Sendable {
     } else {
       self.init(
         candidates: better,
-        reason: "OpenBLAS chose \(chosen) (\(level)) on a CPU with \(OpenBLASCore.level(of: better[0])!)")
+        reason:
+          "OpenBLAS chose \(chosen) (\(level)) on a CPU with \(OpenBLASCore.level(of: better[0])!)")
     }
   }
 
+  /// A choice made elsewhere: `candidates` to try in turn, and why.
   public init(candidates: [String], reason: String) {
     self.candidates = candidates
     self.reason = reason
