@@ -37,6 +37,14 @@ struct DoctorTests {
       ["doctor", "--seconds", "0"], in: folder, environment: ["LORA_ISA": "avx3"])
     #expect(typo.status == 2)
     #expect(typo.stderr.contains("LORA_ISA=avx3: expected avx512, avx2 or baseline"))
+    let unknown = try lessons(
+      ["doctor", "--seconds", "0"], in: folder, environment: ["LORA_BLAS": "atlas"])
+    #expect(unknown.status == 2)
+    #expect(unknown.stderr.contains("LORA_BLAS=atlas: expected openblas, blis, mkl"))
+    let missing = try lessons(
+      ["doctor", "--seconds", "0"], in: folder, environment: ["LORA_BLAS": "/nowhere/libblas.so"])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("tried /nowhere/libblas.so"))
   }
 
   @Test(.enabled(if: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil))

@@ -66,128 +66,131 @@ enum BLASLoader {
 
     static func open(environment: [String: String]) throws -> BLASLibrary {
       let requested = environment["LORA_BLAS"].flatMap { $0.isEmpty ? nil : $0 } ?? "openblas"
-      let files: [String]
-      var hint = ""
-      if requested.contains("/") {
-        files = [requested]
-      } else if let entry = candidates.first(where: { $0.name == requested.lowercased() }) {
-        files = entry.files
-        hint = "; install \(entry.package)"
-      } else {
-        throw LoadError(
-          description: "LORA_BLAS=\(requested): expected openblas, blis, mkl or a library's path")
-      }
-      guard
-        let (file, handle) = files.lazy.compactMap({ file in
-          dlopen(file, RTLD_NOW | RTLD_LOCAL).map { (file, $0) }
-        }).first
+      let library = try SharedLibrary.open(requested)
+      guard let sgemm = library.symbol("cblas_sgemm", as: BLASLibrary.Sgemm.self),
+        let sgemv = library.symbol("cblas_sgemv", as: BLASLibrary.Sgemv.self)
       else {
-        let why = dlerror().map { String(cString: $0) } ?? "not found"
-        throw LoadError(
-          description:
-            "no BLAS for LORA_BLAS=\(requested): tried \(files.joined(separator: ", ")) (\(why))\(hint)"
-        )
+        throw LoadError(description: "\(library.file) has no cblas_sgemm or cblas_sgemv")
       }
-      func symbol<T>(_ name: String, as type: T.Type) -> T? {
-        dlsym(handle, name).map { unsafeBitCast($0, to: type) }
+      let why = environment["LORA_BLAS"] == nil ? "the default" : "LORA_BLAS=\(requested)"
+      let products = Products(sgemm: sgemm, sgemv: sgemv)
+      if let openBLAS = openBLAS(library, products, why: why, environment: environment) {
+        return openBLAS
       }
-      guard let sgemm = symbol("cblas_sgemm", as: BLASLibrary.Sgemm.self),
-        let sgemv = symbol("cblas_sgemv", as: BLASLibrary.Sgemv.self)
-      else {
-        throw LoadError(description: "\(file) has no cblas_sgemm or cblas_sgemv: not a CBLAS")
-      }
-      typealias Text = @convention(c) () -> UnsafePointer<CChar>?
-      typealias SetInt32 = @convention(c) (Int32) -> Void
-      typealias SetInt64 = @convention(c) (Int64) -> Void
-      typealias Void0 = @convention(c) () -> Void
-      let why =
-        requested == "openblas" && environment["LORA_BLAS"] == nil
-        ? "the default" : "LORA_BLAS=\(requested)"
-
-      if let config = symbol("openblas_get_config", as: Text.self),
-        let corename = symbol("openblas_get_corename", as: Text.self)
-      {
-        let setThreads = symbol("openblas_set_num_threads", as: SetInt32.self)
-        setThreads?(1)
-        let name = { corename().map { String(cString: $0) } ?? "unknown" }
-        let selfTest = { BLASSelfTest.passes(sgemm) }
-        var reason = why
-        if let quit = symbol("gotoblas_dynamic_quit", as: Void0.self),
-          let initialise = symbol("gotoblas_dynamic_init", as: Void0.self)
-        {
-          // OpenBLAS chooses its kernels again, reading OPENBLAS_CORETYPE; the variable is
-          // put back as it was, so that programs this one starts see the user's own.
-          let switchTo = { (core: String) in
-            let saved = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            quit()
-            initialise()
-            if let saved {
-              setenv("OPENBLAS_CORETYPE", saved, 1)
-            } else {
-              unsetenv("OPENBLAS_CORETYPE")
-            }
-          }
-          let userSetting = environment["OPENBLAS_CORETYPE"]
-          // A test hook: OpenBLAS starts on these kernels, as if it had chosen them, so that
-          // the correction can be seen end to end on a CPU that OpenBLAS knows.
-          if let start = environment["LORA_TEST_OPENBLAS_CHOOSES"], userSetting == nil {
-            switchTo(start)
-          }
-          let chosen = name()
-          let choice = OpenBLASCoreChoice(
-            cpu: .current, openBLASChose: chosen, userSetting: userSetting)
-          let (kept, notes) = choice.apply(
-            original: chosen, switchTo: switchTo, selfTest: selfTest)
-          reason += "; " + choice.reason
-          if !choice.candidates.isEmpty { reason += "; using \(kept)" }
-          reason += notes.map { "; \($0)" }.joined()
-        } else {
-          reason += "; built for one CPU (no DYNAMIC_ARCH), its kernels as they are"
-        }
-        return BLASLibrary(
-          kind: .openblas, file: file,
-          version: config().map { openBLASVersion(String(cString: $0)) } ?? "",
-          kernels: name(), reason: reason, selfTestPassed: selfTest(),
-          sgemmFunction: sgemm, sgemvFunction: sgemv,
-          setThreadsFunction: { setThreads?(Int32($0)) })
-      }
-      if let version = symbol("bli_info_get_version_str", as: Text.self) {
-        typealias ArchID = @convention(c) () -> Int32
-        typealias ArchName = @convention(c) (Int32) -> UnsafePointer<CChar>?
-        let setThreads = symbol("bli_thread_set_num_threads", as: SetInt64.self)
-        setThreads?(1)
-        var kernels: String?
-        if let query = symbol("bli_arch_query_id", as: ArchID.self),
-          let archName = symbol("bli_arch_string", as: ArchName.self)
-        {
-          kernels = archName(query()).map { String(cString: $0) }
-        }
-        return BLASLibrary(
-          kind: .blis, file: file, version: version().map { String(cString: $0) } ?? "",
-          kernels: kernels, reason: why + "; BLIS's own choice of kernels",
-          selfTestPassed: BLASSelfTest.passes(sgemm), sgemmFunction: sgemm, sgemvFunction: sgemv,
-          setThreadsFunction: { setThreads?(Int64($0)) })
-      }
-      if let setThreads = symbol("MKL_Set_Num_Threads", as: SetInt32.self) {
-        typealias VersionText = @convention(c) (UnsafeMutablePointer<CChar>?, Int32) -> Void
-        setThreads(1)
-        var version = ""
-        if let read = symbol("MKL_Get_Version_String", as: VersionText.self) {
-          var buffer = [CChar](repeating: 0, count: 256)
-          read(&buffer, Int32(buffer.count))
-          let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-          version = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        }
-        let limit = environment["MKL_ENABLE_INSTRUCTIONS"].map { "MKL_ENABLE_INSTRUCTIONS=\($0)" }
-        return BLASLibrary(
-          kind: .mkl, file: file, version: version, kernels: limit,
-          reason: why + "; MKL's own choice of kernels",
-          selfTestPassed: BLASSelfTest.passes(sgemm), sgemmFunction: sgemm, sgemvFunction: sgemv,
-          setThreadsFunction: { setThreads(Int32($0)) })
-      }
+      if let blis = blis(library, products, why: why) { return blis }
+      if let mkl = mkl(library, products, why: why, environment: environment) { return mkl }
       throw LoadError(
-        description: "\(file) is a CBLAS this library does not know (OpenBLAS, BLIS or oneMKL)")
+        description:
+          "\(library.file) is a CBLAS this library does not know (OpenBLAS, BLIS, oneMKL)")
+    }
+
+    /// The two CBLAS functions every library has.
+    struct Products {
+      var sgemm: BLASLibrary.Sgemm
+      var sgemv: BLASLibrary.Sgemv
+    }
+
+    typealias Text = @convention(c) () -> UnsafePointer<CChar>?
+    typealias SetInt32 = @convention(c) (Int32) -> Void
+
+    /// OpenBLAS, its kernels corrected where they are below the CPU; `nil` for another BLAS.
+    static func openBLAS(
+      _ library: SharedLibrary, _ products: Products, why: String, environment: [String: String]
+    ) -> BLASLibrary? {
+      guard let config = library.symbol("openblas_get_config", as: Text.self),
+        let corename = library.symbol("openblas_get_corename", as: Text.self)
+      else { return nil }
+      let setThreads = library.symbol("openblas_set_num_threads", as: SetInt32.self)
+      setThreads?(1)
+      let kernels = { corename().map { String(cString: $0) } ?? "unknown" }
+      let selfTest = { BLASSelfTest.passes(products.sgemm) }
+      var reason = why
+      typealias Call = @convention(c) () -> Void
+      if let quit = library.symbol("gotoblas_dynamic_quit", as: Call.self),
+        let choose = library.symbol("gotoblas_dynamic_init", as: Call.self)
+      {
+        // OpenBLAS chooses its kernels again, reading OPENBLAS_CORETYPE, which is put back
+        // as it was, so that the programs this one starts see the user's own.
+        let switchTo = { (core: String) in
+          let saved = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
+          setenv("OPENBLAS_CORETYPE", core, 1)
+          quit()
+          choose()
+          if let saved {
+            setenv("OPENBLAS_CORETYPE", saved, 1)
+          } else {
+            unsetenv("OPENBLAS_CORETYPE")
+          }
+        }
+        let userSetting = environment["OPENBLAS_CORETYPE"]
+        // A test hook: OpenBLAS starts on these kernels, as if it had chosen them, so that
+        // the correction can be seen end to end on a CPU that OpenBLAS knows.
+        if let start = environment["LORA_TEST_OPENBLAS_CHOOSES"], userSetting == nil {
+          switchTo(start)
+        }
+        let chosen = kernels()
+        let choice = OpenBLASCoreChoice(
+          cpu: .current, openBLASChose: chosen, userSetting: userSetting)
+        let (kept, notes) = choice.apply(original: chosen, switchTo: switchTo, selfTest: selfTest)
+        reason += "; " + choice.reason
+        if !choice.candidates.isEmpty { reason += "; using \(kept)" }
+        reason += notes.map { "; \($0)" }.joined()
+      } else {
+        reason += "; built for one CPU (no DYNAMIC_ARCH), its kernels as they are"
+      }
+      return BLASLibrary(
+        kind: .openblas, file: library.file,
+        version: config().map { openBLASVersion(String(cString: $0)) } ?? "",
+        kernels: kernels(), reason: reason, selfTestPassed: selfTest(),
+        sgemmFunction: products.sgemm, sgemvFunction: products.sgemv,
+        setThreadsFunction: { setThreads?(Int32($0)) })
+    }
+
+    /// BLIS, on the kernels it chose; `nil` for another BLAS.
+    static func blis(_ library: SharedLibrary, _ products: Products, why: String) -> BLASLibrary? {
+      guard let version = library.symbol("bli_info_get_version_str", as: Text.self) else {
+        return nil
+      }
+      typealias SetInt64 = @convention(c) (Int64) -> Void
+      typealias ArchID = @convention(c) () -> Int32
+      typealias ArchName = @convention(c) (Int32) -> UnsafePointer<CChar>?
+      let setThreads = library.symbol("bli_thread_set_num_threads", as: SetInt64.self)
+      setThreads?(1)
+      var kernels: String?
+      if let query = library.symbol("bli_arch_query_id", as: ArchID.self),
+        let name = library.symbol("bli_arch_string", as: ArchName.self)
+      {
+        kernels = name(query()).map { String(cString: $0) }
+      }
+      return BLASLibrary(
+        kind: .blis, file: library.file, version: version().map { String(cString: $0) } ?? "",
+        kernels: kernels, reason: why + "; BLIS's own choice of kernels",
+        selfTestPassed: BLASSelfTest.passes(products.sgemm), sgemmFunction: products.sgemm,
+        sgemvFunction: products.sgemv, setThreadsFunction: { setThreads?(Int64($0)) })
+    }
+
+    /// oneMKL, on the kernels it chose (or `MKL_ENABLE_INSTRUCTIONS`'s); `nil` for another BLAS.
+    static func mkl(
+      _ library: SharedLibrary, _ products: Products, why: String, environment: [String: String]
+    ) -> BLASLibrary? {
+      guard let setThreads = library.symbol("MKL_Set_Num_Threads", as: SetInt32.self) else {
+        return nil
+      }
+      typealias VersionText = @convention(c) (UnsafeMutablePointer<CChar>?, Int32) -> Void
+      setThreads(1)
+      var version = ""
+      if let read = library.symbol("MKL_Get_Version_String", as: VersionText.self) {
+        var buffer = [CChar](repeating: 0, count: 256)
+        read(&buffer, Int32(buffer.count))
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        version = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+      }
+      let limit = environment["MKL_ENABLE_INSTRUCTIONS"].map { "MKL_ENABLE_INSTRUCTIONS=\($0)" }
+      return BLASLibrary(
+        kind: .mkl, file: library.file, version: version, kernels: limit,
+        reason: why + "; MKL's own choice of kernels",
+        selfTestPassed: BLASSelfTest.passes(products.sgemm), sgemmFunction: products.sgemm,
+        sgemvFunction: products.sgemv, setThreadsFunction: { setThreads(Int32($0)) })
     }
   #endif
 }
