@@ -112,6 +112,7 @@ final class DevToolsPipe {
   private var nextID = 1
   private var pending: [UInt8] = []
   private var session: String?
+  private var ended = false
 
   init(browser: String, url: String) throws {
     var toBrowser: [Int32] = [0, 0]
@@ -122,6 +123,13 @@ final class DevToolsPipe {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
+    // The browser leads a process group of its own, so that `quit` ends its children too
+    // (zygote, renderer, GPU and utility processes), not only the first process.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+    posix_spawnattr_setpgroup(&attributes, 0)
     posix_spawn_file_actions_adddup2(&actions, toBrowser[0], 3)
     posix_spawn_file_actions_adddup2(&actions, fromBrowser[1], 4)
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
@@ -133,13 +141,29 @@ final class DevToolsPipe {
     ]
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
-    let status = posix_spawn(&pid, browser, &actions, nil, &argv, environ)
+    let status = posix_spawn(&pid, browser, &actions, &attributes, &argv, environ)
     close(toBrowser[0])
     close(fromBrowser[1])
     commands = toBrowser[1]
     replies = fromBrowser[0]
-    guard status == 0 else { throw LessonError(file: browser, "could not start: \(status)") }
-    // The page's target, and a session on it.
+    guard status == 0 else {
+      pid = 0
+      quit()
+      throw LessonError(file: browser, "could not start: \(status)")
+    }
+    // The page's target, and a session on it; a browser that never offers one is ended
+    // before the error goes up, since no caller holds it to quit.
+    do {
+      try attach(browser: browser)
+    } catch {
+      quit()
+      throw error
+    }
+  }
+
+  deinit { quit() }
+
+  private func attach(browser: String) throws {
     let found = try waitUntil(seconds: 30) {
       let targets = try self.send("Target.getTargets", [:])["targetInfos"] as? [[String: Any]]
       guard let target = targets?.first(where: { $0["type"] as? String == "page" }),
@@ -192,11 +216,15 @@ final class DevToolsPipe {
     throw LessonError(file: "chromium", "\(method) had no reply in 20 s")
   }
 
-  /// Ends the browser.
+  /// Ends the browser and every process of its group; calling it again does nothing.
   func quit() {
-    kill(pid, SIGKILL)
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
+    guard !ended else { return }
+    ended = true
+    if pid > 0 {
+      kill(-pid, SIGKILL)
+      var status: Int32 = 0
+      waitpid(pid, &status, 0)
+    }
     close(commands)
     close(replies)
   }
