@@ -153,7 +153,9 @@ private func nativeKernelModule(in library: String) -> [String] {
 }
 
 /// Runs a tool to completion and returns its exit status and combined output.
-func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+public func runTool(_ path: String, _ arguments: [String]) throws -> (
+  status: Int32, output: String
+) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: path)
   process.arguments = arguments

@@ -57,16 +57,8 @@ func tools() -> [Tool] {
   }
   /// The first line `program --version` prints.
   func version(_ program: String) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = ["--version"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return "" }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+    let output = (try? runTool(program, ["--version"]))?.output ?? ""
+    return output.split(separator: "\n").first.map(String.init) ?? ""
   }
   var tools: [Tool] = []
   let swiftc = environment["SWIFTC"] ?? find(["swiftc"])

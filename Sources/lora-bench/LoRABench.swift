@@ -67,7 +67,7 @@ struct Tables: ParsableCommand {
     }
     if only.contains(.elementwise) {
       print("## Element-wise operations and reductions\n")
-      print("CPU: \(cpuDescription()). Element loops: \(ElementKernels.name).\n")
+      print(MachineReport.current().paragraph + "\n")
       print(benchmarkElementwise().render() + "\n")
     }
     if only.contains(.toy) {

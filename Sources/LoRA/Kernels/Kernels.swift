@@ -105,11 +105,9 @@ func gemm(
 /// thread, `gemm` splits each large product into pieces, one per core, on the library's
 /// own pool (`parallelFor`), whose helpers spin for 0.2 ms at most before they sleep.
 enum BLASThreads {
-  /// The cores products are split between; the BLAS is set to one thread the first time.
-  static let cores: Int = {
-    BLASLibrary.current.setThreads(1)
-    return Parallel.cores
-  }()
+  /// The cores products are split between. The BLAS itself runs on one thread from the
+  /// moment it is loaded (`BLASLoader`).
+  static var cores: Int { Parallel.cores }
 
   /// The smallest product worth splitting, m·n·k: OpenBLAS's own threshold for threads
   /// (64³); below it, waking a thread costs more than the piece it would take.
@@ -125,8 +123,6 @@ func sgemm(
   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  // OpenBLAS must be on one thread before its first product, whoever splits the work.
-  _ = BLASThreads.cores
   var beta = beta
   if beta == 0 {
     // With beta 0, OpenBLAS first clears C in a loop of one-float stores (its generic

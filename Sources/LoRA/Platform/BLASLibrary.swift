@@ -88,8 +88,30 @@ public struct BLASLibrary: @unchecked Sendable {
       Int32(columns), alpha, a, Int32(lda), x, Int32(incX), beta, y, 1)
   }
 
-  /// Sets the BLAS's own threads (the library keeps it on one: see `BLASThreads`).
-  public func setThreads(_ count: Int) { setThreadsFunction(count) }
+  /// Runs `body` with the BLAS on every core, with its own threads, then back on one (the
+  /// library splits products between the cores itself: see `BLASThreads`). For measuring
+  /// the BLAS's raw rate.
+  public func onEveryCore<T>(_ body: () throws -> T) rethrows -> T {
+    setThreadsFunction(Parallel.cores)
+    defer { setThreadsFunction(1) }
+    return try body()
+  }
+
+  /// `c = a · b` for `n × n` row-major matrices: one raw BLAS product, without the library's
+  /// splitting or counting.
+  public func squareProduct(_ a: [Float], _ b: [Float], into c: inout [Float], n: Int) {
+    precondition(a.count == n * n && b.count == n * n && c.count == n * n)
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          sgemm(
+            transposeA: false, transposeB: false, m: n, n: n, k: n, alpha: 1,
+            a: a.baseAddress!, lda: n, b: b.baseAddress!, ldb: n, beta: 0, c: c.baseAddress!,
+            ldc: n)
+        }
+      }
+    }
+  }
 }
 
 /// CBLAS's enumeration values, the same in every implementation (the reference `cblas.h`).
