@@ -40,27 +40,30 @@ let package = Package(
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
-    // The runner reads cells with a real Swift parser to check what `cached` blocks use.
+    // The runner: parse, plan and compile, run, render.
+    .target(name: "LessonKit", dependencies: ["CCmark", "LessonEvents"]),
+    // What the runner reads with a real Swift parser: the names a cached block uses, and
+    // what a student's exercise cell declares. The one target that needs swift-syntax.
     .target(
-      name: "LessonKit",
-      dependencies: [
-        "CCmark", "LessonEvents", .product(name: "SwiftParser", package: "swift-syntax"),
-        .product(name: "SwiftSyntax", package: "swift-syntax"),
-      ]),
-    // Grading sits on the runner.
-    .target(
-      name: "LessonGrading",
+      name: "LessonSyntax",
       dependencies: [
         "LessonKit", .product(name: "SwiftParser", package: "swift-syntax"),
         .product(name: "SwiftSyntax", package: "swift-syntax"),
       ]),
+    // Grading sits on the runner.
+    .target(name: "LessonGrading", dependencies: ["LessonKit", "LessonSyntax"]),
+    // The live page of `lessons serve`: the one target that needs the web server.
+    .target(
+      name: "LessonServer",
+      dependencies: [
+        "LessonKit", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .executableTarget(
       name: "lessons",
       dependencies: [
-        "LessonKit", "LessonGrading", "LoRA",
+        "LessonKit", "LessonSyntax", "LessonGrading", "LessonServer", "LoRA",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Hummingbird", package: "hummingbird"),
-        .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .executableTarget(
@@ -74,8 +77,17 @@ let package = Package(
       dependencies: ["LoRA", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "LoRATests", dependencies: ["LoRA", "CKernels"], exclude: ["Fixtures"]),
+    // What the runner's tests share: the repository's folders, the built `lessons` command,
+    // the browser.
+    .target(name: "LessonTestSupport", path: "Tests/LessonTestSupport"),
     .testTarget(
-      name: "LessonKitTests", dependencies: ["LessonKit", "LessonGrading"],
-      exclude: ["Fixtures", "Grading", "HTMLFixtures"]),
+      name: "LessonKitTests", dependencies: ["LessonKit", "LessonTestSupport"],
+      exclude: ["Fixtures", "Render/HTMLFixtures"]),
+    .testTarget(
+      name: "LessonGradingTests",
+      dependencies: ["LessonGrading", "LessonSyntax", "LessonKit", "LessonTestSupport"],
+      exclude: ["Grading"]),
+    .testTarget(
+      name: "LessonRuntimeTests", dependencies: ["LessonKit", "LessonRuntime", "LessonTestSupport"]),
   ]
 )

@@ -26,11 +26,17 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 private func fuzzLesson(_ data: Data) {
   let text = String(decoding: data, as: UTF8.self)
   _ = extractMath(from: text, skippingLines: [])
-  guard let lesson = try? parseLesson(text, path: "fuzz.md", checkingReferences: false) else {
+  guard let lesson = try? Lesson(parsing: text, path: "fuzz.md", checkingReferences: false) else {
     return
   }
+  // The parsed document prints back as it was read, and parses again to itself.
+  if lesson.document.applying([]) != lesson.text
+    || LessonDocument(parsing: lesson.document.applying([])) != lesson.document
+  {
+    fatalError("the document does not round-trip")
+  }
   _ = studentVersion(of: lesson)
-  _ = recordedPlotLinks(in: lesson)
+  _ = RecordedOutputs(lesson).plotLinks
   // Every cell printed something, so the write-back replaces every managed region.
   func run(_ lesson: Lesson) -> RunResult {
     let outputs = lesson.executableCells.map {
@@ -42,7 +48,7 @@ private func fuzzLesson(_ data: Data) {
   }
   let written = writeBack(lesson, run(lesson)).text
   // Writing twice changes nothing.
-  if let again = try? parseLesson(written, path: "fuzz.md", checkingReferences: false) {
+  if let again = try? Lesson(parsing: written, path: "fuzz.md", checkingReferences: false) {
     if writeBack(again, run(again)).text != written {
       fatalError("write-back is not idempotent")
     }

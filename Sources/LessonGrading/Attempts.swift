@@ -25,13 +25,13 @@ private enum Attempt {
 /// exercise follows the first.
 func runUntilSettled(
   reference: Lesson, failures: inout [String: String],
-  program: ([String: String]) -> Program, toolchain: Toolchain, cacheDirectory: String,
+  program: ([String: String]) -> Program, compiler: Compiler,
   limits: RunLimits
 ) -> Settled {
   while true {
     switch attempt(
-      program(failures), reference: reference, failures: failures, toolchain: toolchain,
-      cacheDirectory: cacheDirectory, limits: limits)
+      program(failures), reference: reference, failures: failures, compiler: compiler,
+      limits: limits)
     {
     case .settled(let settled):
       return settled
@@ -44,17 +44,15 @@ func runUntilSettled(
 /// Builds and runs `program` once, and says whether its result stands or which exercise
 /// to blame.
 private func attempt(
-  _ program: Program, reference: Lesson, failures: [String: String], toolchain: Toolchain,
-  cacheDirectory: String, limits: RunLimits
+  _ program: Program, reference: Lesson, failures: [String: String], compiler: Compiler,
+  limits: RunLimits
 ) -> Attempt {
   // The key's folder, where the lesson's data files are.
   let directory = URL(fileURLWithPath: reference.path).deletingLastPathComponent().path
-  switch buildAndRun(
-    program, of: reference, toolchain: toolchain, cacheDirectory: cacheDirectory,
-    limits: limits, directory: directory)
+  switch compiler.buildAndRun(program, of: reference, limits: limits, directory: directory)
   {
-  case .notRun(let message):
-    return .settled(Settled(status: .invalid, note: message))
+  case .notRun(let error):
+    return .settled(Settled(status: .invalid, note: "\(error)"))
   case .didNotCompile(_, let error):
     if let id = culprit(of: error, program: program, lesson: reference, failures: failures) {
       return .retry(
@@ -71,7 +69,7 @@ private func attempt(
           status: .invalid,
           note: "the program's cell markers were called from cell code; nothing can be graded"))
     }
-    guard let summary = result.status.summary else {
+    guard let summary = result.stopSummary else {
       return .settled(Settled(status: .ok, result: result))
     }
     if let id = culprit(ofCell: result.status.cell, lesson: reference, failures: failures) {
@@ -108,7 +106,7 @@ func gradedProgram(
       position: cell.index, code: cell.index, source: cell.source, file: reference.path,
       line: cell.firstCodeLine)
   }
-  return plan(cells, markerSeed: markerSeed(for: cells, cacheDirectory: cacheDirectory))
+  return Program(cells: cells, markerSeed: markerSeed(for: cells, cacheDirectory: cacheDirectory))
 }
 
 /// The seed of a graded program's marker tokens: a hash of this grader's secret (a random

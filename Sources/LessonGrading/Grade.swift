@@ -1,5 +1,6 @@
 import Foundation
 import LessonKit
+import LessonSyntax
 
 /// Grades a submission: the student's exercise cells run with every other cell taken from
 /// `key` (the teacher's lesson, solutions excluded) or, without a key, from the submission.
@@ -12,7 +13,7 @@ import LessonKit
 /// Each program's cell markers carry tokens the submission cannot know (see `markerSeed`),
 /// so it cannot claim that cells ran which did not.
 public func grade(
-  submission: Lesson, key: Lesson?, toolchain: Toolchain, cacheDirectory: String,
+  submission: Lesson, key: Lesson?, compiler: Compiler,
   limits: RunLimits
 ) -> GradeReport {
   let reference = key ?? submission
@@ -43,16 +44,16 @@ public func grade(
     program: { failures in
       gradedProgram(
         reference: reference, submission: submission, studentCode: studentCode,
-        solutions: solutions, failures: failures, cacheDirectory: cacheDirectory)
+        solutions: solutions, failures: failures, cacheDirectory: compiler.cacheDirectory)
     },
-    toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
+    compiler: compiler, limits: limits)
   if let note = settled.note { notes.append(note) }
 
   // The key's own run (its solutions, no student code): what each strong check compared
   // there is what it must compare here.
   let keyRun = key.flatMap {
     KeyRuns.shared.checks(
-      of: $0, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
+      of: $0, compiler: compiler, limits: limits)
   }
   if key != nil && keyRun == nil {
     notes.append(
@@ -98,7 +99,7 @@ private func refusedExercises(
   // Every cell of the key parsed once, for all the exercises' screens.
   var cellNames: [Int: CellNames] = [:]
   for cell in reference.cells where cell.language == "swift" {
-    cellNames[cell.index] = names(in: cell.source)
+    cellNames[cell.index] = CellNames(cell.source)
   }
   for id in ids {
     guard let student = studentCode[id] else { continue }

@@ -15,11 +15,11 @@ final class KeyRuns: @unchecked Sendable {
 
   /// The key's checks, or `nil` when its run could not be built or did not finish. The
   /// first caller runs it; the others wait for that run.
-  func checks(of key: Lesson, toolchain: Toolchain, cacheDirectory: String, limits: RunLimits)
+  func checks(of key: Lesson, compiler: Compiler, limits: RunLimits)
     -> KeyChecks?
   {
-    let id = cacheKey(key, toolchain: toolchain)
-    let file = cacheDirectory + "/key-runs/\(id).json"
+    let id = cacheKey(key, toolchain: compiler.toolchain)
+    let file = compiler.cacheDirectory + "/key-runs/\(id).json"
     return lock.withLock {
       if let known = references[id] { return known }
       if let data = FileManager.default.contents(atPath: file),
@@ -28,23 +28,23 @@ final class KeyRuns: @unchecked Sendable {
         references[id] = stored
         return stored
       }
-      let checks = run(key, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits)
+      let checks = run(key, compiler: compiler, limits: limits)
       references[id] = checks
       if let checks, let data = try? EventJSON.encoder().encode(checks) {
         try? FileManager.default.createDirectory(
-          atPath: cacheDirectory + "/key-runs", withIntermediateDirectories: true)
+          atPath: compiler.cacheDirectory + "/key-runs", withIntermediateDirectories: true)
         try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
       }
       return checks
     }
   }
 
-  private func run(_ key: Lesson, toolchain: Toolchain, cacheDirectory: String, limits: RunLimits)
+  private func run(_ key: Lesson, compiler: Compiler, limits: RunLimits)
     -> KeyChecks?
   {
     guard
-      case .ran(_, let result) = buildAndRun(
-        plan(key), of: key, toolchain: toolchain, cacheDirectory: cacheDirectory, limits: limits,
+      case .ran(_, let result) = compiler.buildAndRun(
+        Program(key), of: key, limits: limits,
         directory: URL(fileURLWithPath: key.path).deletingLastPathComponent().path),
       case .finished = result.status
     else { return nil }

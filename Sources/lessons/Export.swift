@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonSyntax
 
 /// `lessons export LESSON.md --html` (a page to share) or `--student` (the version to hand
 /// out).
@@ -50,10 +51,12 @@ struct Export: ParsableCommand {
       return .couldNotRun
     }
     let console = Console(showsBar: isatty(2) == 1)
-    let outcome = execute(
-      lessonAt: path, limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      useCache: !noCache, cellCache: .user,
-      onProgress: console.showsBar ? { console.showBar($0) } : nil)
+    let pipeline = LessonPipeline(
+      limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
+      cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+    let outcome = pipeline.execute(lessonAt: path) { event in
+      if case .progress(let bar) = event { console.showBar(bar) }
+    }
     console.clearBar()
     guard let parsed = outcome.lesson else {
       printError(outcome.failure ?? "\(path): error: the lesson did not run")
@@ -78,7 +81,7 @@ struct Export: ParsableCommand {
 
   private func exportStudentVersion(_ path: String) -> LessonExit {
     do {
-      let parsed = try readLesson(at: path)
+      let parsed = try Lesson(contentsOf: path)
       let destination = output ?? withoutExtension(path) + ".student.md"
       if let problem = unwritableDestination(destination) {
         printError(problem)

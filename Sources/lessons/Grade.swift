@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import LessonGrading
 import LessonKit
+import LessonSyntax
 
 /// `lessons grade SUBMISSION.md [--key TEACHER.md]`, or a folder of submissions.
 struct Grade: ParsableCommand {
@@ -46,7 +47,7 @@ struct Grade: ParsableCommand {
     let keyLesson: Lesson?
     let toolchain: Toolchain
     do {
-      keyLesson = try key.map { try readLesson(at: resolveLesson($0)) }
+      keyLesson = try key.map { try Lesson(contentsOf: resolveLesson($0)) }
       toolchain = try Toolchain.locate()
       if !noSandbox { _ = try Sandbox.locateBubblewrap() }
     } catch {
@@ -74,7 +75,7 @@ struct Grade: ParsableCommand {
     -> GradeReport
   {
     do {
-      let lesson = try readLesson(at: path, checkingReferences: key == nil)
+      let lesson = try Lesson(contentsOf: path, checkingReferences: key == nil)
       var limits = RunLimits(timeout: timeout, memory: memory.memory.bytes)
       // Each program gets a share of the cores: two jobs of two OpenBLAS threads each on
       // two cores run about twice as slow as with one thread each.
@@ -86,8 +87,8 @@ struct Grade: ParsableCommand {
           to: key ?? lesson, toolchain: toolchain)
       }
       return LessonGrading.grade(
-        submission: lesson, key: key, toolchain: toolchain,
-        cacheDirectory: toolchain.cacheDirectory, limits: limits)
+        submission: lesson, key: key,
+        compiler: Compiler(toolchain: toolchain, check: cachedBlockDiagnostics), limits: limits)
     } catch {
       return GradeReport(
         lesson: path, status: .invalid, score: 0,

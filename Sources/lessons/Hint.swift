@@ -22,7 +22,7 @@ struct Hint: ParsableCommand {
     let path = resolveLesson(lesson)
     let parsed: Lesson
     do {
-      parsed = try readLesson(at: path, checkingReferences: false)
+      parsed = try Lesson(contentsOf: path, checkingReferences: false)
     } catch {
       printError("\(error)")
       throw ExitCode(LessonExit.couldNotRun.rawValue)

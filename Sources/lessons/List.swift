@@ -23,7 +23,7 @@ struct List: ParsableCommand {
     for file in files {
       let path = directory + "/" + file
       do {
-        let lesson = try readLesson(at: path)
+        let lesson = try Lesson(contentsOf: path)
         let exercises = lesson.cells.filter {
           if case .exercise = $0.role { return true } else { return false }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonSyntax
 
 /// `lessons run LESSON.md`: compile the lesson's cells into one program, run it, and show
 /// each cell's output.
@@ -16,13 +17,7 @@ struct Run: ParsableCommand {
   @Flag(help: "Write each cell's output back into the lesson, after the cell.") var write = false
   @Option(parsing: .unconditional, help: "Stop the lesson after this many seconds.")
   var timeout: Double?
-  @Flag(help: "Print one JSON document instead of the terminal report.") var json = false
-  @Flag(
-    help: """
-      Stream what the lesson does as JSON Lines while it runs: cellStarted, output, check, \
-      table, plot, progress, cellFinished, and a last runFinished.
-      """)
-  var events = false
+  @Flag var format: ReportFormat = .terminal
   @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
   var noCache = false
   @OptionGroup var memory: MemoryOption
@@ -35,7 +30,6 @@ struct Run: ParsableCommand {
   @OptionGroup var sandboxLimits: SandboxOptions
 
   func validate() throws {
-    if json && events { throw ValidationError("--json and --events do not go together") }
     if let timeout, timeout <= 0 {
       throw ValidationError("--timeout must be a positive number of seconds")
     }
@@ -48,71 +42,91 @@ struct Run: ParsableCommand {
   }
 
   private func runLesson(_ path: String) -> LessonExit {
-    let console = Console(showsBar: !json && !events && isatty(2) == 1)
+    let console = Console(showsBar: format == .terminal && isatty(2) == 1)
     // On a terminal, outputs appear as the cells make them; piped, the report comes whole.
-    let liveTerminal = !json && !events && isatty(1) == 1
+    let liveTerminal = format == .terminal && isatty(1) == 1
     var printer: LiveTerminalPrinter?
     var writer: LiveEventWriter?
-    let outcome = execute(
-      lessonAt: path,
+    let pipeline = LessonPipeline(
       limits: sandboxLimits.apply(to: RunLimits(timeout: timeout, memory: memory.memory.bytes)),
-      sandboxed: sandbox, useCache: !noCache, cellCache: .user,
-      onProgress: console.showsBar ? { console.showBar($0) } : nil,
-      onStart: { lesson in
+      sandboxed: sandbox, cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+    let outcome = pipeline.execute(lessonAt: path) { event in
+      switch event {
+      case .started(let lesson):
         if liveTerminal {
           printer = LiveTerminalPrinter(
             lesson: lesson, renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),
             write: { console.print($0) })
         }
-        if events { writer = LiveEventWriter(lesson: lesson) }
-      },
-      onLive: liveTerminal || events
-        ? { item in
-          printer?.show(item)
-          if let line = writer?.line(item) { console.print(line) }
-        } : nil)
-    console.clearBar()
-    guard case .ran(let lesson, let result) = outcome else {
-      if json {
-        print(renderJSON(outcome, lessonPath: path), terminator: "")
-      } else if events {
-        console.print(LiveEventWriter.finished(outcome, lessonPath: path))
-      } else {
-        printError(outcome.failure ?? "\(path): error: the lesson did not run")
+        if format == .events { writer = LiveEventWriter(lesson: lesson) }
+      case .progress(let bar):
+        console.showBar(bar)
+      default:
+        printer?.show(event)
+        if let line = writer?.line(event) { console.print(line) }
       }
-      return outcome.exit
     }
-    if write {
+    console.clearBar()
+    var finalOutcome = outcome
+    if write, case .ran(let lesson, let result) = outcome {
       if case .finished = result.status {
         do {
           try writeOutputs(lesson, result)
         } catch {
-          let failed = LessonOutcome.notRun(
-            "\(path): error: outputs could not be written: \(error)")
-          if json {
-            print(renderJSON(failed, lessonPath: path), terminator: "")
-          } else if events {
-            console.print(LiveEventWriter.finished(failed, lessonPath: path))
-          } else {
-            printError(failed.failure!)
-          }
-          return failed.exit
+          finalOutcome = .notRun(
+            LessonError(file: path, "outputs could not be written: \(error)"))
         }
       } else {
         printError("\(path): the run did not finish, so the lesson was left unchanged")
       }
     }
-    if json {
+    report(finalOutcome, path: path, console: console, printer: printer)
+    return finalOutcome.exit
+  }
+
+  /// The run's report in the chosen format, once it is over.
+  private func report(
+    _ outcome: LessonOutcome, path: String, console: Console, printer: LiveTerminalPrinter?
+  ) {
+    switch format {
+    case .json:
       print(renderJSON(outcome, lessonPath: path), terminator: "")
-    } else if events {
+    case .events:
       console.print(LiveEventWriter.finished(outcome, lessonPath: path))
-    } else if let printer {
-      printer.finish(result)
-    } else {
-      print(
-        TerminalRenderer(color: TerminalRenderer.shouldUseColor()).render(lesson, result),
-        terminator: "")
+    case .terminal:
+      guard case .ran(let lesson, let result) = outcome else {
+        printError(outcome.failure ?? "\(path): error: the lesson did not run")
+        return
+      }
+      if let printer {
+        printer.finish(result)
+      } else {
+        print(
+          TerminalRenderer(color: TerminalRenderer.shouldUseColor()).render(lesson, result),
+          terminator: "")
+      }
     }
-    return outcome.exit
+  }
+}
+
+/// How `lessons run` reports: one of its flags.
+enum ReportFormat: String, EnumerableFlag {
+  /// The terminal report (the default).
+  case terminal
+  /// One JSON document at the end.
+  case json
+  /// JSON Lines while the lesson runs.
+  case events
+
+  static func help(for value: ReportFormat) -> ArgumentHelp? {
+    switch value {
+    case .terminal: return "Print the terminal report (the default)."
+    case .json: return "Print one JSON document instead of the terminal report."
+    case .events:
+      return """
+        Stream what the lesson does as JSON Lines while it runs: cellStarted, output, check, \
+        table, plot, progress, cellFinished, and a last runFinished.
+        """
+    }
   }
 }

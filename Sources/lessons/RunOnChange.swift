@@ -1,49 +1,42 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonSyntax
 
-/// One run of the lesson on a thread of its own, handing what it does to `hooks` until it
-/// is cancelled: `watch` prints it, `serve` sends it to the page.
+/// One run of the lesson on a thread of its own, handing what it does to its observer until
+/// it is cancelled: `watch` prints it, `serve` sends it to the page.
 final class BackgroundRun: @unchecked Sendable {
-  /// What a run tells its owner, from the run's thread.
-  struct Hooks {
-    /// The lesson compiled and its program starts.
-    var started: (Lesson) -> Void = { _ in }
-    /// The program did something.
-    var live: (LiveItem) -> Void = { _ in }
-    /// A progress bar's state, ten times a second while one runs.
-    var progress: (RuntimeEvent) -> Void = { _ in }
-    /// The run is over (not called once cancelled).
-    var finished: (LessonOutcome) -> Void = { _ in }
-  }
-
-  private let hooks: Hooks
+  private let cancellation = Cancellation()
+  private let observer: RunObserver
+  private let finished: (LessonOutcome) -> Void
   private let lock = NSLock()
-  private var cancelled = false
   private var done = false
   private let ended = DispatchSemaphore(value: 0)
 
-  init(path: String, limits: RunLimits, cellCache: CellCache?, hooks: Hooks) {
-    self.hooks = hooks
+  /// Starts running the lesson at `path` through `pipeline`: `observer` sees its events and
+  /// `finished` its outcome, unless the run was cancelled first.
+  init(
+    path: String, pipeline: LessonPipeline, observer: @escaping RunObserver,
+    finished: @escaping (LessonOutcome) -> Void
+  ) {
+    self.observer = observer
+    self.finished = finished
     Thread.detachNewThread { [self] in
-      let outcome = execute(
-        lessonAt: path, limits: limits, useCache: cellCache != nil, cellCache: cellCache,
-        onProgress: { [self] event in if !isCancelled { self.hooks.progress(event) } },
-        onStart: { [self] lesson in if !isCancelled { self.hooks.started(lesson) } },
-        onLive: { [self] item in if !isCancelled { self.hooks.live(item) } },
-        isCancelled: { [self] in isCancelled })
-      if !isCancelled { self.hooks.finished(outcome) }
+      let outcome = pipeline.execute(
+        lessonAt: path,
+        observer: { [self] event in if !cancellation.isCancelled { self.observer(event) } },
+        cancellation: cancellation)
+      if !cancellation.isCancelled { self.finished(outcome) }
       lock.withLock { done = true }
       ended.signal()
     }
   }
 
   var isDone: Bool { lock.withLock { done } }
-  private var isCancelled: Bool { lock.withLock { cancelled } }
 
   /// Stops the run: its program is stopped at the runner's next look, and nothing more of
-  /// it reaches the hooks.
-  func cancel() { lock.withLock { cancelled = true } }
+  /// it reaches the observer.
+  func cancel() { cancellation.cancel() }
 
   /// Waits for the run's thread to end.
   func wait() { ended.wait() }
@@ -77,7 +70,7 @@ func runOnEveryChange(
 /// The lesson and the data files and folders its code names, as they are now.
 func watchedPaths(_ path: String) -> [String] {
   let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-  let names = (try? readLesson(at: path)).map(dataPaths(of:)) ?? []
+  let names = (try? Lesson(contentsOf: path)).map(dataPaths(of:)) ?? []
   return [path] + names.map { folder + "/" + $0 }
 }
 
@@ -89,8 +82,10 @@ struct RunOnChangeOptions: ParsableArguments {
   @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
   var noCache = false
 
-  /// Each run's limits.
-  var limits: RunLimits { RunLimits(timeout: timeout, memory: memory.memory.bytes) }
-  /// The cell cache each run uses, if any.
-  var cellCache: CellCache? { noCache ? nil : .user }
+  /// The pipeline each run goes through.
+  var pipeline: LessonPipeline {
+    LessonPipeline(
+      limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
+      cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+  }
 }

@@ -21,7 +21,7 @@ struct Watch: ParsableCommand {
     RunningProgram.forwardInterrupts()
     let terminal = isatty(1) == 1
     let console = Console(showsBar: isatty(2) == 1)
-    let limits = runs.limits
+    let pipeline = runs.pipeline
     runOnEveryChange(
       path,
       beforeRun: {
@@ -37,24 +37,27 @@ struct Watch: ParsableCommand {
       makeRun: {
         var printer: LiveTerminalPrinter?
         return BackgroundRun(
-          path: path, limits: limits, cellCache: runs.cellCache,
-          hooks: .init(
-            started: { lesson in
+          path: path, pipeline: pipeline,
+          observer: { event in
+            switch event {
+            case .started(let lesson):
               printer = LiveTerminalPrinter(
                 lesson: lesson,
                 renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),
                 write: { console.print($0) })
-            },
-            live: { printer?.show($0) }, progress: { console.showBar($0) },
-            finished: { outcome in
-              console.clearBar()
-              guard case .ran(let lesson, let result) = outcome else {
-                console.print((outcome.failure ?? "the lesson did not run") + "\n")
-                return
-              }
-              printer?.finish(result)
-              console.print(exerciseReport(lesson, result))
-            }))
+            case .progress(let bar): console.showBar(bar)
+            default: printer?.show(event)
+            }
+          },
+          finished: { outcome in
+            console.clearBar()
+            guard case .ran(let lesson, let result) = outcome else {
+              console.print((outcome.failure ?? "the lesson did not run") + "\n")
+              return
+            }
+            printer?.finish(result)
+            console.print(exerciseReport(lesson, result))
+          })
       })
   }
 }

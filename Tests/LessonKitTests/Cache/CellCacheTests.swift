@@ -1,0 +1,376 @@
+import Foundation
+import LessonTestSupport
+import Testing
+
+@testable import LessonKit
+
+/// Cached blocks: a hit gives the run an uncached run gives, bit for bit; a change to
+/// what a block depends on is a miss; what a hit could not restore is refused; and grading
+/// never reads a cache.
+@Suite("Cached blocks", .serialized)
+struct CellCacheTests {
+  /// A folder for one test: the lesson, its data, the cache home and the run log.
+  struct Workspace {
+    let folder: URL
+    var cacheHome: URL { folder.appendingPathComponent("cache-home") }
+    var log: URL { folder.appendingPathComponent("runs.log") }
+    var lesson: URL { folder.appendingPathComponent("fit.md") }
+    var cells: URL { cacheHome.appendingPathComponent("lessons/cells") }
+
+    init() throws {
+      folder = FileManager.default.temporaryDirectory.appendingPathComponent("cells-\(UUID())")
+      try FileManager.default.createDirectory(
+        at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
+      try "1 2 3 4".write(
+        to: folder.appendingPathComponent("data/targets.txt"), atomically: true, encoding: .utf8)
+      try "".write(to: log, atomically: true, encoding: .utf8)
+      try CellCacheTests.fitLesson.write(to: lesson, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs `lessons run fit.md --json` with this cache home; returns the exit status and
+    /// the document.
+    func run(_ extra: [String] = [], file: String = "fit.md") throws -> (Int32, String) {
+      let result = try lessons(
+        ["run", file, "--json"] + extra, in: folder,
+        environment: [
+          "XDG_CACHE_HOME": cacheHome.path, "CACHE_TEST_LOG": log.path,
+        ])
+      return (result.status, result.stdout)
+    }
+
+    /// How many times the block really ran: it appends a line to the log each time, a
+    /// side effect that a hit does not replay.
+    var computations: Int {
+      ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    func edit(_ old: String, _ new: String) throws {
+      let text = try String(contentsOf: lesson, encoding: .utf8)
+      #expect(text.contains(old))
+      try text.replacingOccurrences(of: old, with: new).write(
+        to: lesson, atomically: true, encoding: .utf8)
+    }
+  }
+
+  /// A small lesson with the parts a cached block depends on: an earlier cell, a data file,
+  /// the global generator, a module and an optimizer it restores, and a later cell that
+  /// reads them.
+  static let fitLesson = """
+    # A cached fit
+
+    ```swift
+    Random.seed(3)
+    let layer = Linear(3, 1)
+    let optimizer = SGD(layer.parameters, learningRate: 0.05, momentum: 0.9)
+    let steps = 30
+    ```
+
+    The fit.
+
+    ```swift
+    let log = ProcessInfo.processInfo.environment["CACHE_TEST_LOG"]
+    let losses = try cached("fit", layer, optimizer) {
+      if let log, let handle = FileHandle(forWritingAtPath: log) {
+        handle.seekToEndOfFile()
+        handle.write(Data("ran\\n".utf8))
+        handle.closeFile()
+      }
+      let text = try String(contentsOfFile: "data/targets.txt", encoding: .utf8)
+      let target = Tensor(shape: [4, 1], scalars: text.split(separator: " ").map { Float($0)! })
+      let inputs = Tensor.randn([4, 3])
+      var losses: [Float] = []
+      for _ in progress(0..<steps, label: "fit") {
+        let loss = layer(inputs).mseLoss(target)
+        optimizer.zeroGrad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+      }
+      print("loss \\(losses.first!) -> \\(losses.last!)")
+      check(losses.last! < losses.first!, "the loss fell")
+      table([["first", "\\(losses.first!)"]], headers: ["step", "loss"])
+      return losses
+    }
+    ```
+
+    ```swift
+    print(layer.weight.scalars, layer.weight.grad!.scalars)
+    optimizer.step()
+    print(layer.weight.scalars)
+    print(Tensor.randn([3]).scalars, losses.count)
+    ```
+    """
+
+  /// The run's JSON document without its timings.
+  static func withoutTimings(_ document: String) throws -> String {
+    func strip(_ value: Any) -> Any {
+      if let object = value as? [String: Any] {
+        return object.filter { $0.key != "seconds" }.mapValues(strip)
+      }
+      if let array = value as? [Any] { return array.map(strip) }
+      return value
+    }
+    let object = strip(try JSONSerialization.jsonObject(with: Data(document.utf8)))
+    return String(
+      decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+      as: UTF8.self)
+  }
+
+  /// The progress events' timings, which a hit replays as recorded.
+  static func progressSeconds(_ document: String) throws -> [Double] {
+    let object = try JSONSerialization.jsonObject(with: Data(document.utf8)) as! [String: Any]
+    return (object["cells"] as! [[String: Any]]).flatMap { cell in
+      (cell["events"] as! [[String: Any]]).compactMap { event in
+        event["kind"] as? String == "progress" ? event["seconds"] as? Double : nil
+      }
+    }
+  }
+
+  @Test("a hit gives the uncached run's every output and number")
+  func hitMatchesUncached() throws {
+    let work = try Workspace()
+    let (status, uncached) = try work.run(["--no-cache"])
+    #expect(status == 0, "\(uncached)")
+    #expect(!FileManager.default.fileExists(atPath: work.cells.path), "--no-cache wrote a cache")
+    let (_, miss) = try work.run()
+    let (_, hit) = try work.run()
+    #expect(work.computations == 2, "the uncached run and the miss compute; the hit does not")
+    #expect(try Self.withoutTimings(miss) == Self.withoutTimings(uncached))
+    #expect(try Self.withoutTimings(hit) == Self.withoutTimings(uncached))
+    // The hit replays the recorded progress, timings and all.
+    #expect(try Self.progressSeconds(hit) == Self.progressSeconds(miss))
+  }
+
+  @Test(
+    "a course lesson re-run from the cache is its uncached run, bit for bit",
+    arguments: Repository.cachingLessons)
+  func courseLesson(name: String) throws {
+    let cacheHome = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: cacheHome) }
+    func run(_ extra: [String]) throws -> String {
+      let result = try lessons(
+        ["run", name, "--json", "--timeout", "600"] + extra, in: Repository.lessons,
+        environment: ["XDG_CACHE_HOME": cacheHome.path])
+      #expect(result.status == 0, "\(name): \(result.stdout.suffix(2000))\n\(result.stderr)")
+      return result.stdout
+    }
+    // The uncached run is also the course's "lesson runs cleanly" for this lesson.
+    let uncached = try run(["--no-cache"])
+    let miss = try run([])
+    let hit = try run([])
+    #expect(try Self.withoutTimings(miss) == Self.withoutTimings(uncached))
+    #expect(try Self.withoutTimings(hit) == Self.withoutTimings(uncached))
+    #expect(try Self.progressSeconds(hit) == Self.progressSeconds(miss), "the hit recomputed")
+  }
+
+  @Test("an edit before the block, or in it, is a miss; after it, or in the prose, a hit")
+  func invalidationByCode() throws {
+    let work = try Workspace()
+    _ = try work.run()
+    #expect(work.computations == 1)
+    try work.edit("print(Tensor.randn([3]).scalars, losses.count)", "print(losses.count)")
+    _ = try work.run()
+    #expect(work.computations == 1, "a later cell's edit must not recompute the block")
+    try work.edit("The fit.", "The fit, with a longer sentence\nover two lines.")
+    let (_, moved) = try work.run()
+    #expect(work.computations == 1, "prose is not code")
+    // The replayed check points at the block's line as it stands now.
+    let checkLine = try lineNumber(of: "check(losses.last!", in: work.lesson)
+    #expect(
+      moved.contains("\"line\" : \(checkLine)"), "the check is at line \(checkLine):\n\(moved)")
+    try work.edit("let steps = 30", "let steps = 31")
+    _ = try work.run()
+    #expect(work.computations == 2, "an earlier cell changed")
+    try work.edit("label: \"fit\"", "label: \"fitting\"")
+    _ = try work.run()
+    #expect(work.computations == 3, "the block itself changed")
+  }
+
+  @Test("an edited data file is a miss")
+  func invalidationByData() throws {
+    let work = try Workspace()
+    let (_, first) = try work.run()
+    _ = try work.run()
+    #expect(work.computations == 1)
+    try "1 2 3 5".write(
+      to: work.folder.appendingPathComponent("data/targets.txt"), atomically: true,
+      encoding: .utf8)
+    let (_, second) = try work.run()
+    #expect(work.computations == 2)
+    #expect(try Self.withoutTimings(first) != Self.withoutTimings(second))
+  }
+
+  @Test("a rebuilt library is a miss")
+  func invalidationByLibrary() throws {
+    // A copy of the runner with its library (and the module map of its C loops): `lessons`
+    // finds them beside itself.
+    let build = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let work = try Workspace()
+    let copy = work.folder.appendingPathComponent("build")
+    try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+    for item in ["lessons", supportLibraryName, "Modules", "CKernels.build"] {
+      try FileManager.default.copyItem(
+        at: build.appendingPathComponent(item), to: copy.appendingPathComponent(item))
+    }
+    func run() throws {
+      let process = Process()
+      process.executableURL = copy.appendingPathComponent("lessons")
+      process.arguments = ["run", "fit.md", "--json"]
+      process.currentDirectoryURL = work.folder
+      process.environment = ProcessInfo.processInfo.environment.merging([
+        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_LOG": work.log.path,
+      ]) { _, new in new }
+      process.standardOutput = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 0)
+    }
+    try run()
+    try run()
+    #expect(work.computations == 1)
+    // What a rebuild changes in the library file: its modification time (and often size).
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date().addingTimeInterval(60)],
+      ofItemAtPath: copy.appendingPathComponent(supportLibraryName).path)
+    try run()
+    #expect(work.computations == 2)
+  }
+
+  @Test("a damaged cache entry is recomputed, never trusted")
+  func damagedEntry() throws {
+    let work = try Workspace()
+    let (_, first) = try work.run()
+    for entry in try FileManager.default.contentsOfDirectory(atPath: work.cells.path) {
+      let state = work.cells.appendingPathComponent(entry).appendingPathComponent(
+        "state.safetensors")
+      let bytes = try Data(contentsOf: state)
+      try bytes.prefix(bytes.count / 2).write(to: state)
+    }
+    let (status, second) = try work.run()
+    #expect(status == 0)
+    #expect(work.computations == 2)
+    #expect(try Self.withoutTimings(first) == Self.withoutTimings(second))
+  }
+
+  @Test(
+    "a block that uses an outer var does not compile; one that changes an unlisted module stops")
+  func unrestorableState() throws {
+    let work = try Workspace()
+    try work.edit("let steps = 30", "var steps = 30")
+    let (status, document) = try work.run()
+    #expect(status == 2)
+    let loopLine = try lineNumber(of: "progress(0..<steps", in: work.lesson)
+    #expect(document.contains("fit.md:\(loopLine):25: error"), "\(document)")
+    #expect(document.contains("uses `steps`, a var declared outside the block"))
+
+    try work.edit("var steps = 30", "let steps = 30\nlet other = Linear(2, 2)")
+    try work.edit(
+      "    losses.append(loss.item())\n",
+      "    losses.append(loss.item())\n    other.weight.copy(from: Tensor.zeros([2, 2]))\n")
+    let (crashed, report) = try work.run()
+    #expect(crashed == 2)
+    #expect(report.contains("changed a Linear with 6 parameter values, which it does not list"))
+  }
+
+  @Test("a block that trains a tensor it does not list stops")
+  func unlistedTensor() throws {
+    let work = try Workspace()
+    try """
+    # Raw tensors
+
+    ```swift
+    let w = Tensor.randn([3], requiresGrad: true)
+    let target = Tensor([1, 2, 3])
+    let ok = try cached("listed", w) {
+      (w - target).pow(2).sum().backward()
+      return true
+    }
+    try cached("unlisted") {
+      w.grad = nil
+      (w * 2).sum().backward()
+    }
+    print(ok)
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    let (status, report) = try work.run()
+    #expect(status == 2)
+    #expect(
+      report.contains("cached(\\\"unlisted\\\") changed a trainable tensor of shape [3]"),
+      "\(report)")
+    #expect(!report.contains("cached(\\\"listed\\\") changed"))
+  }
+
+  @Test("a block whose value holds NaN and infinities caches it")
+  func nonFiniteValues() throws {
+    let work = try Workspace()
+    try """
+    # A diverged loss
+
+    ```swift
+    let losses: [Float] = try cached("diverged") { [1, .infinity, -.infinity, .nan] }
+    print(losses)
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    let (status, miss) = try work.run()
+    let (_, hit) = try work.run()
+    #expect(status == 0, "\(miss)")
+    #expect(miss.contains("[1.0, inf, -inf, nan]"), "\(miss)")
+    #expect(try Self.withoutTimings(hit) == Self.withoutTimings(miss))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: work.cells.path).count == 1)
+  }
+
+  @Test("grading ignores a cache, even one a submission wrote")
+  func gradingIgnoresTheCache() throws {
+    let work = try Workspace()
+    let key = Self.fitLesson.replacingOccurrences(
+      of: "print(Tensor.randn([3]).scalars, losses.count)",
+      with: """
+        print(losses.count)
+        ```
+
+        ```swift exercise id=count points=1
+        let answer = 0
+        ```
+
+        ```swift solution for=count
+        let answer = losses.count
+        ```
+
+        ```swift check for=count
+        checkEqual(answer, 30, "one loss per step")
+        """)
+    try key.write(
+      to: work.folder.appendingPathComponent("key.md"), atomically: true, encoding: .utf8)
+    let submission = key.replacingOccurrences(
+      of: "let answer = 0", with: "let answer = losses.count")
+    try submission.write(to: work.lesson, atomically: true, encoding: .utf8)
+    // The submission's own run fills the cache; then it poisons the entry: ten losses.
+    _ = try work.run()
+    for entry in try FileManager.default.contentsOfDirectory(atPath: work.cells.path) {
+      let file = work.cells.appendingPathComponent(entry).appendingPathComponent("entry.json")
+      var object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
+      object["result"] = Data("[1,1,1,1,1,1,1,1,1,1]".utf8).base64EncodedString()
+      try JSONSerialization.data(withJSONObject: object).write(to: file)
+    }
+    let (poisonedStatus, poisoned) = try work.run()
+    #expect(poisonedStatus == 1, "run reads the cache, so the check fails:\n\(poisoned)")
+    let graded = try lessons(
+      ["grade", "fit.md", "--key", "key.md", "--json"], in: work.folder,
+      environment: [
+        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_LOG": work.log.path,
+        "LESSONS_CELL_CACHE": work.cells.path,
+      ])
+    // The grade's report (LessonGrading's `GradeReport`), read as JSON.
+    let report = try #require(
+      try JSONSerialization.jsonObject(with: Data(graded.stdout.utf8)) as? [String: Any])
+    #expect(
+      report["score"] as? Int != nil && report["score"] as? Int == report["maxScore"] as? Int,
+      "\(graded.stdout)")
+  }
+}
+
+/// The 1-based line of the first line of `file` that contains `text`.
+private func lineNumber(of text: String, in file: URL) throws -> Int {
+  let lines = try String(contentsOf: file, encoding: .utf8).components(separatedBy: "\n")
+  return try #require(lines.firstIndex { $0.contains(text) }) + 1
+}
