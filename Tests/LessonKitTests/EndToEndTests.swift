@@ -96,6 +96,14 @@ struct EndToEndTests {
     #expect((document["error"] as? [String: Any])?["line"] as? Int == 7)
     let cells = document["cells"] as! [[String: Any]]
     #expect(cells.map { $0["stdout"] as? String } == ["first cell\n", "before the crash\n"])
+
+    // A lesson that does not parse keeps the line of its error too.
+    let invalid = try lessons(
+      ["run", "lesson.md", "--json"], in: Self.fixtures.appendingPathComponent("unknown-attribute"))
+    let error =
+      (try JSONSerialization.jsonObject(with: Data(invalid.stdout.utf8)) as? [String: Any])?[
+        "error"] as? [String: Any]
+    #expect(error?["line"] as? Int == 3, "\(invalid.stdout)")
   }
 
   @Test func badPaths() throws {

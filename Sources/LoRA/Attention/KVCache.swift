@@ -1,6 +1,7 @@
 /// The keys and values a GPT computed for the tokens so far, so that generation computes
-/// only the newest token at each step instead of the whole prefix again.
-final class KVCache {
+/// only the newest token at each step instead of the whole prefix again. Made by a model's
+/// `makeCache()` and handed back to its `forward(_:cache:)`; its contents are the model's.
+public final class KVCache {
   /// The keys and values of one attention layer (GPT-2's, all its heads) or of one head
   /// (the char GPT's), for a batch of one, and the attention of new queries over them.
   ///

@@ -1,12 +1,32 @@
 import Foundation
 
-extension GPT {
+extension GPT: CausalLanguageModel {
+  public var contextLength: Int { config.blockSize }
+  public var vocabularySize: Int { config.vocabSize }
+  public func makeCache() -> KVCache { KVCache(config: config) }
+}
+
+/// A language model that continues a sequence a few positions at a time, keeping the keys
+/// and values of earlier positions in a `KVCache`: the char GPT and GPT-2 both generate
+/// this way.
+public protocol CausalLanguageModel: Module {
+  /// The most positions the model attends over.
+  var contextLength: Int { get }
+  /// The number of logits per position.
+  var vocabularySize: Int { get }
+  /// An empty cache for this model's layers and heads.
+  func makeCache() -> KVCache
+  /// Logits `[1, T, vocab]` for `tokens`, continuing the sequence in `cache`.
+  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor
+}
+
+extension CausalLanguageModel {
   /// Continues `context` by sampling `maxNewTokens` tokens, one at a time, each from the
-  /// model's distribution over the next token.
+  /// model's distribution over the next token, in evaluation mode and without gradients.
   ///
   /// Keys and values of earlier positions are cached, so each step computes only the newest
-  /// token. Past the block size the context is cropped to its last `blockSize` tokens, as in
-  /// nanoGPT, and the cache rebuilt for the new window.
+  /// token. Past `contextLength` the context is cropped to its last `contextLength` tokens,
+  /// as in nanoGPT, and the cache rebuilt for the new window.
   ///
   /// - Parameters:
   ///   - context: the prompt's tokens; at least one.
@@ -18,38 +38,6 @@ extension GPT {
   public func generate(
     context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
     seed: UInt64? = nil
-  ) -> [Int] {
-    decode(
-      context: context, maxNewTokens: maxNewTokens, temperature: temperature, topK: topK,
-      seed: seed)
-  }
-}
-
-extension GPT: CachedDecoding {
-  var contextLength: Int { config.blockSize }
-  var vocabularySize: Int { config.vocabSize }
-  func makeCache() -> KVCache { KVCache(config: config) }
-}
-
-/// A language model that continues a sequence a few positions at a time, keeping the keys
-/// and values of earlier positions in a `KVCache`: the GPT and GPT-2 both generate this way.
-protocol CachedDecoding: Module {
-  /// The most positions the model attends over.
-  var contextLength: Int { get }
-  /// The number of logits per position.
-  var vocabularySize: Int { get }
-  /// An empty cache for this model's layers and heads.
-  func makeCache() -> KVCache
-  /// Logits `[1, T, vocab]` for `tokens`, continuing the sequence in `cache`.
-  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor
-}
-
-extension CachedDecoding {
-  /// `context` followed by `maxNewTokens` sampled tokens, in evaluation mode and without
-  /// gradients. Each step feeds only the newest token; past `contextLength` the window
-  /// slides and the cache is rebuilt for the last `contextLength` tokens, as in nanoGPT.
-  func decode(
-    context: [Int], maxNewTokens: Int, temperature: Float, topK: Int?, seed: UInt64?
   ) -> [Int] {
     guard !context.isEmpty else {
       fatalError("\(type(of: self)).generate: the context needs at least one token")

@@ -184,7 +184,7 @@ public final class GPT: Module {
   }
 
   /// The forward pass, continuing the sequences in `cache` when one is given (batch of 1).
-  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
+  public func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
     let length = tokens.first?.count ?? 0
     let start = cache?.length ?? 0
     guard !tokens.isEmpty, length > 0, tokens.allSatisfy({ $0.count == length }) else {

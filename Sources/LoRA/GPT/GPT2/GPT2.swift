@@ -149,7 +149,7 @@ public final class GPT2: Module {
   }
 
   /// Logits for `tokens`, continuing the sequence in `cache` when one is given (batch of 1).
-  func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
+  public func forward(_ tokens: [[Int]], cache: KVCache?) -> Tensor {
     let length = tokens[0].count
     let start = cache?.length ?? 0
     guard start + length <= config.nPositions else {
@@ -167,26 +167,12 @@ public final class GPT2: Module {
     cache?.length += length
     return lmHead(transformer.lnF(x))  // [B, T, vocab]
   }
-
-  /// Continues `context` by `maxNewTokens` tokens, each drawn from the model's distribution
-  /// over the next one (greedy with `temperature` 0), in evaluation mode and without
-  /// gradients; the context is cropped to its last `n_positions` tokens. Arguments as for
-  /// `GPT.generate`. Keys and values of earlier positions are cached, so each new token
-  /// costs one position; past `n_positions` the window slides and the cache is rebuilt.
-  public func generate(
-    context: [Int], maxNewTokens: Int, temperature: Float = 1, topK: Int? = nil,
-    seed: UInt64? = nil
-  ) -> [Int] {
-    decode(
-      context: context, maxNewTokens: maxNewTokens, temperature: temperature, topK: topK,
-      seed: seed)
-  }
 }
 
-extension GPT2: CachedDecoding {
-  var contextLength: Int { config.nPositions }
-  var vocabularySize: Int { config.vocabSize }
-  func makeCache() -> KVCache {
+extension GPT2: CausalLanguageModel {
+  public var contextLength: Int { config.nPositions }
+  public var vocabularySize: Int { config.vocabSize }
+  public func makeCache() -> KVCache {
     KVCache(layers: config.nLayer, entries: 1, headsPerEntry: config.nHead)
   }
 }
