@@ -1,8 +1,11 @@
 import Foundation
 
 extension GPT: CausalLanguageModel {
+  /// The most positions it attends over: its `blockSize`.
   public var contextLength: Int { config.blockSize }
+  /// The number of logits per position.
   public var vocabularySize: Int { config.vocabSize }
+  /// An empty cache for this model's layers and heads.
   public func makeCache() -> KVCache { KVCache(config: config) }
 }
 

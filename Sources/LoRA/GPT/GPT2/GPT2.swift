@@ -170,8 +170,11 @@ public final class GPT2: Module {
 }
 
 extension GPT2: CausalLanguageModel {
+  /// The most positions it attends over: its `n_positions`.
   public var contextLength: Int { config.nPositions }
+  /// The number of logits per position.
   public var vocabularySize: Int { config.vocabSize }
+  /// An empty cache for this model's layers and heads.
   public func makeCache() -> KVCache {
     KVCache(layers: config.nLayer, entries: 1, headsPerEntry: config.nHead)
   }
