@@ -13,6 +13,9 @@ let package = Package(
     // other `Module` types than the lesson's.)
     .library(name: "LessonSupport", type: .dynamic, targets: ["LoRA", "LessonRuntime"]),
     .executable(name: "lessons", targets: ["lessons"]),
+    .executable(name: "lessons-grade", targets: ["lessons-grade"]),
+    .executable(name: "lessons-serve", targets: ["lessons-serve"]),
+    .executable(name: "lessons-syntax", targets: ["lessons-syntax"]),
     .executable(name: "lora-bench", targets: ["lora-bench"]),
     .executable(name: "lora-pretrain", targets: ["lora-pretrain"]),
   ],
@@ -59,13 +62,38 @@ let package = Package(
         "LessonKit", .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
       ]),
+    // What the command's executables share: options, the console, runs on every change,
+    // and the helpers that `lessons` builds on first use.
+    .target(
+      name: "LessonsCLI",
+      dependencies: [
+        "LessonKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // `lessons`: what `run` needs and nothing more. `grade`, `serve` and the check of cached
+    // blocks are executables of their own, each built the first time it is used.
+    // (It does not import LessonRuntime: that dependency makes the one build of `lessons`
+    // compile the library that lesson programs link too, on both cores, leaving
+    // `--product LessonSupport` only its link.)
     .executableTarget(
       name: "lessons",
       dependencies: [
-        "LessonKit", "LessonSyntax", "LessonGrading", "LessonServer", "LoRA",
+        "LessonKit", "LessonsCLI", "LoRA", "LessonRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    .executableTarget(
+      name: "lessons-grade",
+      dependencies: [
+        "LessonKit", "LessonsCLI", "LessonSyntax", "LessonGrading",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "lessons-serve",
+      dependencies: [
+        "LessonKit", "LessonsCLI", "LessonServer",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "lessons-syntax", dependencies: ["LessonKit", "LessonSyntax"]),
     .executableTarget(
       name: "lora-bench",
       dependencies: [

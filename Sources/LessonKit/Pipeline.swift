@@ -75,6 +75,7 @@ extension Compiler {
     useCache: Bool = true, environment: [String: String] = [:], observer: RunObserver? = nil,
     cancellation: Cancellation? = nil
   ) -> LessonOutcome {
+    if !useCache || !isCached(program) { observer?(.compiling(lesson)) }
     let executable: Executable
     do {
       executable = try build(program, useCache: useCache)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonsCLI
 import LoRA
 
 /// `lessons doctor`: what this machine gives the lessons, and what is missing, each with what

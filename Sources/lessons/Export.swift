@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
-import LessonSyntax
+import LessonsCLI
 
 /// `lessons export LESSON.md --html` (a page to share) or `--student` (the version to hand
 /// out).
@@ -53,7 +53,7 @@ struct Export: ParsableCommand {
     let console = Console(showsBar: isatty(2) == 1)
     let pipeline = LessonPipeline(
       limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+      cellCache: noCache ? nil : .user, check: cachedBlockCheck)
     let outcome = pipeline.execute(lessonAt: path) { event in
       if case .progress(let bar) = event { console.showBar(bar) }
     }

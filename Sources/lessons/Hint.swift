@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonsCLI
 
 /// `lessons hint LESSON.md ID`: reveals an exercise's next hint, and remembers how many
 /// were shown.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonsCLI
 
 /// `lessons list [DIR]`: the lessons in a folder, with their titles and cell counts.
 struct List: ParsableCommand {

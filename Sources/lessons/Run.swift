@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
-import LessonSyntax
+import LessonsCLI
 
 /// `lessons run LESSON.md`: compile the lesson's cells into one program, run it, and show
 /// each cell's output.
@@ -49,10 +49,13 @@ struct Run: ParsableCommand {
     var writer: LiveEventWriter?
     let pipeline = LessonPipeline(
       limits: sandboxLimits.apply(to: RunLimits(timeout: timeout, memory: memory.memory.bytes)),
-      sandboxed: sandbox, cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+      sandboxed: sandbox, cellCache: noCache ? nil : .user, check: cachedBlockCheck)
     let outcome = pipeline.execute(lessonAt: path) { event in
       switch event {
+      case .compiling(let lesson):
+        console.showStatus("compiling \(lesson.path)…")
       case .started(let lesson):
+        console.clearBar()
         if liveTerminal {
           printer = LiveTerminalPrinter(
             lesson: lesson, renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LessonKit
+import LessonsCLI
 
 /// `lessons watch LESSON.md`: runs the lesson, then again on every save, as `rustlings
 /// watch` does, ending each run with where the exercises stand.
@@ -40,7 +41,9 @@ struct Watch: ParsableCommand {
           path: path, pipeline: pipeline,
           observer: { event in
             switch event {
+            case .compiling(let lesson): console.showStatus("compiling \(lesson.path)…")
             case .started(let lesson):
+              console.clearBar()
               printer = LiveTerminalPrinter(
                 lesson: lesson,
                 renderer: TerminalRenderer(color: TerminalRenderer.shouldUseColor()),

@@ -31,6 +31,16 @@ public struct Compiler: Sendable {
     self.check = check
   }
 
+  /// Whether `program` is in the build cache, so that `build` will not compile it.
+  public func isCached(_ program: Program) -> Bool {
+    FileManager.default.isExecutableFile(atPath: executablePath(of: program))
+  }
+
+  /// Where the cache keeps `program`'s executable.
+  private func executablePath(of program: Program) -> String {
+    cacheDirectory + "/" + stableHash(program.source + "\n" + toolchain.fingerprint) + "/lesson"
+  }
+
   /// Compiles `program` (or finds it in the cache), with `-Onone`: the heavy work runs in
   /// the optimised library. Before the compiler, `check` looks for what it cannot see.
   ///

@@ -13,7 +13,7 @@ public struct Program: Sendable, Equatable {
 
 /// One cell of a program: the code that runs, where it comes from, and the lesson position
 /// it stands for.
-public struct ProgramCell: Sendable, Equatable {
+public struct ProgramCell: Sendable, Equatable, Codable {
   /// The lesson cell at whose position this runs (outputs are reported there).
   public var position: Int
   /// The lesson cell whose code runs: the same cell, or an exercise's solution.

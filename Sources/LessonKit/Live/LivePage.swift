@@ -31,7 +31,7 @@ public struct LivePage {
     case .truncated(let position, let stderr, let omitted):
       return message(
         .text(position: position, CellOutput.truncationNotice(omitted: omitted), stderr: stderr))
-    case .started, .progress, .stopped:
+    case .compiling, .started, .progress, .stopped:
       return nil
     case .text(let position, let text, let stderr):
       let cleaned = withoutTerminalCodes(text)

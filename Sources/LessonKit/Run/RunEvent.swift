@@ -1,6 +1,8 @@
 /// What a lesson's run does, in the order it does it: the one stream that the live views
 /// show and that the run's record (`RunResult`) is folded from, so the two cannot disagree.
 public enum RunEvent: Sendable, Equatable {
+  /// The lesson's program is being compiled (it was not in the build cache).
+  case compiling(Lesson)
   /// The lesson compiled and its program starts.
   case started(Lesson)
   /// The lesson cell at `position` started (`code` is the cell whose code runs there: the

@@ -39,7 +39,7 @@ struct RunRecorder {
       cell.events.append(runtimeEvent)
       cell.eventOffsets.append(cell.stdout.utf8.count)
       cells.append(cell)
-    case .started, .cellFinished, .progress, .stopped:
+    case .compiling, .started, .cellFinished, .progress, .stopped:
       break
     }
   }

@@ -55,7 +55,7 @@ public struct AdapterConfig: Equatable, Sendable {
   /// Dropout on the input of the LoRA path, during training.
   public var loraDropout: Float = 0
   /// Whether scaling is α/√r (rank-stabilised LoRA) rather than α/r.
-  public var useRslora = false
+  public var useRSLoRA = false
   /// The modules that get the adapter.
   public var targetModules: ModuleSelector
   /// Modules never adapted, even when `targetModules` selects them.
@@ -89,7 +89,7 @@ public struct AdapterConfig: Equatable, Sendable {
 
   /// A configuration with PEFT's defaults.
   public init(
-    r: Int = 8, loraAlpha: Float = 8, loraDropout: Float = 0, useRslora: Bool = false,
+    r: Int = 8, loraAlpha: Float = 8, loraDropout: Float = 0, useRSLoRA: Bool = false,
     targetModules: ModuleSelector, excludeModules: ModuleSelector? = nil,
     rankPattern: [PatternEntry<Int>] = [], alphaPattern: [PatternEntry<Float>] = [],
     layersToTransform: [Int]? = nil, layersPattern: [String]? = nil,
@@ -98,7 +98,7 @@ public struct AdapterConfig: Equatable, Sendable {
     self.r = r
     self.loraAlpha = loraAlpha
     self.loraDropout = loraDropout
-    self.useRslora = useRslora
+    self.useRSLoRA = useRSLoRA
     self.targetModules = targetModules
     self.excludeModules = excludeModules
     self.rankPattern = rankPattern
@@ -171,7 +171,7 @@ extension AdapterConfig {
     guard (0..<1).contains(loraDropout) else {
       throw reader.refuse("lora_dropout", "dropout must be in [0, 1)")
     }
-    useRslora = try reader.bool("use_rslora") ?? false
+    useRSLoRA = try reader.bool("use_rslora") ?? false
     excludeModules = try reader.selector("exclude_modules")
     rankPattern = try reader.patterns("rank_pattern").map { key, value in
       guard let rank = value.integer, rank > 0 else {

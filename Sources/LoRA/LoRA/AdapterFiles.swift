@@ -98,7 +98,7 @@ extension Module {
     let candidates = [uniqueLeaves(names), names].flatMap { targets in
       [true, false].map { grouped in
         var config = AdapterConfig(
-          r: rank, loraAlpha: alpha, loraDropout: first.dropout, useRslora: first.useRSLoRA,
+          r: rank, loraAlpha: alpha, loraDropout: first.dropout, useRSLoRA: first.useRSLoRA,
           targetModules: .names(targets),
           rankPattern: patternEntries(
             adapted.map { ($0.name, $0.adapter.rank) }, default: rank, grouped: grouped),
@@ -295,7 +295,7 @@ extension AdapterConfig {
       ("use_bdlora", .null),
       ("use_dora", .bool(false)),
       ("use_qalora", .bool(false)),
-      ("use_rslora", .bool(useRslora)),
+      ("use_rslora", .bool(useRSLoRA)),
       ("velora_config", .null),
     ]
     return .object(fields)

@@ -25,7 +25,7 @@ public func applyLoRA(
   try applyLoRA(
     to: model,
     config: AdapterConfig(
-      r: rank, loraAlpha: alpha, loraDropout: dropout, useRslora: useRSLoRA,
+      r: rank, loraAlpha: alpha, loraDropout: dropout, useRSLoRA: useRSLoRA,
       targetModules: .names(targets)),
     adapterName: adapterName)
 }
@@ -73,11 +73,11 @@ extension Module {
       if let layer = module.layer as? LoRALinear {
         try layer.addAdapter(
           named: adapterName, rank: module.rank, alpha: module.alpha,
-          dropout: config.loraDropout, useRSLoRA: config.useRslora)
+          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA)
       } else {
         let layer = LoRALinear(
           base: module.layer, rank: module.rank, alpha: module.alpha,
-          dropout: config.loraDropout, useRSLoRA: config.useRslora, adapterName: adapterName)
+          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA, adapterName: adapterName)
         let (parent, childName) = parents[module.name]!
         try parent.replaceChild(named: childName, with: layer)
       }

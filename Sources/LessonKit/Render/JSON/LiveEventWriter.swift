@@ -30,7 +30,7 @@ public struct LiveEventWriter {
   /// run's start, the sampled progress, the end, which `finished` writes).
   public func line(_ item: RunEvent) -> String? {
     switch item {
-    case .started, .progress, .stopped:
+    case .compiling, .started, .progress, .stopped:
       return nil
     case .truncated(let position, let stderr, let omitted):
       return line(

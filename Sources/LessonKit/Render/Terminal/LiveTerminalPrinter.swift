@@ -60,7 +60,7 @@ public final class LiveTerminalPrinter {
       }
     case .cellFinished:
       flushProgress()
-    case .started, .progress, .stopped:
+    case .compiling, .started, .progress, .stopped:
       break
     }
   }

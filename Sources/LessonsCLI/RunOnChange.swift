@@ -1,11 +1,10 @@
 import ArgumentParser
 import Foundation
 import LessonKit
-import LessonSyntax
 
 /// One run of the lesson on a thread of its own, handing what it does to its observer until
 /// it is cancelled: `watch` prints it, `serve` sends it to the page.
-final class BackgroundRun: @unchecked Sendable {
+public final class BackgroundRun: @unchecked Sendable {
   private let cancellation = Cancellation()
   private let observer: RunObserver
   private let finished: (LessonOutcome) -> Void
@@ -15,7 +14,7 @@ final class BackgroundRun: @unchecked Sendable {
 
   /// Starts running the lesson at `path` through `pipeline`: `observer` sees its events and
   /// `finished` its outcome, unless the run was cancelled first.
-  init(
+  public init(
     path: String, pipeline: LessonPipeline, observer: @escaping RunObserver,
     finished: @escaping (LessonOutcome) -> Void
   ) {
@@ -32,19 +31,19 @@ final class BackgroundRun: @unchecked Sendable {
     }
   }
 
-  var isDone: Bool { lock.withLock { done } }
+  public var isDone: Bool { lock.withLock { done } }
 
   /// Stops the run: its program is stopped at the runner's next look, and nothing more of
   /// it reaches the observer.
-  func cancel() { cancellation.cancel() }
+  public func cancel() { cancellation.cancel() }
 
   /// Waits for the run's thread to end.
-  func wait() { ended.wait() }
+  public func wait() { ended.wait() }
 }
 
 /// Runs the lesson at `path` on every change of it or of the data it reads, for ever:
 /// `makeRun` starts a run; a change while it runs cancels it and starts the next.
-func runOnEveryChange(
+public func runOnEveryChange(
   _ path: String, beforeRun: () -> Void = {}, whenIdle: ([String]) -> Void = { _ in },
   makeRun: () -> BackgroundRun
 ) -> Never {
@@ -68,24 +67,27 @@ func runOnEveryChange(
 }
 
 /// The lesson and the data files and folders its code names, as they are now.
-func watchedPaths(_ path: String) -> [String] {
+public func watchedPaths(_ path: String) -> [String] {
   let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
   let names = (try? Lesson(contentsOf: path)).map(dataPaths(of:)) ?? []
   return [path] + names.map { folder + "/" + $0 }
 }
 
 /// The options of the runs that `watch` and `serve` start on every change.
-struct RunOnChangeOptions: ParsableArguments {
+public struct RunOnChangeOptions: ParsableArguments, Sendable {
+  /// The defaults.
+  public init() {}
+
   @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
-  var timeout: Double?
-  @OptionGroup var memory: MemoryOption
+  public var timeout: Double?
+  @OptionGroup public var memory: MemoryOption
   @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
-  var noCache = false
+  public var noCache = false
 
   /// The pipeline each run goes through.
-  var pipeline: LessonPipeline {
+  public var pipeline: LessonPipeline {
     LessonPipeline(
       limits: RunLimits(timeout: timeout, memory: memory.memory.bytes),
-      cellCache: noCache ? nil : .user, check: cachedBlockDiagnostics)
+      cellCache: noCache ? nil : .user, check: cachedBlockCheck)
   }
 }

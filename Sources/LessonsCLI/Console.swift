@@ -4,17 +4,18 @@ import LessonKit
 /// The terminal while a lesson runs: a progress bar redrawn in place on standard error,
 /// and text written at once to standard output, which first clears the bar's line (on a
 /// terminal both streams are the same screen).
-final class Console {
+public final class Console {
   /// Whether a live bar is drawn: standard error is a terminal.
-  let showsBar: Bool
+  public let showsBar: Bool
   private var barDrawn = false
 
-  init(showsBar: Bool) {
+  /// A console that draws a bar when `showsBar`.
+  public init(showsBar: Bool) {
     self.showsBar = showsBar
   }
 
   /// Redraws the bar of a progress event, with rate and time left.
-  func showBar(_ event: RuntimeEvent) {
+  public func showBar(_ event: RuntimeEvent) {
     guard showsBar, case .progress(let label, let done, let total, let seconds) = event else {
       return
     }
@@ -26,15 +27,23 @@ final class Console {
     barDrawn = true
   }
 
+  /// Shows what is happening now ("compiling 02-lora-from-scratch.md…") where the bar goes,
+  /// until the next output or bar replaces it.
+  public func showStatus(_ text: String) {
+    guard showsBar else { return }
+    FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+    barDrawn = true
+  }
+
   /// Clears the bar's line, if a bar is drawn.
-  func clearBar() {
+  public func clearBar() {
     guard barDrawn else { return }
     FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     barDrawn = false
   }
 
   /// Writes `text` to standard output now, unbuffered.
-  func print(_ text: String) {
+  public func print(_ text: String) {
     clearBar()
     FileHandle.standardOutput.write(Data(text.utf8))
   }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LessonKit
 import LessonServer
+import LessonsCLI
 
 /// `lessons serve LESSON.md`: the lesson's page on localhost, updated live on every save.
 struct Serve: ParsableCommand {

@@ -4,6 +4,7 @@ import Foundation
 import LessonGrading
 import LessonKit
 import LessonSyntax
+import LessonsCLI
 
 /// `lessons grade SUBMISSION.md [--key TEACHER.md]`, or a folder of submissions.
 struct Grade: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LessonGrading
 import LessonKit
+import LessonsCLI
 
 /// `lessons gradebook merge DIR`: one gradebook from the shards that `grade --shard` wrote.
 struct Gradebook: ParsableCommand {

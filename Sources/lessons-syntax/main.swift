@@ -1,0 +1,16 @@
+// `lessons-syntax`: the check of cached blocks, for the `lessons` command, which builds this
+// helper the first time a lesson has a `cached` block (swift-syntax is built only then).
+// Reads a program's cells as JSON on standard input; writes the diagnostics as JSON.
+import Foundation
+import LessonKit
+import LessonSyntax
+
+let input = FileHandle.standardInput.readDataToEndOfFile()
+do {
+  let cells = try JSONDecoder().decode([ProgramCell].self, from: input)
+  let diagnostics = cachedBlockDiagnostics(Program(cells: cells))
+  FileHandle.standardOutput.write(try JSONEncoder().encode(diagnostics))
+} catch {
+  FileHandle.standardError.write(Data("lessons-syntax: error: unreadable input: \(error)\n".utf8))
+  exit(2)
+}
