@@ -48,6 +48,7 @@ public struct MemoryOption: ParsableArguments, Sendable {
   /// The default.
   public init() {}
 
+  /// `--memory`.
   @Option(
     help: ArgumentHelp(
       "Stop a lesson whose processes use more memory than this: 4G, 512M, or none.",
@@ -60,17 +61,20 @@ public struct SandboxOptions: ParsableArguments, Sendable {
   /// The defaults.
   public init() {}
 
+  /// `--cpu-time`.
   @Option(
     help: ArgumentHelp(
       "In a sandbox: stop a lesson after this many seconds of CPU time, all threads together.",
       valueName: "SECONDS"))
   public var cpuTime = RunLimits.defaultCPUTime
+  /// `--file-size`.
   @Option(
     help: ArgumentHelp(
       "In a sandbox: the largest file a lesson may write, and the size of its private /tmp.",
       valueName: "SIZE"))
   public var fileSize = MemoryLimit(bytes: RunLimits.defaultFileSize)
 
+  /// Refuses a CPU time that is not positive, and a file size of none.
   public func validate() throws {
     guard cpuTime > 0 else { throw ValidationError("--cpu-time must be a positive number") }
     guard fileSize.bytes != nil else {

@@ -31,6 +31,7 @@ public final class BackgroundRun: @unchecked Sendable {
     }
   }
 
+  /// Whether the run has ended.
   public var isDone: Bool { lock.withLock { done } }
 
   /// Stops the run: its program is stopped at the runner's next look, and nothing more of
@@ -78,9 +79,12 @@ public struct RunOnChangeOptions: ParsableArguments, Sendable {
   /// The defaults.
   public init() {}
 
+  /// `--timeout`.
   @Option(parsing: .unconditional, help: "Stop a run after this many seconds.")
   public var timeout: Double?
+  /// `--memory`.
   @OptionGroup public var memory: MemoryOption
+  /// `--no-cache`.
   @Flag(help: "Ignore every cache: compile afresh, and recompute the lesson's cached blocks.")
   public var noCache = false
 
