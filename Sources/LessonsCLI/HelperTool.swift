@@ -70,7 +70,7 @@ public struct HelperTool: Sendable {
           + "from; build it with `swift build -c release --product \(name)`")
     }
     printError(
-      "lessons: building \(purpose), first use only; this takes a few minutes (log: "
+      "lessons: building \(purpose), first use only (log: "
         + "\(scratch.path)/\(name)-build.log)")
     let log = scratch.appendingPathComponent("\(name)-build.log")
     let started = Date()
