@@ -43,8 +43,10 @@ let package = Package(
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
+    // The one call the runner makes that Swift cannot: prctl, to reap what a lesson leaves.
+    .target(name: "CProcessControl"),
     // The runner: parse, plan and compile, run, render.
-    .target(name: "LessonKit", dependencies: ["CCmark", "LessonEvents"]),
+    .target(name: "LessonKit", dependencies: ["CCmark", "CProcessControl", "LessonEvents"]),
     // What the runner reads with a real Swift parser: the names a cached block uses, and
     // what a student's exercise cell declares. The one target that needs swift-syntax.
     .target(

@@ -12,6 +12,41 @@ struct TreeUsage {
   var threads: Int
   /// CPU seconds, user and system, of the processes still running.
   var cpuSeconds: Double = 0
+  /// The descendants found, each with its start time (so that a reused id is not taken
+  /// for it): what `Orphans` stops if they outlive the program.
+  var descendants: [ProcessStamp] = []
+}
+
+/// A process, told apart from a later one with the same id by its start time.
+struct ProcessStamp: Hashable {
+  var pid: Int32
+  /// Clock ticks after boot (`/proc/PID/stat`'s field 22).
+  var startTime: Int
+
+  /// Whether this very process is still there.
+  var isAlive: Bool { processStat(pid)?.startTime == startTime }
+}
+
+/// What `/proc/PID/stat` says of a process: its state, parent, group, session and start
+/// time; nil when it is gone (or outside Linux).
+struct ProcessStat {
+  var state: Character
+  var parent: Int32
+  var group: Int32
+  var session: Int32
+  var startTime: Int
+}
+
+/// `/proc/PID/stat`, read.
+func processStat(_ pid: Int32) -> ProcessStat? {
+  let stat = smallFile("/proc/\(pid)/stat")
+  // The fields after the parenthesised name (which may hold spaces): state is the first.
+  guard let close = stat.lastIndex(of: ")") else { return nil }
+  let fields = stat[stat.index(after: close)...].split(separator: " ")
+  guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]),
+    let group = Int32(fields[2]), let session = Int32(fields[3]), let start = Int(fields[19])
+  else { return nil }
+  return ProcessStat(state: state, parent: parent, group: group, session: session, startTime: start)
 }
 
 /// The resident memory and threads of the process `root` and all its descendants: a lesson
@@ -30,6 +65,7 @@ func treeUsage(of root: pid_t) -> TreeUsage {
     let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     var pending = [Int(root)]
     var visited = Set<Int>()
+    var descendants: [ProcessStamp] = []
     while let pid = pending.popLast(), visited.insert(pid).inserted, visited.count < 10_000 {
       // statm: size resident shared text lib data dt, in pages.
       let statm = smallFile("/proc/\(pid)/statm").split(separator: " ")
@@ -42,6 +78,9 @@ func treeUsage(of root: pid_t) -> TreeUsage {
         if fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) {
           ticks += user + system
         }
+        if pid != Int(root), fields.count > 19, let start = Int(fields[19]) {
+          descendants.append(ProcessStamp(pid: Int32(pid), startTime: start))
+        }
       }
       // A process's threads each list their own children; most lessons have a few threads.
       let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
@@ -52,14 +91,15 @@ func treeUsage(of root: pid_t) -> TreeUsage {
       }
     }
     return TreeUsage(
-      residentBytes: total, threads: threads, cpuSeconds: Double(ticks) / ticksPerSecond)
+      residentBytes: total, threads: threads, cpuSeconds: Double(ticks) / ticksPerSecond,
+      descendants: descendants)
   #else
     return TreeUsage(residentBytes: 0, threads: 0)
   #endif
 }
 
 /// The text of a small `/proc` file (up to 4 KiB), or "" when it cannot be read.
-private func smallFile(_ path: String) -> Substring {
+func smallFile(_ path: String) -> Substring {
   let descriptor = open(path, O_RDONLY | O_CLOEXEC)
   guard descriptor >= 0 else { return "" }
   defer { close(descriptor) }

@@ -1,3 +1,4 @@
+internal import CProcessControl
 import Foundation
 
 #if canImport(Glibc)
@@ -76,6 +77,12 @@ func startProgram(
   posix_spawn_file_actions_adddup2(&actions, eventsWrite, 3)
   posix_spawn_file_actions_adddup2(&actions, keyRead, 4)
   if let seccompPath { posix_spawn_file_actions_addopen(&actions, 5, seccompPath, O_RDONLY, 0) }
+  #if os(Linux)
+    // Nothing else of the runner's: a descriptor it inherited and passed on (such as the
+    // socket by which Foundation's `Process` in a parent watches `lessons` end) would be
+    // held open by whatever the lesson leaves running.
+    _ = lessons_spawn_close_from(&actions, 6)
+  #endif
   var attributes = posix_spawnattr_t()
   posix_spawnattr_init(&attributes)
   defer { posix_spawnattr_destroy(&attributes) }

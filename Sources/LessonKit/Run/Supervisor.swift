@@ -45,6 +45,7 @@ public struct Supervisor {
     let stderrPath = folder + "/stderr"
     let key = UUID().uuidString
 
+    Orphans.becomeReaper
     let start = Date()
     let started = try startProgram(
       executable.path, stdout: stdoutPath, stderr: stderrPath, key: key, directory: directory,
@@ -95,6 +96,7 @@ public struct Supervisor {
       }
       usleep(5000)
     }
+    Orphans.stop(leftBy: process, seen: watch.seen)
     events.finish()
     tail.finish(lines: events.lines).forEach(emit)
     let markers = ProgramMarkers(events.lines, program: program)
@@ -122,6 +124,8 @@ private struct LimitWatch {
   let start: Date
   /// The most the process tree used at once, at the watch's looks.
   private(set) var peak = TreeUsage(residentBytes: 0, threads: 0)
+  /// Every descendant of the program the watch's looks found.
+  private(set) var seen = Set<ProcessStamp>()
   private var lastUsageCheck = Date.distantPast
 
   init(limits: RunLimits, process: pid_t, start: Date) {
@@ -140,6 +144,7 @@ private struct LimitWatch {
     guard Date().timeIntervalSince(lastUsageCheck) > 0.1 else { return nil }
     lastUsageCheck = Date()
     let usage = treeUsage(of: process)
+    seen.formUnion(usage.descendants)
     peak = TreeUsage(
       residentBytes: max(peak.residentBytes, usage.residentBytes),
       threads: max(peak.threads, usage.threads),

@@ -160,6 +160,30 @@ struct CarelessUserTests {
     #expect(processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) survived")
   }
 
+  /// A process that leaves the lesson's process group and session (`setsid`) still ends
+  /// with the run: it is the runner's orphan, and the runner stops it. Before, it touched
+  /// its file after `lessons run` had returned.
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aProcessInASessionOfItsOwnDoesNotOutliveTheLesson() throws {
+    let work = try folder()
+    let seconds = "8\(Int.random(in: 100...999))"
+    let marker = work.appendingPathComponent("written-after-the-run").path
+    try """
+    # Starts a process that leaves the lesson's group
+
+    ```swift
+    _ = system("setsid sh -c 'sleep 1; touch \(marker)' &")
+    _ = system("setsid sleep \(seconds) &")
+    print("started")
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let result = try lessons(["run", "lesson.md"], in: work)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) survived")
+    Thread.sleep(forTimeInterval: 2)
+    #expect(!FileManager.default.fileExists(atPath: marker), "a process wrote after the run")
+  }
+
   @Test(.enabled(if: hasProc, "reads /proc"))
   func aLessonProgramDiesWithItsRunner() throws {
     let work = try folder()
