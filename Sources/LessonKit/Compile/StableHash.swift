@@ -17,5 +17,12 @@ struct StableHash {
     }
   }
 
+  mutating func add(_ bytes: UnsafeRawBufferPointer) {
+    for byte in bytes {
+      value ^= UInt64(byte)
+      value = value &* 0x100_0000_01b3
+    }
+  }
+
   var hex: String { String(value, radix: 16) }
 }

@@ -42,19 +42,18 @@ public struct Toolchain: Sendable {
   /// grader's secret.
   public var cacheDirectory: String { libraryDirectory + "/lesson-cache" }
 
-  /// What identifies this compiler and these libraries, for the build cache.
+  /// What identifies this compiler and these libraries, for the build cache, the cell
+  /// cache and the key runs: the compiler by path, size and date (it is over 100 MB, and
+  /// an upgrade changes all three), the libraries lessons link by their contents, so that
+  /// a rebuild that keeps a file's size and date is still a new library.
   public var fingerprint: String {
-    let files = [
-      swiftc, libraryDirectory + "/" + supportLibraryName,
+    let libraries = [
+      libraryDirectory + "/" + supportLibraryName,
       libraryDirectory + "/Modules/LoRA.swiftmodule",
       libraryDirectory + "/Modules/LessonRuntime.swiftmodule",
     ]
-    return files.map { path in
-      let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-      let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
-      let date = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-      return "\(path):\(size):\(date)"
-    }.joined(separator: "\n")
+    return ([FileStamp(swiftc).text] + libraries.map { "\($0):\(contentHash(of: $0))" })
+      .joined(separator: "\n")
   }
 }
 
@@ -75,4 +74,46 @@ func nativeKernelModule(in library: String) -> [String] {
   let map = library + "/CKernels.build/module.modulemap"
   guard FileManager.default.fileExists(atPath: map) else { return [] }
   return ["-Xcc", "-fmodule-map-file=" + map]
+}
+
+/// A file's path, size and modification date.
+private struct FileStamp: Hashable {
+  var path: String
+  var size: Int
+  var date: Double
+
+  init(_ path: String) {
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    self.path = path
+    size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
+    date = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+  }
+
+  var text: String { "\(path):\(size):\(date)" }
+}
+
+/// The hash of a file's contents ("" when it cannot be read), read once per process for
+/// each version of the file (its size and date): a few milliseconds for the 7 MB library.
+private func contentHash(of path: String) -> String {
+  let stamp = FileStamp(path)
+  if let known = contentHashes.withLock({ $0[stamp] }) { return known }
+  var hash = StableHash()
+  guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+  else { return "" }
+  data.withUnsafeBytes { hash.add($0) }
+  contentHashes.withLock { $0[stamp] = hash.hex }
+  return hash.hex
+}
+
+/// `contentHash`'s memory.
+private let contentHashes = LockedDictionary<FileStamp, String>()
+
+/// A dictionary behind a lock.
+private final class LockedDictionary<Key: Hashable, Value>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var storage: [Key: Value] = [:]
+
+  func withLock<T>(_ body: (inout [Key: Value]) -> T) -> T {
+    lock.withLock { body(&storage) }
+  }
 }
