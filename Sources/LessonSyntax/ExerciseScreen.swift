@@ -15,7 +15,8 @@ import SwiftSyntax
 ///   { static func == ... }` would change every later comparison);
 /// - import a module, use an underscored attribute (`@_silgen_name`, `@_cdecl`,
 ///   `@_dynamicReplacement`) or a `#sourceLocation`, or name the runtime's internal
-///   `_lesson...` entry points.
+///   `_lesson...` entry points;
+/// - silence Swift's check of unsafe code: an `unsafe` expression, `@unsafe` or `@safe`.
 ///
 /// - Parameters:
 ///   - source: the exercise cell's code.
@@ -100,7 +101,17 @@ private final class ForbiddenSyntax: SyntaxVisitor {
     let name = node.attributeName.trimmedDescription
     if name.hasPrefix("_") {
       problems.append("it uses `@\(name)`, which reaches code by its symbol name")
+    } else if name == "unsafe" || name == "safe" {
+      problems.append(
+        "it uses `@\(name)`, which silences Swift's check of unsafe code; exercises need none")
     }
+    return .visitChildren
+  }
+
+  override func visit(_ node: UnsafeExprSyntax) -> SyntaxVisitorContinueKind {
+    problems.append(
+      "it marks an expression `unsafe`, which silences Swift's check of unsafe code; exercises "
+        + "need none")
     return .visitChildren
   }
 

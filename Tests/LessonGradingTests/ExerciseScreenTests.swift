@@ -37,6 +37,20 @@ struct ExerciseScreenTests {
     #expect(!screenExercise("extension Tensor {}", protectedNames: [], ownNames: []).isEmpty)
   }
 
+  /// What silences Swift's check of unsafe code is refused; the word `unsafe` as a name is not.
+  @Test func theMarksThatSilenceTheUnsafeCheckAreRefused() {
+    for code in [
+      "let p = unsafe UnsafeMutablePointer<Int>.allocate(capacity: 1)",
+      "@unsafe func peek() -> Int { 0 }",
+      "@safe func peek() -> Int { 0 }",
+    ] {
+      let problems = screenExercise(code, protectedNames: [], ownNames: [])
+      #expect(problems.contains { $0.contains("silences Swift's check of unsafe code") }, "\(code)")
+    }
+    #expect(
+      screenExercise("let unsafe = 1\nprint(unsafe)", protectedNames: [], ownNames: []).isEmpty)
+  }
+
   @Test func everyPrefixOfEveryCourseCellIsJudgedWithoutATrap() throws {
     // Truncated code is what a half-finished exercise looks like: unbalanced braces,
     // strings and comments cut anywhere, attributes without names.
