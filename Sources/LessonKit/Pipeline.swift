@@ -55,10 +55,7 @@ public struct LessonPipeline: Sendable {
         ? [:] : cellCache?.environment(for: lesson, toolchain: compiler.toolchain) ?? [:],
       observer: observer, cancellation: cancellation)
     // A hand-out's crash after an unsolved exercise says which exercise to look at.
-    guard case .ran(let lesson, var result) = outcome, case .stopped(_, let cause) = result.status,
-      cause != .cancelled
-    else { return outcome }
-    if case .timeout = cause { return outcome }
+    guard case .ran(let lesson, var result) = outcome else { return outcome }
     result.suspect = UnsolvedExercise(suspectedIn: lesson, result)
     return .ran(lesson, result)
   }
@@ -75,10 +72,9 @@ extension Compiler {
     useCache: Bool = true, environment: [String: String] = [:], observer: RunObserver? = nil,
     cancellation: Cancellation? = nil
   ) -> LessonOutcome {
-    if !useCache || !isCached(program) { observer?(.compiling(lesson)) }
     let executable: Executable
     do {
-      executable = try build(program, useCache: useCache)
+      executable = try build(program, useCache: useCache) { observer?(.compiling(lesson)) }
     } catch let error as BuildError {
       return .didNotCompile(lesson, error)
     } catch {

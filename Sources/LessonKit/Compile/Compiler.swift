@@ -31,27 +31,22 @@ public struct Compiler: Sendable {
     self.check = check
   }
 
-  /// Whether `program` is in the build cache, so that `build` will not compile it.
-  public func isCached(_ program: Program) -> Bool {
-    FileManager.default.isExecutableFile(atPath: executablePath(of: program))
-  }
-
-  /// Where the cache keeps `program`'s executable.
-  private func executablePath(of program: Program) -> String {
-    cacheDirectory + "/" + stableHash(program.source + "\n" + toolchain.fingerprint) + "/lesson"
-  }
-
   /// Compiles `program` (or finds it in the cache), with `-Onone`: the heavy work runs in
   /// the optimised library. Before the compiler, `check` looks for what it cannot see.
   ///
+  /// `willCompile` is called when the program is not in the cache, before anything else.
+  ///
   /// - Throws: `BuildError` with every diagnostic, already pointing into the lesson.
-  public func build(_ program: Program, useCache: Bool = true) throws -> Executable {
+  public func build(
+    _ program: Program, useCache: Bool = true, willCompile: (() -> Void)? = nil
+  ) throws -> Executable {
     let key = stableHash(program.source + "\n" + toolchain.fingerprint)
     let folder = cacheDirectory + "/" + key
     let executable = folder + "/lesson"
     if useCache && FileManager.default.isExecutableFile(atPath: executable) {
       return Executable(path: executable, wasCached: true)
     }
+    willCompile?()
     // A program in the cache passed the check when it was compiled.
     let problems = check?(program) ?? []
     guard problems.isEmpty else {

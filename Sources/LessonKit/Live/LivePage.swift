@@ -28,9 +28,8 @@ public struct LivePage {
       return shown(position) ? Self.encode(["kind": "cellStarted", "line": line(position)]) : nil
     case .cellFinished(let position):
       return shown(position) ? Self.encode(["kind": "cellFinished", "line": line(position)]) : nil
-    case .truncated(let position, let stderr, let omitted):
-      return message(
-        .text(position: position, CellOutput.truncationNotice(omitted: omitted), stderr: stderr))
+    case .truncated:
+      return message(item.truncationAsText)
     case .compiling, .started, .progress, .stopped:
       return nil
     case .text(let position, let text, let stderr):

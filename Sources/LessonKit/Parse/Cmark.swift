@@ -41,12 +41,15 @@ enum Cmark {
               info: cmark_node_get_fence_info(node).map { String(cString: $0) } ?? "",
               literal: cmark_node_get_literal(node).map { String(cString: $0) } ?? ""),
             lines: lineRange(node)))
-      case CMARK_NODE_PARAGRAPH where onlyImage(in: node) != nil:
-        let image = onlyImage(in: node)!
-        blocks.append(
-          .init(
-            kind: .image(url: cmark_node_get_url(image).map { String(cString: $0) } ?? ""),
-            lines: lineRange(node)))
+      case CMARK_NODE_PARAGRAPH:
+        if let image = onlyImage(in: node) {
+          blocks.append(
+            .init(
+              kind: .image(url: cmark_node_get_url(image).map { String(cString: $0) } ?? ""),
+              lines: lineRange(node)))
+        } else if cmark_node_parent(node) == document {
+          blocks.append(.init(kind: .prose, lines: lineRange(node)))
+        }
       case CMARK_NODE_DOCUMENT:
         break
       default:

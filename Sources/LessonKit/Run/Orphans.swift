@@ -36,7 +36,7 @@ enum Orphans {
       // in a row find none (about 30 ms when nothing was left, at most half a second).
       var quietLooks = 0
       for _ in 0..<50 where quietLooks < 3 {
-        let leftovers = children(of: me).filter { child in
+        let leftovers = processFamily(me).children.filter { child in
           guard let stat = processStat(child) else { return false }
           return stat.group == program || stat.session != session || seenIDs.contains(child)
         }
@@ -49,15 +49,5 @@ enum Orphans {
         usleep(10_000)
       }
     #endif
-  }
-
-  /// The children of process `pid`, from each of its threads' `children` list.
-  private static func children(of pid: pid_t) -> [pid_t] {
-    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-    return tasks.flatMap { task in
-      smallFile("/proc/\(pid)/task/\(task)/children").split(separator: " ").compactMap {
-        pid_t($0)
-      }
-    }
   }
 }

@@ -34,6 +34,8 @@ struct ProcessStat {
   var parent: Int32
   var group: Int32
   var session: Int32
+  /// CPU time used, user and system, in clock ticks.
+  var cpuTicks: Int
   var startTime: Int
 }
 
@@ -44,9 +46,24 @@ func processStat(_ pid: Int32) -> ProcessStat? {
   guard let close = stat.lastIndex(of: ")") else { return nil }
   let fields = stat[stat.index(after: close)...].split(separator: " ")
   guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]),
-    let group = Int32(fields[2]), let session = Int32(fields[3]), let start = Int(fields[19])
+    let group = Int32(fields[2]), let session = Int32(fields[3]), let user = Int(fields[11]),
+    let system = Int(fields[12]), let start = Int(fields[19])
   else { return nil }
-  return ProcessStat(state: state, parent: parent, group: group, session: session, startTime: start)
+  return ProcessStat(
+    state: state, parent: parent, group: group, session: session, cpuTicks: user + system,
+    startTime: start)
+}
+
+/// How many threads process `pid` has, and its children, from each thread's `children`
+/// list (a thread lists the children it started).
+func processFamily(_ pid: pid_t) -> (threads: Int, children: [pid_t]) {
+  let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+  let children = tasks.flatMap { task in
+    smallFile("/proc/\(pid)/task/\(task)/children").split(separator: " ").compactMap {
+      pid_t($0)
+    }
+  }
+  return (tasks.count, children)
 }
 
 /// The resident memory and threads of the process `root` and all its descendants: a lesson
@@ -70,25 +87,15 @@ func treeUsage(of root: pid_t) -> TreeUsage {
       // statm: size resident shared text lib data dt, in pages.
       let statm = smallFile("/proc/\(pid)/statm").split(separator: " ")
       if statm.count > 1, let pages = Int(statm[1]) { total += pages * pageSize }
-      // stat: utime and stime are fields 14 and 15, counted after the parenthesised name
-      // (which may hold spaces).
-      let stat = smallFile("/proc/\(pid)/stat")
-      if let close = stat.lastIndex(of: ")") {
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) {
-          ticks += user + system
-        }
-        if pid != Int(root), fields.count > 19, let start = Int(fields[19]) {
-          descendants.append(ProcessStamp(pid: Int32(pid), startTime: start))
+      if let stat = processStat(Int32(pid)) {
+        ticks += stat.cpuTicks
+        if pid != Int(root) {
+          descendants.append(ProcessStamp(pid: Int32(pid), startTime: stat.startTime))
         }
       }
-      // A process's threads each list their own children; most lessons have a few threads.
-      let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-      threads += tasks.count
-      for task in tasks {
-        pending += smallFile("/proc/\(pid)/task/\(task)/children").split(separator: " ")
-          .compactMap { Int($0) }
-      }
+      let family = processFamily(pid_t(pid))
+      threads += family.threads
+      pending += family.children.map(Int.init)
     }
     return TreeUsage(
       residentBytes: total, threads: threads, cpuSeconds: Double(ticks) / ticksPerSecond,

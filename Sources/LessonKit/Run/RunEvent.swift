@@ -26,3 +26,13 @@ public enum RunEvent: Sendable, Equatable {
 
 /// Who follows a run: called with each of its events, in order, on the runner's thread.
 public typealias RunObserver = (RunEvent) -> Void
+
+extension RunEvent {
+  /// A `.truncated` as the text the run's record holds for it, its notice; any other event
+  /// as it is. Every view shows a cut stream this way, as the final report does.
+  public var truncationAsText: RunEvent {
+    guard case .truncated(let position, let stderr, let omitted) = self else { return self }
+    return .text(
+      position: position, CellOutput.truncationNotice(omitted: omitted), stderr: stderr)
+  }
+}

@@ -87,8 +87,7 @@ public struct Supervisor {
       stopped =
         cancellation?.isCancelled == true
         ? .cancelled
-        : watch.check(
-          outputBytes: fileSize(stdoutPath) + fileSize(stderrPath) + events.byteCount)
+        : watch.check(outputBytes: stdoutSize + fileSize(stderrPath) + events.byteCount)
       if stopped != nil {
         kill(-process, SIGKILL)
         waitpid(process, &waitStatus, 0)

@@ -32,9 +32,8 @@ public struct LiveEventWriter {
     switch item {
     case .compiling, .started, .progress, .stopped:
       return nil
-    case .truncated(let position, let stderr, let omitted):
-      return line(
-        .text(position: position, CellOutput.truncationNotice(omitted: omitted), stderr: stderr))
+    case .truncated:
+      return line(item.truncationAsText)
     case .cellStarted(let position, _):
       return encode(CellLine(kind: "cellStarted", place: place(position)))
     case .cellFinished(let position):

@@ -45,9 +45,8 @@ public final class LiveTerminalPrinter {
       emit(text)
     case .text(_, let text, stderr: true):
       pendingStderr = (pendingStderr ?? "") + text
-    case .truncated(_, let stderr, let omitted):
-      let notice = CellOutput.truncationNotice(omitted: omitted)
-      if stderr { pendingStderr = (pendingStderr ?? "") + notice } else { emit(notice) }
+    case .truncated:
+      show(item.truncationAsText)
     case .event(_, let event):
       if case .progress(let label, _, _, _) = event {
         if case .progress(let pending, _, _, _)? = pendingProgress, pending != label {
