@@ -39,6 +39,10 @@
 
 #define MAX_HELPERS 63
 
+/// The item index that closes a loop to claims while it is being set up: never below a
+/// loop's count.
+#define CLOSED 0xffffffffu
+
 static struct {
   /// The current loop's number (high 32 bits) and its next unclaimed item (low 32 bits):
   /// claiming through one word means an item is only ever claimed for the loop it belongs to.
@@ -53,14 +57,29 @@ static struct {
   _Atomic int busy;
   /// Helpers started so far.
   int helpers;
-  /// The current loop: its item count, body and context; written before `next` publishes
-  /// them. (Atomic only so that a helper reading them while the next loop is being set up
-  /// is no data race: it reads them before it claims, and the claim fails.)
+  /// The current loop: its item count, body and context; written after `next` closes the
+  /// last loop to claims and before it opens this one. A helper may read a newer loop's
+  /// description than the number it holds; its claims then fail.
   _Atomic long count;
   _Atomic(lora_pool_body) body;
   _Atomic(void *) context;
   uint32_t loop;
 } pool;
+
+/// Nonzero while a test asks for random pauses at the points where the pool's threads race.
+static _Atomic int test_pauses;
+
+void lora_pool_test_pauses(int on) { atomic_store(&test_pauses, on); }
+
+/// Sometimes sleeps up to `microseconds`, while a test asks: the descheduling a loaded
+/// machine does, made frequent enough for a test to meet every interleaving.
+static inline void test_pause(int microseconds) {
+  if (__builtin_expect(atomic_load_explicit(&test_pauses, memory_order_relaxed), 0)) {
+    static _Thread_local unsigned seed = 1;
+    seed = seed * 1103515245u + 12345u;
+    if ((seed >> 16) % 3 == 0) usleep((seed >> 8) % (unsigned)microseconds);
+  }
+}
 
 static long long now_nanoseconds(void) {
   struct timespec time;
@@ -75,6 +94,7 @@ static void run_items(uint32_t loop, long count, lora_pool_body body, void *cont
     if ((uint32_t)(word >> 32) != loop || (long)(word & 0xffffffffu) >= count) return;
     if (atomic_compare_exchange_weak_explicit(
           &pool.next, &word, word + 1, memory_order_acq_rel, memory_order_acquire)) {
+      test_pause(20);
       body(context, (long)(word & 0xffffffffu));
       atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
       word = atomic_load_explicit(&pool.next, memory_order_acquire);
@@ -88,7 +108,9 @@ static void *helper_main(void *unused) {
   for (;;) {
     // Wait for a loop newer than the last one seen: spin a while, then sleep.
     long long deadline = now_nanoseconds() + SPIN_NANOSECONDS;
-    for (int spins = 0; atomic_load_explicit(&pool.signal, memory_order_acquire) == seen;) {
+    uint32_t loop;
+    for (int spins = 0;
+         (loop = atomic_load_explicit(&pool.signal, memory_order_acquire)) == seen;) {
       relax();
       if (++spins % 256 == 0 && now_nanoseconds() > deadline) {
         atomic_fetch_add(&pool.sleepers, 1);
@@ -98,20 +120,21 @@ static void *helper_main(void *unused) {
         deadline = now_nanoseconds() + SPIN_NANOSECONDS;
       }
     }
-    // The loop's description was written before its number was published.
-    uint64_t word = atomic_load_explicit(&pool.next, memory_order_acquire);
-    seen = (uint32_t)(word >> 32);
+    seen = loop;
+    test_pause(50);
+    // The description read here is this loop's, or a later one's; a later one was closed
+    // to claims for this loop before it was written, so the claims below then fail.
     run_items(
-      seen, atomic_load_explicit(&pool.count, memory_order_relaxed),
-      atomic_load_explicit(&pool.body, memory_order_relaxed),
-      atomic_load_explicit(&pool.context, memory_order_relaxed));
+      loop, atomic_load_explicit(&pool.count, memory_order_acquire),
+      atomic_load_explicit(&pool.body, memory_order_acquire),
+      atomic_load_explicit(&pool.context, memory_order_acquire));
   }
   return NULL;
 }
 
 int lora_pool_run(long count, int threads, void *context, lora_pool_body body) {
   if (count <= 0) return 1;
-  if (count > UINT32_MAX || atomic_exchange_explicit(&pool.busy, 1, memory_order_acquire)) {
+  if (count >= CLOSED || atomic_exchange_explicit(&pool.busy, 1, memory_order_acquire)) {
     return 0;
   }
   int wanted = threads - 1 < MAX_HELPERS ? threads - 1 : MAX_HELPERS;
@@ -122,9 +145,14 @@ int lora_pool_run(long count, int threads, void *context, lora_pool_body body) {
     pool.helpers++;
   }
   uint32_t loop = ++pool.loop;
-  atomic_store_explicit(&pool.count, count, memory_order_relaxed);
-  atomic_store_explicit(&pool.body, body, memory_order_relaxed);
-  atomic_store_explicit(&pool.context, context, memory_order_relaxed);
+  // Close the claims first: a helper late from the last loop may still hold its number and
+  // read this loop's description below, and must not claim this loop's items under the
+  // last loop's number (they would run twice, the second time after this call returned).
+  atomic_store_explicit(&pool.next, ((uint64_t)loop << 32) | CLOSED, memory_order_relaxed);
+  atomic_store_explicit(&pool.count, count, memory_order_release);
+  atomic_store_explicit(&pool.body, body, memory_order_release);
+  atomic_store_explicit(&pool.context, context, memory_order_release);
+  test_pause(50);
   atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
   atomic_store_explicit(&pool.next, (uint64_t)loop << 32, memory_order_release);
   // Sequentially consistent, with the helper's `sleepers` increment: either it sees the new
@@ -147,5 +175,7 @@ int lora_pool_run(long count, int threads, void *context, lora_pool_body body) {
 
 // Elsewhere the pool is never free, and every loop runs on Dispatch.
 int lora_pool_run(long count, int threads, void *context, lora_pool_body body) { return 0; }
+
+void lora_pool_test_pauses(int on) { (void)on; }
 
 #endif

@@ -29,6 +29,39 @@ struct ParallelTests {
     }
   }
 
+  /// A helper that wakes late for one loop must not claim the next loop's items under the
+  /// old loop's number: they ran twice, once after `parallelFor` had returned, which
+  /// crashed a lesson now and then on a loaded machine. The pool's test pauses make that
+  /// lateness happen on every few loops; small and large loops alternate, as they do in a
+  /// training step.
+  @Test(.enabled(if: Parallel.cores > 1))
+  func aHelperLateFromTheLastLoopNeverRunsItemsOfTheNext() {
+    lora_pool_test_pauses(1)
+    defer { lora_pool_test_pauses(0) }
+    var wrong = 0
+    let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
+    defer { runs.deallocate() }
+    let giveUp = DispatchTime.now().uptimeNanoseconds + 120_000_000_000
+    for round in 0..<3000 {
+      let count = round % 2 == 0 ? 2 + round % 5 : 40 + round % 13
+      runs.initialize(repeating: 0)
+      // On the pool itself, not on Dispatch when another test's loop holds it.
+      while !runOnPool(count, { index in runs[index] += 1 }) {
+        guard DispatchTime.now().uptimeNanoseconds < giveUp else {
+          Issue.record("other tests' loops held the pool for two minutes")
+          return
+        }
+        usleep(100)
+      }
+      if runs.prefix(count).contains(where: { $0 != 1 })
+        || runs[count...].contains(where: { $0 != 0 })
+      {
+        wrong += 1
+      }
+    }
+    #expect(wrong == 0, "\(wrong) of 3000 loops ran an item twice or not at all")
+  }
+
   @Test func chunksCoverEveryItemOnceWhateverTheCountAndMinimum() {
     for count in [0, 1, 2, 5, 9, 10, 11, 17, 63, 64, 65, 1000] {
       for minimum in [1, 2, 3, 7, 100] {

@@ -134,4 +134,8 @@ typedef void (*lora_pool_body)(void *context, long index);
 /// this loop's own items started) or on systems without the pool: run the loop elsewhere.
 int lora_pool_run(long count, int threads, void *context, lora_pool_body body);
 
+/// For tests: while `on` is nonzero, the pool's threads pause at random, for some
+/// microseconds, where they race with each other.
+void lora_pool_test_pauses(int on);
+
 #endif
