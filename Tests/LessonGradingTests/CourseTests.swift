@@ -15,11 +15,15 @@ struct CourseTests {
 
   /// A lesson with cached blocks runs cleanly, uncached and cached, in `CellCacheTests`.
   @Test(
-    "lesson runs cleanly",
+    "lesson runs cleanly, and prints what its file records",
     arguments: lessonNames.filter { !Repository.cachingLessons.contains($0) })
   func runs(name: String) throws {
-    let result = try lessons(["run", name, "--timeout", "300"], in: Self.lessonsFolder)
+    let copy = try Repository.copyOfLesson(name)
+    defer { try? FileManager.default.removeItem(at: copy) }
+    let result = try lessons(["run", name, "--write", "--timeout", "300"], in: copy)
     #expect(result.status == 0, "\(name):\n\(result.stdout.suffix(3000))\n\(result.stderr)")
+    let stale = try Repository.staleOutputs(name, rewrittenIn: copy)
+    #expect(stale == nil, "\(stale ?? "")")
   }
 
   @Test("exercises can be released, solved and graded", arguments: lessonNames)

@@ -146,16 +146,23 @@ struct CellCacheTests {
     arguments: Repository.cachingLessons)
   func courseLesson(name: String) throws {
     let cacheHome = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID())")
-    defer { try? FileManager.default.removeItem(at: cacheHome) }
+    let copy = try Repository.copyOfLesson(name)
+    defer {
+      try? FileManager.default.removeItem(at: cacheHome)
+      try? FileManager.default.removeItem(at: copy)
+    }
     func run(_ extra: [String]) throws -> String {
       let result = try lessons(
-        ["run", name, "--json", "--timeout", "600"] + extra, in: Repository.lessons,
+        ["run", name, "--json", "--timeout", "600"] + extra, in: copy,
         environment: ["XDG_CACHE_HOME": cacheHome.path])
       #expect(result.status == 0, "\(name): \(result.stdout.suffix(2000))\n\(result.stderr)")
       return result.stdout
     }
-    // The uncached run is also the course's "lesson runs cleanly" for this lesson.
-    let uncached = try run(["--no-cache"])
+    // The uncached run is also the course's "lesson runs cleanly, and prints what its file
+    // records" for this lesson.
+    let uncached = try run(["--no-cache", "--write"])
+    let stale = try Repository.staleOutputs(name, rewrittenIn: copy)
+    #expect(stale == nil, "\(stale ?? "")")
     let miss = try run([])
     let hit = try run([])
     #expect(try Self.withoutTimings(miss) == Self.withoutTimings(uncached))
