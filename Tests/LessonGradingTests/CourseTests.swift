@@ -20,7 +20,9 @@ struct CourseTests {
   func runs(name: String) throws {
     let copy = try Repository.copyOfLesson(name)
     defer { try? FileManager.default.removeItem(at: copy) }
-    let result = try lessons(["run", name, "--write", "--timeout", "300"], in: copy)
+    let result = try lessons(
+      ["run", name, "--write", "--timeout", "300"], in: copy,
+      environment: Repository.recordingKernels)
     #expect(result.status == 0, "\(name):\n\(result.stdout.suffix(3000))\n\(result.stderr)")
     let stale = try Repository.staleOutputs(name, rewrittenIn: copy)
     #expect(stale == nil, "\(stale ?? "")")

@@ -29,6 +29,12 @@ public enum Repository {
     }
   }
 
+  /// The kernels the course's outputs are recorded with: OpenBLAS's Haswell kernels and the
+  /// library's AVX2 ones, which every x86-64 CPU since 2013 runs. A float's last printed
+  /// digit depends on the kernels (AVX-512's sum in another order), so the check that the
+  /// recorded outputs are current runs with these, whatever the CPU.
+  public static let recordingKernels = ["OPENBLAS_CORETYPE": "Haswell", "LORA_ISA": "avx2"]
+
   /// A copy of lesson `name` in a folder of its own (its plots too), beside the course's
   /// data and models, for a run with `--write` that must not touch the course.
   public static func copyOfLesson(_ name: String) throws -> URL {

@@ -154,7 +154,9 @@ struct CellCacheTests {
     func run(_ extra: [String]) throws -> String {
       let result = try lessons(
         ["run", name, "--json", "--timeout", "600"] + extra, in: copy,
-        environment: ["XDG_CACHE_HOME": cacheHome.path])
+        environment: Repository.recordingKernels.merging(["XDG_CACHE_HOME": cacheHome.path]) {
+          $1
+        })
       #expect(result.status == 0, "\(name): \(result.stdout.suffix(2000))\n\(result.stderr)")
       return result.stdout
     }
