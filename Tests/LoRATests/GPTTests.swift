@@ -99,10 +99,7 @@ struct GPTTests {
       let x = Tensor(shape: input.shape, scalars: input.scalars, requiresGrad: true)
       for parameter in attention.parameters { parameter.grad = nil }
       let output = Random.withSeed(7) {
-        inPlace
-          ? attention(x)
-          : attention.dropout(
-            attention.proj(Tensor.concatenate(attention.heads.map { $0(x) }, axis: -1)))
+        inPlace ? attention(x) : composed(attention, x)
       }
       (output * weights).sum().backward()
       let gradients = attention.parameters.filter(\.requiresGrad).map { $0.grad!.scalars }
@@ -114,6 +111,26 @@ struct GPTTests {
     // Dropout did act: a run with other draws differs.
     let other = Random.withSeed(9) { attention(input) }
     #expect(!isClose(other.scalars, inPlace[0], tolerance: 1e-3))
+  }
+
+  /// The heads' attention as separate operations: each head's projections in the order of
+  /// its layers, the heads stacked batch row by batch row (`[B·H, T, hs]`, as PyTorch's
+  /// `[B, H, T, T]` weights, and so the dropout draws), the product, causal softmax,
+  /// dropout and product, joined back and projected.
+  func composed(_ attention: MultiHeadAttention, _ x: Tensor) -> Tensor {
+    let (batch, length) = (x.shape[0], x.shape[1])
+    let (heads, size) = (attention.heads.count, attention.heads[0].query.outFeatures)
+    let projections = attention.heads.map { ($0.key(x), $0.query(x), $0.value(x)) }
+    func stacked(_ part: ((Tensor, Tensor, Tensor)) -> Tensor) -> Tensor {
+      Tensor.concatenate(projections.map { part($0).reshaped([batch, 1, length, size]) }, axis: 1)
+        .reshaped([batch * heads, length, size])
+    }
+    let (q, k, v) = (stacked { $0.1 }, stacked { $0.0 }, stacked { $0.2 })
+    let weights = q.matmul(k.mT).causalSoftmax(scale: 1 / Float(size).squareRoot())
+      .dropout(attention.heads[0].dropout.p)
+    let joined = weights.matmul(v).reshaped([batch, heads, length, size])
+      .permuted([0, 2, 1, 3]).reshaped([batch, length, heads * size])
+    return attention.dropout(attention.proj(joined))
   }
 
   @Test func causalAttentionIgnoresTheFuture() {
@@ -128,7 +145,7 @@ struct GPTTests {
   @Test func cachedGenerationMatchesRecomputingThePrefix() {
     let model = Random.withSeed(3) { GPT(config) }
     let tokens = [1, 4, 2, 8, 5, 7]
-    let cache = KVCache(config: config)
+    let cache = model.makeCache()
     var cachedLogits: [Float] = []
     _ = model.forward([Array(tokens.prefix(3))], cache: cache)
     for token in tokens.dropFirst(3) {
@@ -136,6 +153,21 @@ struct GPTTests {
     }
     let full = model.forward([tokens]).logits.scalars
     #expect(isClose(cachedLogits, Array(full[(3 * 11)...]), tolerance: 1e-5))
+  }
+
+  /// A prompt of 64 positions or more goes through the fused projection into the cache (the
+  /// heads read in place), a single token head by head: both agree with recomputing.
+  @Test func cachedGenerationAfterALongPromptMatchesRecomputing() {
+    let long = GPTConfig(vocabSize: 11, blockSize: 80, nEmbd: 12, nHead: 3, nLayer: 2)
+    let model = Random.withSeed(3) { GPT(long) }
+    let tokens = (0..<75).map { ($0 * 7 + 3) % 11 }
+    let cache = model.makeCache()
+    var cachedLogits = model.forward([Array(tokens.prefix(70))], cache: cache).scalars
+    for token in tokens.dropFirst(70) {
+      cachedLogits += model.forward([[token]], cache: cache).scalars
+    }
+    let full = model.forward([tokens]).logits.scalars
+    #expect(isClose(cachedLogits, Array(full), tolerance: 1e-5))
   }
 
   @Test func generationIsSeededAndSlidesPastTheBlockSize() {

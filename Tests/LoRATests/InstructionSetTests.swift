@@ -65,7 +65,8 @@ private func kernelOutputs() -> [(name: String, values: [Float])] {
     Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32]), Tensor.randn([2, 45, 32])
   )
   for t in [q, k, v] { t.requiresGrad = true }
-  let attended = Tensor.causalAttention(query: q, key: k, value: v, scale: 0.18)
+  let attended = Tensor.scaledDotProductAttention(
+    .separate(query: q, key: k, value: v), scale: 0.18)
   (attended * Tensor.randn(attended.shape)).sum().backward()
   outputs.append(("attention", attended.scalars))
   for (name, t) in [("query", q), ("key", k), ("value", v)] {

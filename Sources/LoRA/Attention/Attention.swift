@@ -1,17 +1,17 @@
 import Foundation
 
 // Causal self-attention, in one place: the char GPT's heads (nanoGPT's `Head` and
-// `MultiHeadAttention`), GPT-2's fused `GPT2Attention`, and the key/value cache that
-// generation shares. Without a cache they call the fused `Tensor.causalAttention`
-// (`CausalAttention.swift`); with one, the cache's own attention over the positions it holds
-// (`KVCache.swift`).
+// `MultiHeadAttention`) and GPT-2's fused `GPT2Attention`. Each projects, calls
+// `Tensor.scaledDotProductAttention` (with the key/value cache when generating), and
+// projects back; the fast paths live behind that call, in `Kernels/`.
 
 /// One head of causal self-attention, with its own `key`, `query` and `value` projections,
 /// so that LoRA can target `query` and `value` by name.
 ///
-/// Like the seed's PyTorch head, it has a `tril` buffer, the `[blockSize, blockSize]` causal
-/// mask, so that its state dict has the same entries; the mask is applied by
-/// `causalAttention`, and the buffer is made only when a checkpoint is saved or checked.
+/// Like the tutorial's PyTorch head, it has a `tril` buffer, the `[blockSize, blockSize]`
+/// causal mask, so that its state dict has the same entries; the mask is applied by
+/// `scaledDotProductAttention`, and the buffer is made only when a checkpoint is saved or
+/// checked.
 public final class Head: Module {
   /// Projects each position to the key it offers, `[C] -> [headSize]`.
   @Child public var key: Linear
@@ -42,30 +42,17 @@ public final class Head: Module {
     return [("tril", Tensor(shape: [blockSize, blockSize], scalars: mask))]
   }
 
-  /// Attention of every position over itself and the positions before it.
+  /// Attention of every position of `x` `[B, T, C]` (or `[T, C]`) over itself and the
+  /// positions before it: `[B, T, headSize]` (or `[T, headSize]`).
   public override func callAsFunction(_ x: Tensor) -> Tensor {
-    attend(x, cache: nil)
-  }
-
-  /// Attention over `x` [B, T, C], and over the keys and values in `cache` before it.
-  func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
-    attend(key: key(x), query: query(x), value: value(x), cache: cache)
-  }
-
-  /// Attention from projections already computed, each [B, T, hs].
-  func attend(key k: Tensor, query q: Tensor, value v: Tensor, cache: KVCache.Entry?) -> Tensor {
-    let scale = 1 / Float(k.shape[k.rank - 1]).squareRoot()
-    if let cache {
-      // Batch 1: the cache's one head is the batch's one row.
-      cache.append(keys: k, values: v)
-      return cache.attend(query: q, scale: scale)  // [1, T, hs]
+    batchedIfNeeded(x) { x in
+      // In the order of the layers, which may draw dropout masks.
+      let (k, q, v) = (key(x), query(x), value(x))
+      return Tensor.scaledDotProductAttention(
+        .separate(query: q, key: k, value: v),
+        scale: 1 / Float(query.outFeatures).squareRoot(),
+        dropout: dropout.isTraining ? dropout.p : 0)
     }
-    if q.rank == 3 {
-      return .causalAttention(
-        query: q, key: k, value: v, scale: scale, dropout: dropout.isTraining ? dropout.p : 0)
-    }
-    let weights = q.matmul(k.mT).causalSoftmax(scale: scale)  // [T, T]
-    return dropout(weights).matmul(v)  // [T, hs]
   }
 }
 
@@ -88,40 +75,41 @@ public final class MultiHeadAttention: Module {
 
   /// The heads' outputs concatenated and projected.
   public override func callAsFunction(_ x: Tensor) -> Tensor {
-    attend(x, cache: nil)
+    batchedIfNeeded(x) { attend($0, cache: nil) }
   }
 
-  func attend(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
-    let layers = heads.flatMap { [$0.key, $0.query, $0.value] }
-    let size = heads[0].key.outFeatures
-    let columns = QKVColumns.headByHead(heads: heads.count, size: size)
+  /// Attention over `x` `[B, T, C]`, and over the keys and values of earlier positions in
+  /// `cache` (every head, batch of 1), which the new ones are appended to.
+  func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
+    let size = heads[0].query.outFeatures
+    let (scale, p) = (
+      1 / Float(size).squareRoot(), heads[0].dropout.isTraining ? heads[0].dropout.p : 0
+    )
     // With many positions, one product for every head's key, query and value beats 3·H
     // narrow ones; a single new token (generation) is cheaper head by head.
-    guard x.rank == 3, x.count / x.shape[2] >= 64, let projected = Linear.fused(layers, x) else {
-      let outputs = heads.indices.map { heads[$0].attend(x, cache: cache?[$0]) }
-      return dropout(proj(Tensor.concatenate(outputs, axis: -1)))
+    if x.count / x.shape[2] >= 64,
+      let projected = Linear.fused(heads.flatMap { [$0.key, $0.query, $0.value] }, x)
+    {
+      let joined = Tensor.scaledDotProductAttention(
+        .packed(projected, columns: .headByHead(heads: heads.count, size: size)), scale: scale,
+        dropout: p, cache: cache)
+      return dropout(proj(joined))  // [B, T, C]
     }
-    let joined: Tensor  // [B, T, C]
-    if let cache {
-      joined = Tensor.concatenate(
-        heads.indices.map { index in
-          let part = { (first: Int) in
-            let start = first + index * columns.headStride
-            return projected.slice(axis: -1, start..<(start + size))
-          }
-          return heads[index].attend(
-            key: part(columns.key), query: part(columns.query), value: part(columns.value),
-            cache: cache[index])
-        }, axis: -1)
-    } else {
-      // Every head of every window in one loop, read in place from the projection. The
-      // heads' dropout draws keep their order from when each head attended on its own.
-      let training = heads[0].dropout.isTraining
-      joined = Tensor.causalAttention(
-        projected: projected, columns: columns, scale: 1 / Float(size).squareRoot(),
-        dropout: training ? heads[0].dropout.p : 0, headsOuter: true)
+    // Each head's projections in the order of its layers, which draw in that order.
+    let projections = heads.map { head in
+      (key: head.key(x), query: head.query(x), value: head.value(x))
     }
-    return dropout(proj(joined))  // [B, T, C]
+    /// The heads' `part`s, `[B · H, T, hs]`, batch row by batch row.
+    func stacked(_ part: ((key: Tensor, query: Tensor, value: Tensor)) -> Tensor) -> Tensor {
+      let (batch, length) = (x.shape[0], x.shape[1])
+      return Tensor.concatenate(
+        projections.map { part($0).reshaped([batch, 1, length, size]) }, axis: 1
+      ).reshaped([batch * heads.count, length, size])
+    }
+    let attended = Tensor.scaledDotProductAttention(
+      .separate(query: stacked(\.query), key: stacked(\.key), value: stacked(\.value)),
+      scale: scale, dropout: p, cache: cache)
+    return dropout(proj(attended.joiningHeads(batch: x.shape[0])))  // [B, T, C]
   }
 }
 
@@ -160,27 +148,17 @@ public final class GPT2Attention: Module {
   /// Attention over `x`, and over the keys and values of earlier positions in `cache` (all
   /// heads, batch of 1), which the new ones are appended to.
   func attend(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
-    let (batch, length, width) = (x.shape[0], x.shape[1], x.shape[2])
-    let size = width / heads
-    let projected = cAttn(x)  // [B, T, 3C]
-    guard let cache else {
-      // Every head read in place, its output in its columns of [B, T, C].
-      let merged = Tensor.causalAttention(
-        projected: projected, columns: .grouped(heads: heads, size: size), scale: scale,
-        dropout: attnDropout.isTraining ? attnDropout.p : 0)
-      return residDropout(cProj(merged))
-    }
-    /// Part `index` (0 query, 1 key, 2 value) as [B·H, T, head size].
-    func split(_ index: Int) -> Tensor {
-      projected.slice(axis: -1, (index * width)..<((index + 1) * width))
-        .reshaped([batch, length, heads, size]).permuted([0, 2, 1, 3])
-        .reshaped([batch * heads, length, size])
-    }
-    // Batch 1: head h is row h of [H, T, hs].
-    cache.append(keys: split(1), values: split(2))
-    let attended = cache.attend(query: split(0), scale: scale)  // [H, T, hs]
-    let merged = attended.reshaped([batch, heads, length, size]).permuted([0, 2, 1, 3])
-      .reshaped([batch, length, width])
-    return residDropout(cProj(merged))
+    let merged = Tensor.scaledDotProductAttention(
+      .packed(cAttn(x), columns: .grouped(heads: heads, size: x.shape[2] / heads)),
+      scale: scale, dropout: attnDropout.isTraining ? attnDropout.p : 0, cache: cache)
+    return residDropout(cProj(merged))  // [B, T, C]
   }
+}
+
+/// `body` of `x` as a batch of one when `x` is `[T, C]`, its result returned as `[T, …]`;
+/// of `x` itself when it is `[B, T, C]`.
+private func batchedIfNeeded(_ x: Tensor, _ body: (Tensor) -> Tensor) -> Tensor {
+  guard x.rank == 2 else { return body(x) }
+  let result = body(x.reshaped([1] + x.shape))
+  return result.reshaped(Array(result.shape.dropFirst()))
 }

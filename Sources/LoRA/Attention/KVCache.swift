@@ -2,8 +2,8 @@
 /// only the newest token at each step instead of the whole prefix again. Made by a model's
 /// `makeCache()` and handed back to its `forward(_:cache:)`; its contents are the model's.
 public final class KVCache {
-  /// The keys and values of one attention layer (GPT-2's, all its heads) or of one head
-  /// (the char GPT's), for a batch of one, and the attention of new queries over them.
+  /// The keys and values of one attention layer, all its heads, for a batch of one, and the
+  /// attention of new queries over them.
   ///
   /// Each head's keys are rows of one buffer with room to spare, `[heads, capacity,
   /// headSize]`, and likewise its values, so a new position is written in place and read
@@ -119,18 +119,12 @@ public final class KVCache {
     }
   }
 
-  /// Per layer, the entries its attention reads: one per head for the char GPT, whose
-  /// heads are modules of their own; one for all heads for GPT-2.
-  let layers: [[Entry]]
+  /// Per layer, the entry its attention reads: every head of the layer.
+  let layers: [Entry]
 
-  convenience init(config: GPTConfig) {
-    self.init(layers: config.nLayer, entries: config.nHead, headsPerEntry: 1)
-  }
-
-  init(layers: Int, entries: Int, headsPerEntry: Int) {
-    self.layers = (0..<layers).map { _ in
-      (0..<entries).map { _ in Entry(heads: headsPerEntry) }
-    }
+  /// An empty cache for `layers` attention layers of `heads` heads each.
+  init(layers: Int, heads: Int) {
+    self.layers = (0..<layers).map { _ in Entry(heads: heads) }
   }
 
   /// Tokens cached so far.

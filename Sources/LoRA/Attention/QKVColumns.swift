@@ -2,8 +2,8 @@
 /// `[B, T, width]`: head `h`'s query is the `size` columns from `query + h · headStride`, its
 /// key those from `key + h · headStride`, its value those from `value + h · headStride`.
 ///
-/// With it, `Tensor.causalAttention(projected:columns:scale:dropout:)` reads the heads in
-/// place, with strided products, rather than each head's three matrices cut out first and
+/// With it, `Tensor.scaledDotProductAttention(.packed(projected, columns:), …)` reads the
+/// heads in place, with strided products, rather than each head's three matrices cut out first and
 /// the heads' outputs joined after.
 public struct QKVColumns: Hashable, Sendable {
   /// The number of heads.
@@ -62,6 +62,27 @@ public struct QKVColumns: Hashable, Sendable {
       return "columns \(a) and \(b) overlap"
     }
     return nil
+  }
+
+  /// Each head's query, key and value cut out of `projected` `[B, T, width]`, each
+  /// `[B · heads, T, size]`, batch row by batch row. For generation: no gradient is recorded.
+  func heads(of projected: Tensor) -> (query: Tensor, key: Tensor, value: Tensor) {
+    let (batch, length, width) = (projected.shape[0], projected.shape[1], projected.shape[2])
+    let x = projected.scalars
+    func cut(_ first: Int) -> Tensor {
+      var part = [Float](repeating: 0, count: batch * heads * length * size)
+      for row in 0..<batch {
+        for head in 0..<heads {
+          for position in 0..<length {
+            let from = (row * length + position) * width + first + head * headStride
+            let to = ((row * heads + head) * length + position) * size
+            part[to..<(to + size)] = x[from..<(from + size)]
+          }
+        }
+      }
+      return Tensor(shape: [batch * heads, length, size], scalars: part)
+    }
+    return (cut(query), cut(key), cut(value))
   }
 
   /// Whether the ranges cover every one of `width` columns (so a gradient that writes each

@@ -6,7 +6,7 @@ extension GPT: CausalLanguageModel {
   /// The number of logits per position.
   public var vocabularySize: Int { config.vocabSize }
   /// An empty cache for this model's layers and heads.
-  public func makeCache() -> KVCache { KVCache(config: config) }
+  public func makeCache() -> KVCache { KVCache(layers: config.nLayer, heads: config.nHead) }
 }
 
 /// A language model that continues a sequence a few positions at a time, keeping the keys

@@ -111,7 +111,7 @@ public final class Block: Module {
     forward(x, cache: nil)
   }
 
-  func forward(_ x: Tensor, cache: [KVCache.Entry]?) -> Tensor {
+  func forward(_ x: Tensor, cache: KVCache.Entry?) -> Tensor {
     let attended = x + sa.attend(ln1(x), cache: cache)
     return attended + ffwd(ln2(attended))
   }

@@ -210,18 +210,20 @@ public final class LoRALinear: Linear {
     mergedAdapterName = nil
   }
 
-  /// The active adapter's low-rank path, added to the base output unless merged or
-  /// disabled.
-  public override func sidePath(_ x: Tensor) -> Tensor? { adapterPath(x) }
+  /// The base layer's output plus the active adapter's low-rank path, unless it is merged
+  /// or adapters are disabled.
+  public override func callAsFunction(_ x: Tensor) -> Tensor {
+    let base = super.callAsFunction(x)
+    return adapterPath(x).map { base + $0 } ?? base
+  }
 
-  /// The active adapter's path, for `Linear.fused` to share its down-projection with other
-  /// layers', unless it is merged, disabled, or drops inputs out (each layer draws its own
-  /// mask, in order, so those layers keep their own paths).
-  override var lowRankSidePath: LowRankPath? {
-    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter,
-      adapter.dropout == 0 || !isTraining
-    else { return nil }
-    return LowRankPath(down: adapter.loraA, up: adapter.loraB, scaling: adapter.scaling)
+  /// The active adapter's path, for `Linear.fused`: low-rank, so that layers share their
+  /// down-projection, unless it drops inputs out (each layer draws its own mask, in order,
+  /// so those layers keep their own paths); nothing when merged or disabled.
+  override var addedToProduct: AddedPath? {
+    guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return .nothing }
+    guard adapter.dropout == 0 || !isTraining else { return .other(adapterPath) }
+    return .lowRank(LowRankPath(down: adapter.loraA, up: adapter.loraB, scaling: adapter.scaling))
   }
 
   /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ`, or `nil` when

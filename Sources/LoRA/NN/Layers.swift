@@ -48,37 +48,23 @@ open class Linear: Module {
   /// The size of each output sample.
   public var outFeatures: Int { layout == .outIn ? weight.shape[0] : weight.shape[1] }
 
-  /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`, plus
-  /// the layer's `sidePath`.
-  ///
-  /// Final, so that every `Linear` is its weight's product plus a side path: that is what
-  /// lets `fused` compute several layers that read the same input with one product.
-  public final override func callAsFunction(_ x: Tensor) -> Tensor {
-    let product: Tensor
+  /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`.
+  open override func callAsFunction(_ x: Tensor) -> Tensor {
     switch layout {
-    case .outIn: product = x.linear(weight: weight, bias: bias)
+    case .outIn: return x.linear(weight: weight, bias: bias)
     case .inOut:
-      let unbiased = x.matmul(weight)
-      product = bias.map { unbiased + $0 } ?? unbiased
+      let product = x.matmul(weight)
+      return bias.map { product + $0 } ?? product
     }
-    return sidePath(x).map { product + $0 } ?? product
   }
 
-  /// What the layer adds beside its weight's product: nothing here; a LoRA layer's
-  /// low-rank path. A subclass changes the layer's output by overriding this.
-  open func sidePath(_ x: Tensor) -> Tensor? { nil }
-
-  /// The side path, when it is `scaling · (x·downᵀ)·upᵀ` and draws nothing at random (a
-  /// LoRA path without dropout): `fused` then projects the input down for several layers
-  /// with one product. `nil` for any other side path, or none.
-  var lowRankSidePath: LowRankPath? { nil }
-}
-
-/// A side path `scaling · (x·downᵀ)·upᵀ`, `down` `[r, in]` and `up` `[out, r]`.
-struct LowRankPath {
-  let down: Tensor
-  let up: Tensor
-  let scaling: Float
+  /// What the layer adds to its weight's product, for `Linear.fused` to compute several
+  /// layers that read one input with one product: `.nothing` for a plain layer, a LoRA
+  /// layer's low-rank path. `nil` for a subclass that fusion does not know (its forward is
+  /// its own), which is then never fused.
+  var addedToProduct: AddedPath? {
+    type(of: self) == Linear.self || type(of: self) == Conv1D.self ? .nothing : nil
+  }
 }
 
 /// Hugging Face's `Conv1D`, GPT-2's projection layer: a fully connected layer whose weight

@@ -162,7 +162,7 @@ public final class GPT2: Module {
     let positions = transformer.wpe(Array(start..<(start + length)))
     var x = transformer.dropout(transformer.wte(tokens) + positions)
     for (index, block) in transformer.h.enumerated() {
-      x = block.forward(x, cache: cache?.layers[index][0])
+      x = block.forward(x, cache: cache?.layers[index])
     }
     cache?.length += length
     return lmHead(transformer.lnF(x))  // [B, T, vocab]
@@ -176,6 +176,6 @@ extension GPT2: CausalLanguageModel {
   public var vocabularySize: Int { config.vocabSize }
   /// An empty cache for this model's layers and heads.
   public func makeCache() -> KVCache {
-    KVCache(layers: config.nLayer, entries: 1, headsPerEntry: config.nHead)
+    KVCache(layers: config.nLayer, heads: config.nHead)
   }
 }

@@ -1,117 +1,5 @@
 internal import CKernels
 
-extension Tensor {
-  /// Causal self-attention of a batch of heads as one operation: for each of the `N`
-  /// matrices of `query`, `key` and `value` (`[N, T, D]` each), `softmax(scale · q·kᵀ)` with
-  /// query `i` seeing keys `0...i`, dropout `p` on those weights, times `v`; `[N, T, D]`.
-  ///
-  /// The same as `query.matmul(key.mT).causalSoftmax(scale:).dropout(p).matmul(value)`, with
-  /// the same random draws for the dropout, to within float32 rounding, but faster:
-  /// - The heads run on every core at once, each head's products single-threaded on its
-  ///   core, rather than every small product handed out to all the cores and waited for.
-  /// - Queries go in blocks of 64, each block multiplied only by the keys it sees, so the
-  ///   masked triangle is neither computed nor multiplied back: 3/8 of the products' work at
-  ///   256 positions. On CPUs with AVX2 and FMA the products are `blockProduct`'s, which
-  ///   also skip the masked tiles of 6 × 16 inside a block: a fifth less work again.
-  /// - Backward keeps the weights (and the dropout mask), not the scores, nor a transposed
-  ///   copy of the keys, nor the weights after dropout.
-  ///
-  /// - Parameters:
-  ///   - scale: the factor on the scores, usually `1/√D`.
-  ///   - p: the dropout probability on the weights; pass 0 outside training.
-  public static func causalAttention(
-    query: Tensor, key: Tensor, value: Tensor, scale: Float, dropout p: Float = 0
-  ) -> Tensor {
-    guard query.rank == 3, key.shape == query.shape, value.shape == query.shape else {
-      fatalError(
-        "causalAttention: query, key and value must all be [N, T, D], got \(query.shape), "
-          + "\(key.shape) and \(value.shape)")
-    }
-    let attention = CausalAttention(
-      layout: AttentionLayout(
-        separate: query.shape[0], length: query.shape[1], size: query.shape[2]),
-      scale: scale, dropout: p)
-    let mask = attention.drawMask()
-    let (q, k, v, shape) = (query.scalars, key.scalars, value.scalars, query.shape)
-    let (output, weights) = attention.forward(q: q, k: k, v: v, mask: mask)
-    let nodes = [query.gradNode, key.gradNode, value.gradNode]
-    return .result(
-      of: "causalAttention", shape: shape, scalars: output, inputs: [query, key, value]
-    ) {
-      gradient in
-      // Every element of the three gradients is written, none read first.
-      var (dk, dv): ([Float], [Float]) = ([], [])
-      let dq = makeScalars(count: q.count) { dq in
-        dk = makeScalars(count: q.count) { dk in
-          dv = makeScalars(count: q.count) { dv in
-            attention.backward(
-              q: q, k: k, v: v, mask: mask, weights: weights, outputGradient: gradient.scalars,
-              dq: dq.baseAddress!, dk: dk.baseAddress!, dv: dv.baseAddress!)
-          }
-        }
-      }
-      for (node, scalars) in zip(nodes, [dq, dk, dv]) {
-        node?.accumulate(Tensor(shape: shape, scalars: scalars))
-      }
-    }
-  }
-}
-
-extension Tensor {
-  /// Causal self-attention of every head of a fused projection `[B, T, width]`, read in
-  /// place: head `h` attends with the query, key and value that `columns` places in each
-  /// row, as `causalAttention(query:key:value:scale:dropout:)` would with them cut out.
-  /// Returns `[B, T, heads · size]`, head `h`'s output in columns `h · size ..< (h + 1) ·
-  /// size`: the heads' outputs joined, as a multi-head attention's projection reads them.
-  ///
-  /// The products read the heads with strides, so neither the `3 · heads` slices nor the
-  /// joined output are copied, and every head of every batch row runs in one parallel loop.
-  /// Dropout draws one mask per weight matrix, batch row by batch row and head by head
-  /// within a row, as PyTorch's `[B, H, T, T]` weights.
-  public static func causalAttention(
-    projected: Tensor, columns: QKVColumns, scale: Float, dropout p: Float = 0
-  ) -> Tensor {
-    causalAttention(
-      projected: projected, columns: columns, scale: scale, dropout: p, headsOuter: false)
-  }
-
-  /// As the public form; `headsOuter` draws the dropout masks head by head, each over the
-  /// whole batch (the char GPT's order, from when each head attended on its own).
-  static func causalAttention(
-    projected: Tensor, columns: QKVColumns, scale: Float, dropout p: Float, headsOuter: Bool
-  ) -> Tensor {
-    guard projected.rank == 3 else {
-      fatalError("causalAttention: the projection must be [B, T, width], got \(projected.shape)")
-    }
-    let (batch, length, width) = (projected.shape[0], projected.shape[1], projected.shape[2])
-    if let problem = columns.problem(width: width) {
-      fatalError("causalAttention: projection \(projected.shape), \(columns): \(problem)")
-    }
-    let attention = CausalAttention(
-      layout: AttentionLayout(
-        batch: batch, length: length, width: width, columns: columns, headsOuter: headsOuter),
-      scale: scale, dropout: p)
-    let mask = attention.drawMask()
-    let x = projected.scalars
-    let (output, weights) = attention.forward(q: x, k: x, v: x, mask: mask)
-    let node = projected.gradNode
-    let shape = [batch, length, columns.heads * columns.size]
-    return .result(of: "causalAttention", shape: shape, scalars: output, inputs: [projected]) {
-      gradient in
-      guard let node else { return }
-      // Each head's columns are written whole; columns no head reads get zeros.
-      let covered = columns.covers(width: width)
-      let dx = makeScalars(count: x.count) { dx in
-        if !covered { dx.update(repeating: 0) }
-        attention.backward(
-          q: x, k: x, v: x, mask: mask, weights: weights, outputGradient: gradient.scalars,
-          dq: dx.baseAddress!, dk: dx.baseAddress!, dv: dx.baseAddress!)
-      }
-      node.accumulate(Tensor(shape: projected.shape, scalars: dx))
-    }
-  }
-}
-
 /// Calls `body` with the base addresses of q, k, v and the mask (nil without one).
 private func withPointers<Result>(
   _ q: [Float], _ k: [Float], _ v: [Float], _ mask: [Float]?,
@@ -133,7 +21,9 @@ private func withPointers<Result>(
 
 /// Where each of a batch of attentions reads its query, key and value (`length` rows of
 /// `size` floats, `inputStride` floats apart) and writes its output (rows `outputStride`
-/// apart): separate `[N, T, D]` tensors, or every head of a fused projection in place.
+/// apart): separate `[N, T, D]` tensors, or every head of a fused projection in place,
+/// item `i` being head `i % heads` of batch row `i / heads` (PyTorch's `[B, H, T, T]`
+/// weights, and so the order of their dropout draws).
 struct AttentionLayout {
   /// The attentions: batch × heads.
   let items: Int
@@ -143,32 +33,26 @@ struct AttentionLayout {
   let outputStride: Int
   /// Where the heads sit in a row; one head at column 0 for separate tensors.
   let columns: QKVColumns
-  /// Whether item `i` is head `i / batch` of batch row `i % batch` (the char GPT's heads
-  /// one after the other, and so their dropout draws) rather than head `i % heads` of row
-  /// `i / heads` (`[B, H]`, as PyTorch's `[B, H, T, T]` weights).
-  let headsOuter: Bool
 
   /// `[N, T, D]` tensors, one attention per matrix.
   init(separate items: Int, length: Int, size: Int) {
     (self.items, self.length, self.size) = (items, length, size)
-    (inputStride, outputStride, headsOuter) = (size, size, false)
+    (inputStride, outputStride) = (size, size)
     columns = QKVColumns(heads: 1, size: size, query: 0, key: 0, value: 0, headStride: 0)
   }
 
   /// The heads of a projection `[batch, length, width]` laid out as `columns`, the output
   /// `[batch, length, heads · size]` with head `h` in columns `h · size ..< (h + 1) · size`.
-  init(batch: Int, length: Int, width: Int, columns: QKVColumns, headsOuter: Bool) {
+  init(batch: Int, length: Int, width: Int, columns: QKVColumns) {
     (items, self.length, size) = (batch * columns.heads, length, columns.size)
     (inputStride, outputStride) = (width, columns.heads * columns.size)
-    (self.columns, self.headsOuter) = (columns, headsOuter)
+    self.columns = columns
   }
 
   /// The offsets of item `item`'s query, key and value (in the input buffers, or buffer) and
   /// of its output.
   func offsets(of item: Int) -> (query: Int, key: Int, value: Int, output: Int) {
-    let heads = columns.heads
-    let (row, head) =
-      headsOuter ? (item % (items / heads), item / (items / heads)) : (item / heads, item % heads)
+    let (row, head) = (item / columns.heads, item % columns.heads)
     let input = row * length * inputStride + head * columns.headStride
     return (
       input + columns.query, input + columns.key, input + columns.value,
@@ -177,8 +61,20 @@ struct AttentionLayout {
   }
 }
 
-/// The arithmetic of `Tensor.causalAttention` over raw buffers laid out as `layout`, the
-/// weights `[items, length, length]`.
+/// The arithmetic of causal attention over raw buffers laid out as `layout`, the weights
+/// `[items, length, length]`: what `Tensor.scaledDotProductAttention` runs without a cache.
+///
+/// Faster than `q·kᵀ`, a causal softmax, dropout and `·v` as separate operations:
+/// - The items run on every core at once, each item's products single-threaded on its
+///   core, rather than every small product handed out to all the cores and waited for.
+/// - Queries go in blocks of 64, each block multiplied only by the keys it sees, so the
+///   masked triangle is neither computed nor multiplied back: 3/8 of the products' work at
+///   256 positions. On CPUs with AVX2 and FMA the products are `blockProduct`'s, which
+///   also skip the masked tiles of 6 × 16 inside a block: a fifth less work again.
+/// - Heads of a fused projection are read in place, with strides: neither the `3 · heads`
+///   slices nor the joined output are copied.
+/// - Backward keeps the weights (and the dropout mask), not the scores, nor a transposed
+///   copy of the keys, nor the weights after dropout.
 struct CausalAttention {
   let layout: AttentionLayout
   let scale: Float
@@ -187,9 +83,9 @@ struct CausalAttention {
 
   /// An attention with checked arguments: a positive scale, dropout in [0, 1).
   init(layout: AttentionLayout, scale: Float, dropout: Float) {
-    guard scale > 0 else { fatalError("causalAttention: scale must be positive, got \(scale)") }
+    guard scale > 0 else { fatalError("scaledDotProductAttention: scale must be positive, got \(scale)") }
     guard dropout >= 0 && dropout < 1 else {
-      fatalError("causalAttention: dropout must be in [0, 1), got \(dropout)")
+      fatalError("scaledDotProductAttention: dropout must be in [0, 1), got \(dropout)")
     }
     (self.layout, self.scale, self.dropout) = (layout, scale, dropout)
   }
