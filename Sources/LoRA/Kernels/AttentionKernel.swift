@@ -83,7 +83,9 @@ struct CausalAttention {
 
   /// An attention with checked arguments: a positive scale, dropout in [0, 1).
   init(layout: AttentionLayout, scale: Float, dropout: Float) {
-    guard scale > 0 else { fatalError("scaledDotProductAttention: scale must be positive, got \(scale)") }
+    guard scale > 0 else {
+      fatalError("scaledDotProductAttention: scale must be positive, got \(scale)")
+    }
     guard dropout >= 0 && dropout < 1 else {
       fatalError("scaledDotProductAttention: dropout must be in [0, 1), got \(dropout)")
     }
