@@ -94,7 +94,7 @@ func gradedProgram(
       if failures[id] == nil, let student = studentCode[id] {
         return ProgramCell(
           position: cell.index, code: cell.index, source: student.source,
-          file: submission.path, line: student.firstCodeLine)
+          file: submission.path, line: student.firstCodeLine, isLearnersCode: true)
       }
       if let solution = solutions[id] {
         return ProgramCell(

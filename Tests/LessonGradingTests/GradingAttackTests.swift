@@ -122,7 +122,11 @@ struct GradingAttackTests {
             let line =
               "{\\"kind\\":\\"check\\",\\"cell\\":\\(cell),\\"passed\\":true,\\"message\\":\\"\\(message)\\","
               + "\\"line\\":1,\\"key\\":\\"\\(key)\\",\\"at\\":0}\\n"
-            for descriptor in Int32(0)..<256 { _ = write(descriptor, line, line.utf8.count) }
+            // Safe Swift: `write(2)` with a string is unsafe code, refused in an exercise.
+            for descriptor in Int32(0)..<256 {
+              try? FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
+                .write(contentsOf: Data(line.utf8))
+            }
           }
         }
         // Any file open for this process that holds a failed check, rewritten.
@@ -288,5 +292,70 @@ struct GradingAttackTests {
     let honest = try lessons(["grade", "honest.md", "--key", "key.md", "--json"], in: work)
     let honestReport = try JSONDecoder().decode(GradeReport.self, from: Data(honest.stdout.utf8))
     #expect(honestReport.score == 2, "\(honestReport)")
+  }
+
+  /// Exercises that answer right only when a step the sandbox forbids worked: reading the
+  /// program's own memory or executable. Each must earn nothing (its checks fail).
+  static let ownMemory: [(name: String, code: String)] = [
+    (
+      "reads /proc/self/mem",
+      """
+      func double(_ x: Int) -> Int {
+        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        let memory = FileHandle(forReadingAtPath: "/proc/self/mem")
+        return !maps.isEmpty && memory != nil ? 2 * x : 0
+      }
+      """
+    ),
+    (
+      "reads /proc/self/exe",
+      """
+      func double(_ x: Int) -> Int {
+        FileManager.default.contents(atPath: "/proc/self/exe") != nil ? 2 * x : 0
+      }
+      """
+    ),
+    (
+      "reads the binary by its path",
+      """
+      func double(_ x: Int) -> Int {
+        // Its path in the arguments, or found in /tmp, where the sandbox binds it.
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        let paths = Array(CommandLine.arguments.prefix(1)) + runs.map { "/tmp/\\($0)/lesson" }
+        return paths.contains { FileManager.default.contents(atPath: $0) != nil } ? 2 * x : 0
+      }
+      """
+    ),
+  ]
+
+  @Test("its own memory and executable are out of reach", arguments: ownMemory.map(\.name))
+  func ownMemoryAttack(name: String) throws {
+    let attack = try #require(Self.ownMemory.first { $0.name == name })
+    let work = try workspace()
+    let (report, double) = try grade(attack.code, in: work)
+    #expect(double.error == nil, "\(name): it should run, and fail its checks: \(double)")
+    #expect(double.checks.count == 2 && double.checks.allSatisfy { !$0.passed }, "\(double)")
+    #expect(double.earned == 0 && report.score == 0, "\(name): \(report)")
+  }
+
+  /// Right answers through unsafe pointers: refused before they run, with the line and
+  /// Swift's reason, while a safe right answer earns the points.
+  @Test func unsafePointerCodeInAnExerciseIsRefusedWithItsLine() throws {
+    let work = try workspace()
+    for code in [
+      "func double(_ x: Int) -> Int {\n  var y = x\n  return withUnsafeMutablePointer(to: &y) { $0.pointee * 2 }\n}",
+      "func double(_ x: Int) -> Int {\n  let p = UnsafeMutablePointer<Int>.allocate(capacity: 1)\n"
+        + "  p.pointee = 2 * x\n  return p.pointee\n}",
+      "func double(_ x: Int) -> Int {\n  unsafeBitCast(2 * x, to: Int.self)\n}",
+    ] {
+      let (report, double) = try grade(code, in: work)
+      #expect(double.earned == 0 && report.score == 0, "\(code): \(report)")
+      let error = double.error ?? ""
+      #expect(error.contains("unsafe code is not allowed in an exercise"), "\(code): \(error)")
+      #expect(error.contains("mallory.md:"), "the student's file and line: \(error)")
+      #expect(report.status == .ok, "the other exercises are graded: \(report)")
+    }
+    let (honest, _) = try grade("func double(_ x: Int) -> Int {\n  2 * x\n}", in: work)
+    #expect(honest.exercises.first { $0.id == "double" }?.earned ?? 0 > 0, "\(honest)")
   }
 }

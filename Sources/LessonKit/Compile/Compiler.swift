@@ -40,7 +40,22 @@ public struct Compiler: Sendable {
   public func build(
     _ program: Program, useCache: Bool = true, willCompile: (() -> Void)? = nil
   ) throws -> Executable {
-    let key = stableHash(program.source + "\n" + toolchain.fingerprint)
+    let learnersCells = program.cells.filter(\.isLearnersCode)
+    let library = toolchain.libraryDirectory
+    let options =
+      [
+        "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
+        "-I", library + "/Modules",
+      ] + nativeKernelModule(in: library)
+      + ["-L", library, "-lLessonSupport", "-Xlinker", "-rpath", "-Xlinker", library]
+      // Swift's check of unsafe code, for the learner's cells: its warnings elsewhere (the
+      // teacher's cells) are dropped below.
+      + (learnersCells.isEmpty ? [] : ["-strict-memory-safety"])
+    // What compiles, and which cells are the learner's, decide the program: its key.
+    let restricted = learnersCells.map { "\($0.file):\($0.lines)" }.joined(separator: ",")
+    let key = stableHash(
+      [program.source, toolchain.fingerprint, restricted, options.joined(separator: " ")]
+        .joined(separator: "\n"))
     let folder = cacheDirectory + "/" + key
     let executable = folder + "/lesson"
     if useCache && FileManager.default.isExecutableFile(atPath: executable) {
@@ -60,22 +75,35 @@ public struct Compiler: Sendable {
     defer { try? FileManager.default.removeItem(atPath: workspace) }
     let sourcePath = workspace + "/main.swift"
     try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
-    let library = toolchain.libraryDirectory
     let partial = workspace + "/lesson"
-    let arguments =
-      [
-        "-swift-version", "5", "-Onone", "-diagnostic-style", "llvm", "-module-name", "Lesson",
-        "-I", library + "/Modules",
-      ] + nativeKernelModule(in: library)
-      + [
-        "-L", library, "-lLessonSupport", "-Xlinker", "-rpath", "-Xlinker", library,
-        sourcePath, "-o", partial,
-      ]
-    let result = try runTool(toolchain.swiftc, arguments)
+    let result = try runTool(toolchain.swiftc, options + [sourcePath, "-o", partial])
     guard result.status == 0 else { throw BuildError(output: result.output) }
+    let unsafeCode = Self.unsafeCode(in: Diagnostic.parse(result.output), cells: learnersCells)
+    guard unsafeCode.isEmpty else {
+      throw BuildError(output: unsafeCode.map(\.text).joined(separator: "\n"))
+    }
     _ = try? FileManager.default.removeItem(atPath: executable)
     try FileManager.default.moveItem(atPath: partial, toPath: executable)
     return Executable(path: executable, wasCached: false)
+  }
+}
+
+extension Compiler {
+  /// The strict-memory-safety warnings that fall in the learner's `cells`, as errors: unsafe
+  /// code (pointers, `unsafeBitCast`, unchecked conversions) in an exercise is refused
+  /// before it runs, with its line and Swift's reason.
+  static func unsafeCode(in diagnostics: [Diagnostic], cells: [ProgramCell]) -> [Diagnostic] {
+    diagnostics.filter { diagnostic in
+      diagnostic.severity == .warning && diagnostic.message.hasSuffix("[#StrictMemorySafety]")
+        && cells.contains { $0.file == diagnostic.file && $0.lines.contains(diagnostic.line) }
+    }.map { warning in
+      var error = warning
+      error.severity = .error
+      error.message =
+        "unsafe code is not allowed in an exercise: "
+        + warning.message.replacingOccurrences(of: " [#StrictMemorySafety]", with: "")
+      return error
+    }
   }
 }
 

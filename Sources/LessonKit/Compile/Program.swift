@@ -24,14 +24,27 @@ public struct ProgramCell: Sendable, Equatable, Codable {
   public var file: String
   /// The 1-based line of the code's first line in that file.
   public var line: Int
+  /// Whether the code is a learner's: an exercise cell that runs its own code, not the
+  /// key's solution. It compiles under Swift's strict memory safety, and unsafe code in it
+  /// is refused (`Compiler.build`); the teacher's cells are not restricted.
+  public var isLearnersCode: Bool
 
   /// A program cell from its parts.
-  public init(position: Int, code: Int, source: String, file: String, line: Int) {
+  public init(
+    position: Int, code: Int, source: String, file: String, line: Int,
+    isLearnersCode: Bool = false
+  ) {
     self.position = position
     self.code = code
     self.source = source
     self.file = file
     self.line = line
+    self.isLearnersCode = isLearnersCode
+  }
+
+  /// The lines of the lesson file its code spans.
+  public var lines: ClosedRange<Int> {
+    line...(line + source.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
   }
 }
 
@@ -49,10 +62,13 @@ extension Program {
     self.init(
       cells: lesson.executableCells.map { cell in
         var code = cell
-        if case .exercise(let id, _) = cell.role, let solution = solutions[id] { code = solution }
+        var isLearnersCode = false
+        if case .exercise(let id, _) = cell.role {
+          if let solution = solutions[id] { code = solution } else { isLearnersCode = true }
+        }
         return ProgramCell(
           position: cell.index, code: code.index, source: code.source, file: lesson.path,
-          line: code.firstCodeLine)
+          line: code.firstCodeLine, isLearnersCode: isLearnersCode)
       })
   }
 

@@ -48,9 +48,14 @@ func startProgram(
     var rlimits = ["--fsize=\(limits.fileSize)"]
     // Soft then hard: SIGXCPU at the limit, SIGKILL five seconds later.
     if let cpu = limits.cpuTime { rlimits.append("--cpu=\(cpu):\(cpu + 5)") }
+    // A copy that only the kernel reads, to run it: the program cannot read its own bytes
+    // (where the marker tokens are), by its path or any other.
+    let sealed = runFolder + "/lesson"
+    try FileManager.default.copyItem(atPath: executable, toPath: sealed)
+    chmod(sealed, 0o111)
     command =
       [try prlimitPath()] + rlimits + ["--", sandbox.bwrap]
-      + sandbox.arguments(executable: executable, seccompDescriptor: seccompPath == nil ? nil : 5)
+      + sandbox.arguments(executable: sealed, seccompDescriptor: seccompPath == nil ? nil : 5)
   } else {
     // Only the runner hands a program a cell cache: never one inherited from the shell.
     environment = ProcessInfo.processInfo.environment.filter {

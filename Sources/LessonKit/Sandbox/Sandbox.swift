@@ -9,9 +9,11 @@ import Foundation
 ///
 /// Inside, the program sees a new root holding only `/usr` (read-only, with the usual
 /// `/bin`, `/lib` links), the dynamic linker's cache, the Swift runtime, `libLessonSupport`
-/// (LoRA and the lesson runtime), its own executable and the lesson's data files, all read-only. It
-/// gets a private, size-limited `/tmp`, no network, and a process namespace of its own,
-/// so it sees no other process and every process in it ends with the run. A seccomp
+/// (LoRA and the lesson runtime) and the lesson's data files, all read-only, and its own
+/// executable, which it may run but not read. There is no `/proc`, so it cannot read its
+/// memory or its environment from outside its own code. It gets a private, size-limited
+/// `/tmp`, no network, and a process namespace of its own, so it sees no other process and
+/// every process in it ends with the run. A seccomp
 /// filter refuses new processes (threads are allowed). Its environment is an allowlist.
 ///
 /// What it does not hide: the CPU's model and count (`/sys/devices/system/cpu`), the
@@ -96,8 +98,10 @@ public struct Sandbox: Sendable {
   /// descriptor `seccompDescriptor` when there is one.
   func arguments(executable: String, seccompDescriptor: Int32?) -> [String] {
     var arguments = [
+      // No /proc: the program cannot read its own memory (/proc/self/mem, maps), nor
+      // find its binary or environment there; nothing the library needs is in it.
       "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-      "--proc", "/proc", "--dev", "/dev",
+      "--dev", "/dev",
       "--size", "\(temporarySpace)", "--tmpfs", "/tmp",
       "--ro-bind", "/usr", "/usr",
     ]
