@@ -21,9 +21,10 @@ extension ParsableCommand {
 
 /// A lesson path, trying `Lessons/NAME` when `NAME` itself does not exist.
 public func resolveLesson(_ name: String) -> String {
-  let inLessons = "Lessons/" + name
   let exists = FileManager.default.fileExists(atPath:)
-  let path = !exists(name) && exists(inLessons) ? inLessons : name
+  // A bare name is also looked for in the course: Lessons/ here, or the package's.
+  let inCourse = ["Lessons/" + name] + (defaultCourseFolder().map { [$0 + "/" + name] } ?? [])
+  let path = exists(name) ? name : inCourse.first(where: exists) ?? name
   // A symlinked lesson is the file it points to: it runs in that file's folder, where its
   // models/ and data/ are, and --write updates that file instead of replacing the link.
   let attributes = try? FileManager.default.attributesOfItem(atPath: path)

@@ -9,8 +9,9 @@ struct Lessons: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run Markdown lessons on LoRA: their swift cells compile into one program.",
     subcommands: [
-      Run.self, Watch.self, Serve.self, Export.self, Grade.self, Gradebook.self, List.self,
-      Hint.self, Doctor.self,
+      Start.self, Run.self, Watch.self, CheckLesson.self, Progress.self, Hint.self,
+      Solution.self, Reset.self, Serve.self, Export.self, Grade.self, Gradebook.self, List.self,
+      Doctor.self,
     ])
 
   static func main() { mainWithLessonExitCodes() }
@@ -31,6 +32,17 @@ struct Grade: ForwardedCommand {
   static let configuration = CommandConfiguration(
     abstract: "Grade a submission, or every submission in a folder, against the teacher's key.",
     discussion: "Built the first time it is used (the grader). `lessons grade --help` shows "
+      + "its options.")
+  static let helper = HelperTool.grade
+  @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+/// `lessons check`, handed to `lessons-grade`, which is built on first use.
+struct CheckLesson: ForwardedCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check",
+    abstract: "Grade your lesson in a workbook against the course's key; record progress.",
+    discussion: "Built the first time it is used (the grader). `lessons check --help` shows "
       + "its options.")
   static let helper = HelperTool.grade
   @Argument(parsing: .captureForPassthrough) var arguments: [String] = []

@@ -60,6 +60,8 @@ struct Watch: ParsableCommand {
             }
             printer?.finish(result)
             console.print(exerciseReport(lesson, result))
+            // In a workbook, the run counts towards the learner's progress.
+            if let standing = recordInWorkbook(lesson, result) { console.print(standing) }
           })
       })
   }

@@ -105,11 +105,3 @@ struct CourseTests {
       crashReport.score == crashReport.maxScore - firstPoints, "\(name): \(crashed.stdout)")
   }
 }
-
-extension CellRole {
-  /// The id of an exercise cell.
-  fileprivate var exerciseID: String? {
-    if case .exercise(let id, _) = self { return id }
-    return nil
-  }
-}

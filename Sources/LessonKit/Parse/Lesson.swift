@@ -132,6 +132,12 @@ public enum CellRole: Sendable, Equatable {
   /// Any other language: shown, never run.
   case other
 
+  /// The exercise's id, for an exercise cell.
+  public var exerciseID: String? {
+    if case .exercise(let id, _) = self { return id }
+    return nil
+  }
+
   /// Whether the cell's position runs code: an exercise runs its solution's code when the
   /// lesson has one (a teacher's file) and its own stub otherwise (a student's), so a
   /// solution never runs at its own position.
