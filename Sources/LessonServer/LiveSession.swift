@@ -5,7 +5,12 @@ import LessonKit
 /// messages of the run in progress, replayed to a page that connects mid-run.
 public final class LiveSession: @unchecked Sendable {
   private let lock = NSLock()
-  private var page = "<!DOCTYPE html><html><body><main>\n<p>Compiling…</p></main></body></html>"
+  // Served with the script, so that a page opened before the first run follows it.
+  private var page = LivePage.servedHTML(
+    HTMLPage(
+      html:
+        "<!DOCTYPE html><html><head></head><body><main>\n<p>Compiling…</p></main></body></html>",
+      notes: []))
   private var history: [String] = []
   private var followers: [UUID: AsyncStream<String>.Continuation] = [:]
 
@@ -15,20 +20,25 @@ public final class LiveSession: @unchecked Sendable {
   /// The page to serve now.
   public var pageHTML: String { lock.withLock { page } }
 
-  /// A run starts: the page becomes the lesson's new text without outputs.
-  public func startRun(_ pending: HTMLPage) {
-    let message = LivePage.pageMessage(pending)
+  /// A run starts: the page becomes the lesson's new text without outputs, with what it
+  /// may edit.
+  public func startRun(_ pending: HTMLPage, editing: LivePage.Editing? = nil) {
+    let message = LivePage.pageMessage(pending, editing: editing)
     lock.withLock {
-      page = LivePage.servedHTML(pending)
+      page = LivePage.servedHTML(pending, editing: editing)
       history = []
     }
     broadcast(message)
   }
 
   /// The run is over: the page becomes the finished one.
-  public func finishRun(_ finished: HTMLPage, exercises: [ExerciseStatus]) {
-    let message = LivePage.pageMessage(finished, exercises: exercises)
-    lock.withLock { page = LivePage.servedHTML(finished, exercises: exercises) }
+  public func finishRun(
+    _ finished: HTMLPage, exercises: [ExerciseStatus], editing: LivePage.Editing? = nil
+  ) {
+    let message = LivePage.pageMessage(finished, exercises: exercises, editing: editing)
+    lock.withLock {
+      page = LivePage.servedHTML(finished, exercises: exercises, editing: editing)
+    }
     broadcast(message)
   }
 

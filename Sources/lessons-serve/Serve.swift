@@ -12,7 +12,11 @@ struct Serve: ParsableCommand {
       The page is the one `export --html` writes, with a script that follows each run: on \
       every save of the lesson (or of a data file it reads) the lesson runs again, and each \
       cell's outputs appear in the open page as the cell makes them, with no reload. It ends \
-      with where the exercises stand. Ctrl-C stops the server and the lesson program.
+      with where the exercises stand. The page's code cells are editors (CodeMirror, from \
+      Debian's libjs-codemirror): Ctrl-Enter writes the cell into the file, atomically and \
+      only over the version the page showed, and the lesson runs again. The address printed \
+      carries a random token; requests without it, or for another Host or from another \
+      Origin, are refused. Ctrl-C stops the server and the lesson program.
       """)
 
   @Argument(help: "The lesson: a path, or a name in Lessons/.") var lesson: String
@@ -39,7 +43,9 @@ struct Serve: ParsableCommand {
           observer: { event in
             if case .started(let lesson) = event {
               page = LivePage(lesson: lesson)
-              session.startRun(renderHTML(lesson, nil, typesetter: typesetter))
+              session.startRun(
+                renderHTML(lesson, nil, typesetter: typesetter),
+                editing: LivePage.Editing(lesson: lesson))
             } else if let message = page?.message(event) {
               session.broadcast(message)
             }
@@ -53,19 +59,35 @@ struct Serve: ParsableCommand {
             var exercises: [ExerciseStatus] = []
             if case .ran(_, let result) = outcome {
               exercises = ExerciseStatus.of(lesson, result)
+              // In a workbook, a run from the page counts towards progress too.
+              if let standing = recordInWorkbook(lesson, result) {
+                FileHandle.standardOutput.write(Data(standing.utf8))
+              }
             }
             session.finishRun(
-              renderHTML(lesson, outcome, typesetter: typesetter), exercises: exercises)
+              renderHTML(lesson, outcome, typesetter: typesetter), exercises: exercises,
+              editing: LivePage.Editing(lesson: lesson))
           })
       }
     }
 
-    let address = "http://\(host):\(port)/"
+    let access = LiveAccess(host: host, port: port)
+    let named = host.contains(":") ? "[\(host)]" : host
+    let address = "http://\(named):\(port)/"
+    if !["127.0.0.1", "localhost", "::1"].contains(host) {
+      printError(
+        "lessons serve: warning: listening on \(host), not on this machine alone: anyone who "
+          + "reaches it with the token can edit the lesson and run code here")
+    }
     do {
-      try LiveServer(session: session, host: host, port: port).serve {
+      try LiveServer(
+        session: session, host: host, port: port, access: access, lessonPath: path
+      ).serve {
         FileHandle.standardOutput.write(
-          Data("Serving \(path) at \(address); it runs again on every save. Ctrl-C to stop.\n".utf8)
-        )
+          Data(
+            ("Serving \(path) at \(address)?token=\(access.token)\n"
+              + "Edit a cell in the page and press Ctrl-Enter, or save the file: it runs again. "
+              + "Ctrl-C to stop.\n").utf8))
       }
     } catch LiveServerError.portInUse(let port) {
       printError(

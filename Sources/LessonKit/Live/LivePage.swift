@@ -47,10 +47,34 @@ public struct LivePage {
     }
   }
 
+  /// What the page may edit: the version of the lesson's text it shows (edits are written
+  /// only over that version) and the fence lines of the cells it may edit.
+  public struct Editing: Sendable, Equatable {
+    /// `CellEdit.version(of:)` of the lesson's text.
+    public var version: String
+    /// The cells the page offers to edit, by their fence's line.
+    public var lines: [Int]
+
+    /// What the page of `lesson` may edit.
+    public init(lesson: Lesson) {
+      version = CellEdit.version(of: lesson.text)
+      lines = lesson.cells.filter { CellEdit.isEditable($0, in: lesson) }.map(\.fenceLine)
+    }
+  }
+
   /// The message that replaces the page's content with `page`'s, and a line on where the
   /// exercises stand when the run is over.
-  public static func pageMessage(_ page: HTMLPage, exercises: [ExerciseStatus] = []) -> String {
-    encode(["kind": "page", "html": exerciseBar(exercises) + mainContent(of: page.html)])
+  public static func pageMessage(
+    _ page: HTMLPage, exercises: [ExerciseStatus] = [], editing: Editing? = nil
+  ) -> String {
+    var message: [String: Any] = [
+      "kind": "page", "html": exerciseBar(exercises) + mainContent(of: page.html),
+    ]
+    if let editing {
+      message["version"] = editing.version
+      message["editable"] = editing.lines
+    }
+    return encode(message)
   }
 
   /// A page that only says why the lesson could not run (it could not be read).
@@ -58,15 +82,36 @@ public struct LivePage {
     HTMLPage(html: "<main>\n<pre class=\"error\">\(xmlEscaped(message))</pre></main>", notes: [])
   }
 
-  /// `page` as served: its content with the exercise line, and the script that follows runs.
-  public static func servedHTML(_ page: HTMLPage, exercises: [ExerciseStatus] = []) -> String {
+  /// `page` as served: its content with the exercise line, the editor, and the script that
+  /// follows runs and sends edits.
+  public static func servedHTML(
+    _ page: HTMLPage, exercises: [ExerciseStatus] = [], editing: Editing? = nil
+  ) -> String {
     let content = mainContent(of: page.html)
+    var body = "<body"
+    if let editing {
+      body +=
+        " data-version=\"\(editing.version)\" data-editable=\""
+        + editing.lines.map(String.init).joined(separator: " ") + "\""
+    }
     return page.html
       .replacingOccurrences(
         of: "<main>\n" + content, with: "<main>\n" + exerciseBar(exercises) + content
       )
+      .replacingOccurrences(of: "</head>", with: EditorAssets.headHTML + editorStyle + "</head>")
+      .replacingOccurrences(of: "<body>", with: body + ">")
       .replacingOccurrences(of: "</body>", with: script + "</body>")
   }
+
+  private static let editorStyle = """
+    <style>
+    .CodeMirror, textarea.cell-editor { height: auto; border: 1px solid #ccc; font: 13px/1.4 monospace; }
+    textarea.cell-editor { width: 100%; min-height: 4em; }
+    .edit-note { color: #a00; font: 13px sans-serif; margin: 0.3em 0; }
+    .edit-help { color: #666; font: 12px sans-serif; }
+    </style>
+
+    """
 
   private func shown(_ position: Int) -> Bool {
     let cell = lesson.cells[position]
@@ -104,7 +149,8 @@ public struct LivePage {
     return "<nav class=\"exercise-status\">Exercises: \(items.joined(separator: " "))</nav>\n"
   }
 
-  /// Follows `/events` and updates the page in place.
+  /// Follows `/events` and updates the page in place; turns the editable cells into
+  /// editors whose Ctrl-Enter (⌘-Enter) writes the cell and so runs the lesson again.
   private static let script = """
     <script>
     (() => {
@@ -118,12 +164,82 @@ public struct LivePage {
         }
         return output;
       };
+      const note = (cell, text) => {
+        cell.querySelector(":scope > .edit-note")?.remove();
+        if (!text) return;
+        const p = document.createElement("p");
+        p.className = "edit-note";
+        p.textContent = text;
+        cell.insertBefore(p, cell.querySelector(":scope > .output"));
+      };
+      // Text typed but not yet run, by cell line: kept when a run redraws the page.
+      const unsaved = {};
+      const save = async (line, source) => {
+        const cell = section(line);
+        note(cell, "");
+        try {
+          const response = await fetch("/cell", {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({line, source, version: document.body.dataset.version || ""}),
+          });
+          const result = await response.json();
+          if (response.ok) {
+            document.body.dataset.version = result.version;
+            delete unsaved[line];
+          } else {
+            note(cell, result.message);
+          }
+        } catch (error) {
+          note(cell, "not saved: the server cannot be reached (" + error + ")");
+        }
+      };
+      const attachEditors = () => {
+        const lines = (document.body.dataset.editable || "").split(" ").filter((x) => x);
+        for (const line of lines) {
+          const cell = section(line);
+          const pre = cell?.querySelector(":scope > pre.source");
+          if (!pre) continue;
+          const source = unsaved[line] ?? pre.textContent.replace(/\\n$/, "");
+          const run = (text) => save(Number(line), text);
+          let editor;
+          if (window.CodeMirror) {
+            editor = CodeMirror((element) => pre.replaceWith(element), {
+              value: source, mode: "swift", lineNumbers: true, viewportMargin: Infinity,
+              indentUnit: 2, extraKeys: {
+                "Ctrl-Enter": (cm) => run(cm.getValue()), "Cmd-Enter": (cm) => run(cm.getValue()),
+              },
+            });
+            editor.on("change", (cm) => { unsaved[line] = cm.getValue(); });
+          } else {
+            editor = document.createElement("textarea");
+            editor.className = "cell-editor";
+            editor.value = source;
+            editor.rows = source.split("\\n").length + 1;
+            editor.addEventListener("input", () => { unsaved[line] = editor.value; });
+            editor.addEventListener("keydown", (event) => {
+              if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+                event.preventDefault();
+                run(editor.value);
+              }
+            });
+            pre.replaceWith(editor);
+          }
+          cell.dataset.editor = "true";
+          const help = document.createElement("p");
+          help.className = "edit-help";
+          help.textContent = "Ctrl-Enter saves this cell and runs the lesson";
+          cell.insertBefore(help, cell.querySelector(":scope > .output"));
+        }
+      };
       let pages = 0;
       const source = new EventSource("/events");
       source.onmessage = (event) => {
         const message = JSON.parse(event.data);
         if (message.kind === "page") {
           document.querySelector("main").innerHTML = message.html;
+          if (message.version) document.body.dataset.version = message.version;
+          if (message.editable) document.body.dataset.editable = message.editable.join(" ");
+          attachEditors();
           document.body.dataset.pages = String(++pages);
           return;
         }
@@ -141,6 +257,7 @@ public struct LivePage {
           output.insertAdjacentHTML("beforeend", message.html);
         }
       };
+      attachEditors();
     })();
     </script>
 

@@ -29,12 +29,11 @@ struct ServeTests {
     }
     try lesson("A").write(to: file, atomically: true, encoding: .utf8)
 
-    let (server, port) = try startServer(in: work)
+    let (server, _, address) = try startServer(in: work)
     defer {
       server.interrupt()
       server.waitUntilExit()
     }
-    let address = "http://127.0.0.1:\(port)/"
     #expect(
       try waitUntil {
         (try? String(contentsOf: URL(string: address)!, encoding: .utf8))?
@@ -58,23 +57,173 @@ struct ServeTests {
       try page.evaluate("document.querySelector('.exercise-status') === null") as? Bool == true)
   }
 
-  /// Starts `lessons serve lesson.md` on a free port, returning the process and the port.
-  private func startServer(in folder: URL) throws -> (Process, Int) {
+  /// A learner edits a cell in the page's editor, presses Ctrl-Enter, and sees the new
+  /// output; the file holds the new code.
+  @Test(.enabled(if: headlessChromium != nil || pageToolsRequired))
+  func aCellEditedInThePageRunsAndIsSaved() throws {
+    let browser = try #require(headlessChromium, "Chromium is not installed")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("edit-\(UUID())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let file = work.appendingPathComponent("lesson.md")
+    try """
+    # Edit
+
+    ```swift
+    let greeting = "hello"
+    ```
+
+    ```swift
+    print(greeting + " A")
+    ```
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let (server, _, address) = try startServer(in: work)
+    defer {
+      server.interrupt()
+      server.waitUntilExit()
+    }
+    let page = try DevToolsPipe(browser: browser, url: address)
+    defer { page.quit() }
+    let text = "document.querySelector('main').innerText"
+    let editors = "document.querySelectorAll('[data-editor]').length"
+    #expect(
+      try waitUntil {
+        (try? page.evaluate(text) as? String)?.contains("hello A") == true
+          && (try? page.evaluate(editors) as? Int) == 2
+      }, "the page never showed its editors: \(String(describing: try? page.evaluate(text)))")
+    if pageToolsRequired {
+      #expect(try page.evaluate("typeof CodeMirror") as? String == "function", "no CodeMirror")
+    }
+    _ = try page.evaluate("window.sameDocument = 42")
+    // Focus the second cell's editor, select its code, type over it, press Ctrl-Enter.
+    _ = try page.evaluate(
+      """
+      (() => {
+        const cell = document.querySelectorAll('[data-editor]')[1];
+        const editor = cell.querySelector('.CodeMirror')?.CodeMirror;
+        if (editor) { editor.focus(); editor.execCommand('selectAll'); }
+        else { const area = cell.querySelector('textarea'); area.focus(); area.select(); }
+      })()
+      """)
+    try page.command("Input.insertText", ["text": "print(greeting + \" B\")"])
+    for type in ["rawKeyDown", "keyUp"] {
+      try page.command(
+        "Input.dispatchKeyEvent",
+        [
+          "type": type, "modifiers": 2, "key": "Enter", "code": "Enter",
+          "windowsVirtualKeyCode": 13,
+        ])
+    }
+    #expect(
+      try waitUntil { (try? page.evaluate(text) as? String)?.contains("hello B") == true },
+      "the edit's output never reached the page: \(String(describing: try? page.evaluate(text)))")
+    #expect(try page.evaluate("window.sameDocument") as? Int == 42, "the page was reloaded")
+    let saved = try String(contentsOf: file, encoding: .utf8)
+    #expect(saved.contains("print(greeting + \" B\")") && !saved.contains("\" A\""), "\(saved)")
+    #expect(saved.hasPrefix("# Edit\n\n```swift\nlet greeting"), "the rest of the file is kept")
+  }
+
+  /// Jupyter's guards, tried as a hostile page or a careless tab would: no token, a wrong
+  /// one, a foreign Host (DNS rebinding), a foreign Origin (a cross-site request), a locked
+  /// cell, an edit over a file that changed meanwhile.
+  @Test func requestsWithoutTheTokenOrFromElsewhereAndUnsafeEditsAreRefused() throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let file = work.appendingPathComponent("lesson.md")
+    let original = """
+      # Guarded
+
+      ```swift
+      let base = 1
+      ```
+
+      ```swift exercise id=x points=1
+      let x = 0
+      ```
+
+      ```swift check for=x
+      checkEqual(x, 1, "x is 1")
+      ```
+
+      """
+    try original.write(to: file, atomically: true, encoding: .utf8)
+    let (server, port, address) = try startServer(in: work)
+    defer {
+      server.interrupt()
+      server.waitUntilExit()
+    }
+    let token = try #require(address.components(separatedBy: "token=").last)
+    let host = "127.0.0.1:\(port)"
+    func get(_ path: String, host: String? = nil, headers: String = "") throws -> HTTPReply {
+      try rawHTTP(
+        port: port, "GET \(path) HTTP/1.1\r\nHost: \(host ?? "127.0.0.1:\(port)")\r\n\(headers)")
+    }
+    func post(_ edit: [String: Any], headers: String = "") throws -> HTTPReply {
+      let body = String(decoding: try JSONSerialization.data(withJSONObject: edit), as: UTF8.self)
+      return try rawHTTP(
+        port: port,
+        "POST /cell?token=\(token) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+          + "Content-Length: \(body.utf8.count)\r\n\(headers)", body: body)
+    }
+    #expect(try get("/").status == 401)
+    #expect(try get("/?token=0123").status == 401)
+    #expect(try get("/events").status == 401)
+    #expect(try get("/?token=\(token)", host: "evil.example:\(port)").status == 403)
+    let page = try get("/?token=\(token)")
+    #expect(page.status == 200 && page.head.lowercased().contains("set-cookie: lessons_token_"))
+    #expect(try get("/", headers: "Cookie: lessons_token_\(port)=\(token)\r\n").status == 200)
+    #expect(try get("/assets/..%2F..%2Fetc%2Fpasswd?token=\(token)").status == 404)
+    let version = CellEdit.version(of: original)
+    let foreign = try post(
+      ["line": 7, "source": "let x = 1", "version": version],
+      headers: "Origin: http://evil.example\r\n")
+    #expect(foreign.status == 403)
+    let locked = try post(["line": 11, "source": "check(true, \"x is 1\")", "version": version])
+    #expect(locked.status == 422 && locked.body.contains("locked"), "\(locked.body)")
+    let stale = try post(["line": 7, "source": "let x = 1", "version": "not-this-one"])
+    #expect(stale.status == 409 && stale.body.contains("changed since this page was made"))
+    #expect(try String(contentsOf: file, encoding: .utf8) == original, "a refused edit wrote")
+    let backups =
+      (try? FileManager.default.contentsOfDirectory(
+        atPath: work.appendingPathComponent(".lessons-backup").path)) ?? []
+    #expect(backups.count == 1, "the refused edit's code is kept: \(backups)")
+    let written = try post(
+      ["line": 7, "source": "let x = 1  // solved", "version": version],
+      headers: "Origin: http://\(host)\r\n")
+    #expect(written.status == 200, "\(written.body)")
+    #expect(try String(contentsOf: file, encoding: .utf8).contains("let x = 1  // solved"))
+  }
+
+  /// Starts `lessons serve LESSON` on a free port, returning the process, the port and the
+  /// address it printed (with its token).
+  private func startServer(in folder: URL, lesson: String = "lesson.md") throws -> (
+    Process, Int, String
+  ) {
     let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for _ in 0..<5 {
       let port = Int.random(in: 20_000..<60_000)
       let process = Process()
       process.executableURL = buildFolder.appendingPathComponent("lessons")
-      process.arguments = ["serve", "lesson.md", "--port", "\(port)"]
+      process.arguments = ["serve", lesson, "--port", "\(port)"]
       process.currentDirectoryURL = folder
-      process.standardOutput = FileHandle.nullDevice
+      let output = Pipe()
+      process.standardOutput = output
       process.standardError = FileHandle.nullDevice
       try process.run()
+      // The first line says where it serves, once it listens.
+      var printed = Data()
       let listening = try waitUntil(seconds: 20) {
-        !process.isRunning
-          || (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/")!)) != nil
+        guard process.isRunning else { return true }
+        var descriptor = pollfd(
+          fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, 0) > 0 { printed += output.fileHandleForReading.availableData }
+        return String(decoding: printed, as: UTF8.self).contains("\n")
       }
-      if listening && process.isRunning { return (process, port) }
+      let line = String(decoding: printed, as: UTF8.self).split(separator: "\n").first ?? ""
+      if listening && process.isRunning, let start = line.range(of: "http://") {
+        return (process, port, String(line[start.lowerBound...]))
+      }
       if process.isRunning { process.interrupt() }
       process.waitUntilExit()
     }
@@ -184,6 +333,13 @@ final class DevToolsPipe {
     return (reply["result"] as? [String: Any])?["value"]
   }
 
+  /// A DevTools command on the page (`Input.insertText`, `Input.dispatchKeyEvent`), and its
+  /// result.
+  @discardableResult
+  func command(_ method: String, _ parameters: [String: Any]) throws -> [String: Any] {
+    try send(method, parameters, session: session)
+  }
+
   /// Sends a command and returns its result, skipping the events that come before it.
   private func send(_ method: String, _ parameters: [String: Any], session: String? = nil)
     throws -> [String: Any]
@@ -229,4 +385,49 @@ final class DevToolsPipe {
     close(commands)
     close(replies)
   }
+}
+
+/// A reply read off the socket: its status, head and body.
+struct HTTPReply {
+  var status: Int
+  var head: String
+  var body: String
+}
+
+/// One HTTP/1.1 request written by hand to 127.0.0.1:`port` (so that `Host` and `Origin` are
+/// whatever the test says), `head` its lines up to the blank one.
+private func rawHTTP(port: Int, _ head: String, body: String = "") throws -> HTTPReply {
+  let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard socket >= 0 else { throw LessonError(file: "http", "no socket") }
+  defer { close(socket) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = in_port_t(UInt16(port).bigEndian)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  guard connected == 0 else { throw LessonError(file: "http", "cannot connect to \(port)") }
+  let request = Array((head + "Connection: close\r\n\r\n" + body).utf8)
+  _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+  var reply: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 1 << 16)
+  let deadline = Date().addingTimeInterval(10)
+  while Date() < deadline {
+    var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+    guard poll(&descriptor, 1, 500) > 0 else {
+      // A stream (/events) never ends: its head is enough.
+      if reply.count > 0 { break } else { continue }
+    }
+    let count = recv(socket, &buffer, buffer.count, 0)
+    if count <= 0 { break }
+    reply += buffer[..<count]
+  }
+  let text = String(decoding: reply, as: UTF8.self)
+  let parts = text.components(separatedBy: "\r\n\r\n")
+  let status = Int(parts[0].split(separator: " ").dropFirst().first ?? "") ?? 0
+  return HTTPReply(
+    status: status, head: parts[0], body: parts.dropFirst().joined(separator: "\r\n\r\n"))
 }
