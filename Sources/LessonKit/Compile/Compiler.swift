@@ -52,7 +52,7 @@ public struct Compiler: Sendable {
       // teacher's cells) are dropped below.
       + (learnersCells.isEmpty ? [] : ["-strict-memory-safety"])
     // What compiles, and which cells are the learner's, decide the program: its key.
-    let restricted = learnersCells.map { "\($0.file):\($0.lines)" }.joined(separator: ",")
+    let restricted = learnersCells.map { "\($0.file):\($0.position)" }.joined(separator: ",")
     let key = stableHash(
       [program.source, toolchain.fingerprint, restricted, options.joined(separator: " ")]
         .joined(separator: "\n"))
@@ -77,8 +77,10 @@ public struct Compiler: Sendable {
     try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
     let partial = workspace + "/lesson"
     let result = try runTool(toolchain.swiftc, options + [sourcePath, "-o", partial])
-    guard result.status == 0 else { throw BuildError(output: result.output) }
-    let unsafeCode = Self.unsafeCode(in: Diagnostic.parse(result.output), cells: learnersCells)
+    // In the lesson's lines, not the program's.
+    let output = program.rewritingLines(in: result.output)
+    guard result.status == 0 else { throw BuildError(output: output) }
+    let unsafeCode = Self.unsafeCode(in: Diagnostic.parse(output), cells: learnersCells)
     guard unsafeCode.isEmpty else {
       throw BuildError(output: unsafeCode.map(\.text).joined(separator: "\n"))
     }

@@ -89,15 +89,19 @@ extension Program {
 
       """
     // What a cached block's key knows of the code that led to it: this cell's and every
-    // earlier cell's, not the prose between them nor where they stand.
+    // earlier cell's, not the prose between them nor where they stand. (Seeded with the
+    // line scheme, so that entries recorded with absolute lines are not replayed.)
     var code = StableHash()
+    code.add("virtual lines\n")
+    let virtual = Self.usesVirtualLines(cells)
     for (number, cell) in cells.enumerated() {
       code.add(cell.source + "\n\u{0}")
       let context = code.hex
+      let line = virtual ? Self.virtualLine(cell: number) : cell.line
       source += """
 
-        _lessonCellStarted(\(number), token: 0x\(tokens[number]), context: 0x\(context), line: \(cell.line))
-        #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(cell.line))
+        _lessonCellStarted(\(number), token: 0x\(tokens[number]), context: 0x\(context), line: \(line))
+        #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(line))
         \(cell.source)
         #sourceLocation()
 
@@ -132,5 +136,59 @@ struct SplitMix64 {
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
+  }
+}
+
+extension Program {
+  /// Lines per cell in the program's line numbering: cell `k`'s code starts at line
+  /// `(k + 1) · lineStride` of its file, wherever it stands in the lesson. So an edit of the
+  /// prose, or `--write` moving the outputs, leaves the program's text, and its compiled
+  /// binary, as they were; every line the compiler or the program reports is mapped back to
+  /// the lesson's (`lessonLine`, `rewritingLines`) before anyone sees it.
+  static let lineStride = 100_000
+
+  /// Whether `cells` fit the numbering: none as long as the stride. (A lesson with such a
+  /// cell numbers its lines as they stand, and recompiles after a prose edit.)
+  static func usesVirtualLines(_ cells: [ProgramCell]) -> Bool {
+    cells.allSatisfy { $0.lines.count < lineStride } && cells.count < Int.max / lineStride - 1
+  }
+
+  /// The first line of cell `number`'s code in the program's numbering.
+  static func virtualLine(cell number: Int) -> Int { (number + 1) * lineStride }
+
+  /// The program cell and lesson line of a line in the program's numbering; nil for a line
+  /// that is not in it (the lesson's own line, when the program numbers as the lesson).
+  func lessonPosition(ofProgramLine line: Int) -> (cell: ProgramCell, line: Int)? {
+    guard Self.usesVirtualLines(cells), line >= Self.lineStride else { return nil }
+    let number = line / Self.lineStride - 1
+    guard cells.indices.contains(number) else { return nil }
+    return (cells[number], cells[number].line + line % Self.lineStride)
+  }
+
+  /// The lesson's line for a line the program reports (a check's `#line`).
+  public func lessonLine(_ line: Int) -> Int { lessonPosition(ofProgramLine: line)?.line ?? line }
+
+  /// `text` (the compiler's messages, a runtime error) with every `FILE:LINE` of the
+  /// program's numbering written as the lesson's line.
+  public func rewritingLines(in text: String) -> String {
+    guard Self.usesVirtualLines(cells), text.contains(":") else { return text }
+    var result = text
+    for file in Set(cells.map(\.file)) where text.contains(file + ":") {
+      var rewritten = ""
+      var rest = Substring(result)
+      while let range = rest.range(of: file + ":") {
+        rewritten += rest[..<range.upperBound]
+        rest = rest[range.upperBound...]
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        if let line = Int(digits), let position = lessonPosition(ofProgramLine: line),
+          position.cell.file == file
+        {
+          rewritten += String(position.line)
+          rest = rest.dropFirst(digits.count)
+        }
+      }
+      result = rewritten + rest
+    }
+    return result
   }
 }

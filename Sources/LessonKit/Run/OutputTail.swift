@@ -50,8 +50,13 @@ struct OutputTail {
       case .finished:
         items += text(upTo: line.stdout)
         stdoutEnd = line.stdout
-      case .event(_, let event):
+      case .event(_, var event):
         items += text(upTo: line.stdout)
+        // A check's `#line` is in the program's numbering: the lesson's line is reported.
+        if case .check(var check) = event {
+          check.line = program.lessonLine(check.line)
+          event = .check(check)
+        }
         if let cell { items.append(.event(position: program.cells[cell.index].position, event)) }
       }
     }
@@ -114,7 +119,9 @@ struct OutputTail {
       stderrPath, from: cell.stderr, to: min(stderrEnd, cell.stderr + limit)),
       !bytes.isEmpty
     {
-      let text = withoutStackTrace(String(decoding: bytes, as: UTF8.self))
+      // A runtime error's `FILE:LINE` is in the program's numbering.
+      let text = program.rewritingLines(
+        in: withoutStackTrace(String(decoding: bytes, as: UTF8.self)))
       if !text.isEmpty { items.append(.text(position: position, text, stderr: true)) }
     }
     if stderrEnd - cell.stderr > limit {
