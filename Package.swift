@@ -42,7 +42,7 @@ let package = Package(
     .target(name: "LoRA", dependencies: ["CKernels"]),
     // The events a lesson program sends its runner: one schema, imported by both ends.
     .target(name: "LessonEvents"),
-    .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents"]),
+    .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents", "CProcessControl"]),
     // The one call the runner makes that Swift cannot: prctl, to reap what a lesson leaves.
     .target(name: "CProcessControl"),
     // The runner: parse, plan and compile, run, render.

@@ -1,3 +1,4 @@
+internal import CProcessControl
 import Foundation
 import LessonEvents
 
@@ -75,24 +76,55 @@ enum Channel {
   }
 }
 
-/// Ends the lesson program, and every process in its group, when the runner that started it
-/// is gone (killed with SIGKILL, say), so that nothing keeps spinning with no one to read
-/// it. A thread checks the parent five times a second: a dead parent shows as a new one.
-/// (Linux's `PR_SET_PDEATHSIG` would need a C shim, follows the spawning thread rather than
-/// the process, and does not exist on macOS.)
+/// Ends the lesson program, and every process it started, when the runner that started it
+/// is gone (killed with SIGKILL, say), so that nothing keeps spinning or writing with no one
+/// to read it. A thread checks the parent five times a second: a dead parent shows as a new
+/// one. The program is its descendants' reaper (Linux's `PR_SET_CHILD_SUBREAPER`), so one
+/// that left the program's group and session (`setsid`, a double fork) is still found among
+/// them. (`PR_SET_PDEATHSIG` would follow the spawning thread rather than the process, and
+/// does not exist on macOS.)
 enum ParentWatch {
   static func start() {
     let parent = getppid()
     guard parent > 1 else { return }
+    #if os(Linux)
+      _ = lessons_become_child_subreaper()
+    #endif
     Thread.detachNewThread {
       while true {
         usleep(200_000)
         if getppid() != parent {
+          for descendant in descendants(of: getpid()) { kill(descendant, SIGKILL) }
           kill(0, SIGKILL)  // the program's own process group, which the runner created
           _exit(137)
         }
       }
     }
+  }
+
+  /// Every process below `root`, from `/proc` (none where there is no `/proc`, as in the
+  /// sandbox, whose PID namespace ends them all anyway).
+  static func descendants(of root: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    var children: [pid_t: [pid_t]] = [:]
+    for entry in entries {
+      guard let pid = pid_t(entry),
+        let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { continue }
+      // After the parenthesised name: the state, then the parent.
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      if fields.count > 1, let parent = pid_t(fields[1]) {
+        children[parent, default: []].append(pid)
+      }
+    }
+    var found: [pid_t] = []
+    var pending = children[root] ?? []
+    while let next = pending.popLast(), found.count < 10_000 {
+      found.append(next)
+      pending += children[next] ?? []
+    }
+    return found
   }
 }
 

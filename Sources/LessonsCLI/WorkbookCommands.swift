@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LessonKit
 
@@ -40,5 +41,16 @@ public func defaultCourseFolder() -> String? {
   return [here, package.appendingPathComponent("Lessons")].map(\.path).first { path in
     (try? FileManager.default.contentsOfDirectory(atPath: path))?.contains { $0.hasSuffix(".md") }
       == true
+  }
+}
+
+/// Runs a command's work, a `LessonError` becoming its message on standard error and exit
+/// status 2, as every `lessons` command reports what it could not do.
+public func reportingLessonErrors(_ work: () throws -> Void) throws {
+  do {
+    try work()
+  } catch let error as LessonError {
+    printError("\(error)")
+    throw ExitCode(LessonExit.couldNotRun.rawValue)
   }
 }

@@ -10,14 +10,10 @@ struct Progress: ParsableCommand {
     discussion: "An exercise counts as solved when its last `lessons check` (or `watch`) "
       + "passed every check of it.")
 
-  func run() throws {
-    let (folder, workbook): (String, Workbook)
-    do {
-      (folder, workbook) = try currentWorkbook(for: "progress")
-    } catch {
-      printError("\(error)")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
-    }
+  func run() throws { try reportingLessonErrors(show) }
+
+  private func show() throws {
+    let (folder, workbook) = try currentWorkbook(for: "progress")
     let standing = WorkbookStanding(workbook: workbook, folder: folder)
     let lessons = Dictionary(grouping: standing.exercises, by: \.lesson)
     let width = lessons.keys.map(\.count).max() ?? 0

@@ -12,14 +12,7 @@ struct Reset: ParsableCommand {
   @Argument(help: "The lesson.") var lesson: String
   @Argument(help: "The exercise's id.") var exercise: String?
 
-  func run() throws {
-    do {
-      try reset()
-    } catch let error as LessonError {
-      printError("\(error)")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
-    }
-  }
+  func run() throws { try reportingLessonErrors(reset) }
 
   private func reset() throws {
     var (folder, workbook) = try currentWorkbook(for: "reset")

@@ -14,14 +14,7 @@ struct Solution: ParsableCommand {
   @Option(help: "The lesson that has it (default: the first that does).") var lesson: String?
   @Flag(help: "Do not ask for confirmation.") var yes = false
 
-  func run() throws {
-    do {
-      try show()
-    } catch let error as LessonError {
-      printError("\(error)")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
-    }
-  }
+  func run() throws { try reportingLessonErrors(show) }
 
   private func show() throws {
     let (folder, workbook) = try currentWorkbook(for: "solution")

@@ -21,14 +21,7 @@ struct Start: ParsableCommand {
   @Flag(help: "Bring a newer course into this workbook, keeping your exercise code.")
   var update = false
 
-  func run() throws {
-    do {
-      try makeWorkbook()
-    } catch let error as LessonError {
-      printError("\(error)")
-      throw ExitCode(LessonExit.couldNotRun.rawValue)
-    }
-  }
+  func run() throws { try reportingLessonErrors(makeWorkbook) }
 
   private func makeWorkbook() throws {
     let manager = FileManager.default
@@ -67,16 +60,20 @@ struct Start: ParsableCommand {
           + "exercise code")
     }
     try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    var kept: [String] = []
+    var (kept, unmerged): ([String], [String]) = ([], [])
     for (name, key) in keys {
       let released = studentVersion(of: key)
       let target = folder + "/" + name
       var text = released
-      if edited.contains(name),
-        let mine = try? Lesson(contentsOf: target, checkingReferences: false)
-      {
-        text = try mergingExercises(of: mine, into: released, path: target)
+      if edited.contains(name) {
+        // The learner's file is backed up first, whatever comes of the merge; one that no
+        // longer parses is left as it is.
         try backUp(target, in: folder)
+        guard let mine = try? Lesson(contentsOf: target, checkingReferences: false) else {
+          unmerged.append(name)
+          continue
+        }
+        text = try mergingExercises(of: mine, into: released, path: target)
         kept.append(name)
       }
       try text.write(toFile: target, atomically: true, encoding: .utf8)
@@ -97,6 +94,11 @@ struct Start: ParsableCommand {
     print(
       (update ? "Updated" : "Wrote") + " the workbook \(directory): \(keys.count) lessons, "
         + "\(standing.exercises.count) exercises, from the course in \(coursePath).")
+    if !unmerged.isEmpty {
+      printError(
+        "lessons start: \(unmerged.joined(separator: ", ")) does not parse as a lesson now: "
+          + "left as it is, without the newer course (fix it, then --update again)")
+    }
     if !kept.isEmpty {
       print(
         "Kept your exercise code in \(kept.joined(separator: ", ")); the files as they were "

@@ -67,13 +67,18 @@ let supportLibraryName: String = {
   #endif
 }()
 
-/// The module map SwiftPM writes for `CKernels`, the library's C loops: `LoRA` imports it
-/// for its implementation only, but a module built with `-enable-testing` (as the tests
-/// build it) still asks its clients to load it.
+/// The module maps SwiftPM writes for the library's C targets (`CKernels`, the C loops;
+/// `CProcessControl`, the runtime's `prctl`): the library imports them for its
+/// implementation only, but a module built with `-enable-testing` (as the tests build it)
+/// still asks its clients to load them.
 func nativeKernelModule(in library: String) -> [String] {
-  let map = library + "/CKernels.build/module.modulemap"
-  guard FileManager.default.fileExists(atPath: map) else { return [] }
-  return ["-Xcc", "-fmodule-map-file=" + map]
+  // The C targets the library's modules import: its kernels (LoRA), the process control
+  // of its runtime (LessonRuntime).
+  ["CKernels", "CProcessControl"].flatMap { target -> [String] in
+    let map = library + "/\(target).build/module.modulemap"
+    guard FileManager.default.fileExists(atPath: map) else { return [] }
+    return ["-Xcc", "-fmodule-map-file=" + map]
+  }
 }
 
 /// A file's path, size and modification date.

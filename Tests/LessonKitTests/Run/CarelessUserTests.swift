@@ -200,6 +200,45 @@ struct CarelessUserTests {
 }
 
 extension CarelessUserTests {
+  /// The runner killed with SIGKILL: what the lesson started in a session of its own ends
+  /// too. Before, the lesson program ended its own group, and a `setsid` process went on to
+  /// write its file.
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aProcessInASessionOfItsOwnDiesWithAKilledRunner() throws {
+    let work = try folder()
+    let seconds = "7\(Int.random(in: 100...999))"
+    let marker = work.appendingPathComponent("written-after-the-kill").path
+    try """
+    # Leaves a process behind, then waits
+
+    ```swift
+    _ = system("setsid sh -c 'sleep 3; touch \(marker)' &")
+    _ = system("setsid sleep \(seconds) &")
+    try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
+    while true { usleep(10_000) }
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let runner = Process()
+    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+      .deletingLastPathComponent().appendingPathComponent("lessons")
+    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
+    runner.currentDirectoryURL = work
+    runner.standardOutput = FileHandle.nullDevice
+    runner.standardError = FileHandle.nullDevice
+    try runner.run()
+    let pidFile = work.appendingPathComponent("pid").path
+    let started = Date()
+    while !FileManager.default.fileExists(atPath: pidFile), Date().timeIntervalSince(started) < 60 {
+      usleep(50_000)
+    }
+    #expect(!processes(withCommandLine: ["sleep", seconds]).isEmpty, "the lesson never got going")
+    kill(runner.processIdentifier, SIGKILL)
+    runner.waitUntilExit()
+    Thread.sleep(forTimeInterval: 4)
+    #expect(processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) survived")
+    #expect(!FileManager.default.fileExists(atPath: marker), "a process wrote after the kill")
+  }
+
   /// A lesson saved by a Windows editor runs, and `--write` keeps its `\r\n` endings; a file
   /// that mixes both kinds is run but not written.
   @Test func windowsLineEndingsRunAndAreKeptByWrite() throws {
