@@ -211,13 +211,16 @@ struct CellCacheTests {
 
   @Test("a rebuilt library is a miss")
   func invalidationByLibrary() throws {
-    // A copy of the runner with its library (and the module map of its C loops) and the
+    // A copy of the runner with its library (and the module maps of its C targets) and the
     // helper that checks cached blocks: `lessons` finds them beside itself.
     let build = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let work = try Workspace()
     let copy = work.folder.appendingPathComponent("build")
     try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
-    for item in ["lessons", "lessons-syntax", supportLibraryName, "Modules", "CKernels.build"] {
+    for item in [
+      "lessons", "lessons-syntax", supportLibraryName, "Modules", "CKernels.build",
+      "CProcessControl.build",
+    ] {
       try FileManager.default.copyItem(
         at: build.appendingPathComponent(item), to: copy.appendingPathComponent(item))
     }
