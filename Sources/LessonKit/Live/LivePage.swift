@@ -138,7 +138,7 @@ public struct LivePage {
     return String(html[start.upperBound..<end.lowerBound])
   }
 
-  /// `Exercises: ✓ a ✗ b`, as `watch` ends a run.
+  /// `Exercises: ✓ a ✗ b · Next: exercise b, line 42`, as `watch` ends a run.
   private static func exerciseBar(_ exercises: [ExerciseStatus]) -> String {
     guard !exercises.isEmpty else { return "" }
     let items = exercises.map { exercise in
@@ -146,7 +146,13 @@ public struct LivePage {
       return "<a class=\"\(passed ? "good" : "bad")\" href=\"#line-\(exercise.line)\">"
         + "\(passed ? "✓" : "✗") \(xmlEscaped(exercise.id))</a>"
     }
-    return "<nav class=\"exercise-status\">Exercises: \(items.joined(separator: " "))</nav>\n"
+    // As `watch` ends a run: the exercise to do next, or that every one passes.
+    let next =
+      exercises.first { $0.state != .passed }.map {
+        " · Next: <a href=\"#line-\($0.line)\">exercise \(xmlEscaped($0.id)), line \($0.line)</a>"
+      } ?? " · Every exercise passes."
+    return
+      "<nav class=\"exercise-status\">Exercises: \(items.joined(separator: " "))\(next)</nav>\n"
   }
 
   /// Follows `/events` and updates the page in place; turns the editable cells into
