@@ -31,14 +31,16 @@ public struct CellEdit: Codable, Equatable, Sendable {
     case refused(String)
   }
 
-  /// Whether a cell of `lesson` may be edited in the page: never a hidden cell or a check;
-  /// in a students' version (a hand-out, with its locked-cell manifest), only exercises.
-  public static func isEditable(_ cell: Cell, in lesson: Lesson) -> Bool {
-    switch cell.role {
-    case .exercise: return true
-    case .code, .solution, .noRun:
-      return cell.language == "swift" && LockedCellManifest(text: lesson.text) == nil
-    case .hidden, .check, .output, .hint, .other: return false
+  /// The cells of `lesson` the page may edit: never a hidden cell or a check; in a
+  /// students' version (a hand-out, with its locked-cell manifest), only exercises.
+  public static func editableCells(of lesson: Lesson) -> [Cell] {
+    let isHandOut = LockedCellManifest(text: lesson.text) != nil
+    return lesson.cells.filter { cell in
+      switch cell.role {
+      case .exercise: return true
+      case .code, .solution, .noRun: return cell.language == "swift" && !isHandOut
+      case .hidden, .check, .output, .hint, .other: return false
+      }
     }
   }
 
@@ -60,7 +62,7 @@ public struct CellEdit: Codable, Equatable, Sendable {
     guard let cell = lesson.cells.first(where: { $0.fenceLine == line }) else {
       return .refused("\(name) has no cell at line \(line) now; nothing was written")
     }
-    guard Self.isEditable(cell, in: lesson) else {
+    guard Self.editableCells(of: lesson).contains(cell) else {
       return .refused(
         "the cell at \(name):\(line) is locked (\(Self.kind(of: cell))): "
           + (LockedCellManifest(text: text) == nil

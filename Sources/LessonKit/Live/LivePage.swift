@@ -58,7 +58,7 @@ public struct LivePage {
     /// What the page of `lesson` may edit.
     public init(lesson: Lesson) {
       version = CellEdit.version(of: lesson.text)
-      lines = lesson.cells.filter { CellEdit.isEditable($0, in: lesson) }.map(\.fenceLine)
+      lines = CellEdit.editableCells(of: lesson).map(\.fenceLine)
     }
   }
 

@@ -208,29 +208,12 @@ extension CarelessUserTests {
     let work = try folder()
     let seconds = "7\(Int.random(in: 100...999))"
     let marker = work.appendingPathComponent("written-after-the-kill").path
-    try """
-    # Leaves a process behind, then waits
-
-    ```swift
-    _ = system("setsid sh -c 'sleep 3; touch \(marker)' &")
-    _ = system("setsid sleep \(seconds) &")
-    try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
-    while true { usleep(10_000) }
-    ```
-    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
-    let runner = Process()
-    runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-      .deletingLastPathComponent().appendingPathComponent("lessons")
-    runner.arguments = ["run", "lesson.md", "--timeout", "120"]
-    runner.currentDirectoryURL = work
-    runner.standardOutput = FileHandle.nullDevice
-    runner.standardError = FileHandle.nullDevice
-    try runner.run()
-    let pidFile = work.appendingPathComponent("pid").path
-    let started = Date()
-    while !FileManager.default.fileExists(atPath: pidFile), Date().timeIntervalSince(started) < 60 {
-      usleep(50_000)
-    }
+    let runner = try startLoopingLesson(
+      in: work,
+      first: """
+        _ = system("setsid sh -c 'sleep 3; touch \(marker)' &")
+        _ = system("setsid sleep \(seconds) &")
+        """)
     #expect(!processes(withCommandLine: ["sleep", seconds]).isEmpty, "the lesson never got going")
     kill(runner.processIdentifier, SIGKILL)
     runner.waitUntilExit()
@@ -341,13 +324,16 @@ extension CarelessUserTests {
 
 /// Starts `lessons run` on a lesson that writes its pid to `pid` and then loops until it
 /// is stopped, and returns the runner once the lesson has started (or 60 s have passed).
-private func startLoopingLesson(in work: URL, environment: [String: String] = [:]) throws
-  -> Process
-{
+/// Starts `lessons run` on a lesson that runs `first`, writes its pid to `pid`, then loops
+/// until stopped; returns the runner once the pid is there.
+private func startLoopingLesson(
+  in work: URL, environment: [String: String] = [:], first: String = ""
+) throws -> Process {
   try """
   # Runs until stopped
 
   ```swift
+  \(first)
   try "\\(getpid())".write(toFile: "pid", atomically: true, encoding: .utf8)
   while true { usleep(10_000) }
   ```
