@@ -175,9 +175,12 @@ CASES = {
     "fan-in-fan-out": dict(target_modules=["value"], r=2, lora_alpha=4, fan_in_fan_out=True),
     "dora": dict(target_modules=["query", "value"], r=4, lora_alpha=8, use_dora=True),
     "bias-all": dict(target_modules=["query"], r=2, lora_alpha=2, bias="all"),
+    # DoRA on layers with a bias, with rsLoRA's scaling, and with dropout (inactive in eval).
+    "dora-rslora": dict(target_modules=["key", "proj", "net.0"], r=4, lora_alpha=8, use_dora=True, use_rslora=True,
+                        lora_dropout=0.1),
 }
 # Swift refuses these; the test checks that the message names the field.
-REFUSED = {"dora": "use_dora", "bias-all": "bias"}
+REFUSED = {"bias-all": "bias"}
 
 
 def write_fixtures():

@@ -14,6 +14,7 @@
 #define LORA_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// What CPUID says of this CPU, each extension 1 only where the operating system also saves
 /// its registers (XCR0). `vendor` is CPUID's twelve letters ("GenuineIntel", "AuthenticAMD").
@@ -97,6 +98,25 @@ void lora_vector_times_matrix(
 /// [n, k] weight times a vector, as a token meets a Linear or a tied head in generation.
 void lora_matrix_times_vector(
   const float *w, size_t ldw, const float *x, size_t k, float *y, size_t n, int accumulate);
+
+/// Weights `first..<first + count` of a 4-bit matrix as floats: `out[i] = levels[code] ·
+/// scales[(first + i) / block_size]`, codes packed two per byte, high nibble first. AVX2
+/// where the CPU has it (the caller checks), else plain C; the same products either way.
+void lora_dequantize_4bit(
+  const uint8_t *packed, const float *levels, const float *scales, long block_size, long first,
+  long count, float *out);
+
+/// `lora_dequantize_4bit` in plain C, on any CPU.
+void lora_dequantize_4bit_portable(
+  const uint8_t *packed, const float *levels, const float *scales, long block_size, long first,
+  long count, float *out);
+
+/// `y[r] = Σ_i W[first_row + r, i] · x[i]` for r in 0..<rows, W a 4-bit `[?, columns]`
+/// matrix stored as `lora_dequantize_4bit` reads it: each block's codes summed against x,
+/// then scaled once. Only on CPUs with AVX2 and FMA.
+void lora_4bit_matrix_times_vector(
+  const uint8_t *packed, const float *levels, const float *scales, long block_size, long columns,
+  const float *x, float *y, long first_row, long rows);
 
 /// What `lora_block_product` may skip, given a `diagonal` d: nothing; the sum's terms with
 /// t > r + d (A is zero there, as causal weights are above their diagonal); those with

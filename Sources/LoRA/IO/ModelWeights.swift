@@ -7,19 +7,26 @@ public struct WeightLoadReport: Equatable, Sendable, CustomStringConvertible {
   public var missingKeys: [String]
   /// Tensors in the file that name nothing in the model; they were not used.
   public var unexpectedKeys: [String]
+  /// Constant buffers (a causal mask's `tril`) the file does not hold: the model computes
+  /// them, as PyTorch does for a buffer registered with `persistent=False`, which
+  /// `state_dict()` leaves out and a strict load does not ask for.
+  public var absentBuffers: [String]
 
-  /// A report from the two key lists.
-  public init(missingKeys: [String], unexpectedKeys: [String]) {
+  /// A report from the key lists.
+  public init(missingKeys: [String], unexpectedKeys: [String], absentBuffers: [String] = []) {
     self.missingKeys = missingKeys
     self.unexpectedKeys = unexpectedKeys
+    self.absentBuffers = absentBuffers
   }
 
-  /// Whether every key matched.
+  /// Whether every key matched (absent constant buffers are no mismatch).
   public var isComplete: Bool { missingKeys.isEmpty && unexpectedKeys.isEmpty }
 
-  /// `missing keys: [...], unexpected keys: [...]`, as PyTorch prints its result.
+  /// `missing keys: [...], unexpected keys: [...]`, as PyTorch prints its result, and the
+  /// constant buffers that were absent, if any.
   public var description: String {
     "missing keys: \(missingKeys), unexpected keys: \(unexpectedKeys)"
+      + (absentBuffers.isEmpty ? "" : ", absent constant buffers (computed): \(absentBuffers)")
   }
 }
 
@@ -44,7 +51,9 @@ extension Module {
   /// it was. With `strict` (the default) a key the model has but the file lacks, or a tensor
   /// the file has but the model lacks, is an error that lists both kinds; without it, they
   /// are returned. A shape that differs is always an error, and so is a buffer (such as a
-  /// causal mask) whose values differ from the model's.
+  /// causal mask) whose values differ from the model's. A buffer the file lacks is no error:
+  /// the model's buffers are constants it computes, as PyTorch's non-persistent buffers are;
+  /// the report names it.
   @discardableResult
   public func loadWeights(from url: URL, strict: Bool = true) throws -> WeightLoadReport {
     try loadWeights(Safetensors(contentsOf: url).tensors, strict: strict)
@@ -59,8 +68,9 @@ extension Module {
     let buffers = namedBuffers
     let names = Set(parameters.map(\.name) + buffers.map(\.name))
     let report = WeightLoadReport(
-      missingKeys: (parameters.map(\.name) + buffers.map(\.name)).filter { tensors[$0] == nil },
-      unexpectedKeys: tensors.keys.filter { !names.contains($0) }.sorted())
+      missingKeys: parameters.map(\.name).filter { tensors[$0] == nil },
+      unexpectedKeys: tensors.keys.filter { !names.contains($0) }.sorted(),
+      absentBuffers: buffers.map(\.name).filter { tensors[$0] == nil })
     if strict && !report.isComplete {
       throw ModuleError.keyMismatch(missing: report.missingKeys, unexpected: report.unexpectedKeys)
     }

@@ -9,11 +9,15 @@ import Foundation
 /// plus an optional `__metadata__` map of strings, padded with spaces to a multiple of 8
 /// bytes; then the data, each tensor contiguous and row-major, with no gaps.
 ///
-/// Writing always uses F32. Reading accepts F32, F16 and BF16, converting to F32, and checks
-/// every offset against the file, so a truncated or corrupt file is an error, not a crash.
+/// Writing uses F32. Reading accepts F32, F16 and BF16,
+/// converting to F32, and U8 and I8 as bytes (a quantized model's codes), and checks every
+/// offset against the file, so a truncated or corrupt file is an error, not a crash.
 public struct Safetensors {
   /// The tensors by name.
   public var tensors: [String: Tensor]
+  /// The U8 and I8 tensors by name, as bytes: a 4-bit model's packed codes and its JSON
+  /// quantization state, an 8-bit model's weights.
+  public var byteTensors: [String: ByteTensor] = [:]
   /// Free-form string metadata; PyTorch writers put `{"format": "pt"}`.
   public var metadata: [String: String]
 
@@ -61,6 +65,7 @@ public struct Safetensors {
       throw fail("has a header that is not a JSON object")
     }
     var tensors: [String: Tensor] = [:]
+    var byteTensors: [String: ByteTensor] = [:]
     var metadata: [String: String] = [:]
     var ranges: [(name: String, range: Range<Int>)] = []
     let dataLength = bytes.count - dataStart
@@ -80,7 +85,8 @@ public struct Safetensors {
         throw fail("has a malformed entry for tensor '\(name)' (needs dtype, shape, data_offsets)")
       }
       guard let elementSize = Self.elementSizes[dtype] else {
-        throw fail("stores tensor '\(name)' as \(dtype); only F32, F16 and BF16 can be read")
+        throw fail(
+          "stores tensor '\(name)' as \(dtype); only F32, F16, BF16, U8 and I8 can be read")
       }
       guard shape.allSatisfy({ $0 >= 0 }) else {
         throw fail("gives tensor '\(name)' a negative dimension in shape \(shape)")
@@ -108,6 +114,11 @@ public struct Safetensors {
             + "it needs \(expected)")
       }
       ranges.append((name, begin..<end))
+      if dtype == "U8" || dtype == "I8" {
+        byteTensors[name] = ByteTensor(
+          dtype: dtype, shape: shape, bytes: Array(bytes[(dataStart + begin)..<(dataStart + end)]))
+        continue
+      }
       let scalars = bytes.withUnsafeBufferPointer { buffer in
         Self.decode(
           UnsafeRawBufferPointer(
@@ -134,6 +145,7 @@ public struct Safetensors {
       throw fail("has \(dataLength - position) bytes of data after the last tensor")
     }
     self.tensors = tensors
+    self.byteTensors = byteTensors
     self.metadata = metadata
   }
 
@@ -178,7 +190,7 @@ public struct Safetensors {
     }
   }
 
-  private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2]
+  private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2, "U8": 1, "I8": 1]
 
   private static func decode(_ raw: UnsafeRawBufferPointer, dtype: String) -> [Float] {
     switch dtype {
@@ -199,6 +211,16 @@ public struct Safetensors {
       }
     }
   }
+}
+
+/// A tensor of bytes from a safetensors file: `U8` (unsigned) or `I8` (two's complement).
+public struct ByteTensor: Sendable, Equatable {
+  /// `"U8"` or `"I8"`.
+  public let dtype: String
+  /// The size of each dimension.
+  public let shape: [Int]
+  /// The elements, row-major.
+  public let bytes: [UInt8]
 }
 
 /// A safetensors file that cannot be read or written, with the reason.

@@ -42,10 +42,10 @@ public struct PatternEntry<Value: Equatable & Sendable>: Equatable, Sendable {
 /// `lora_dropout`, `use_rslora`, `target_modules` (a list, or a regular expression, or
 /// `"all-linear"`), `exclude_modules`, `rank_pattern`, `alpha_pattern`,
 /// `layers_to_transform` with `layers_pattern`, `modules_to_save`, `fan_in_fan_out` (which,
-/// as in PEFT, has no effect on `torch.nn.Linear` layers), `bias: "none"`, and the
+/// as in PEFT, has no effect on `torch.nn.Linear` layers), `use_dora`, `bias: "none"`, and the
 /// descriptive fields (`task_type`, `base_model_name_or_path`, `revision`, `peft_version`,
 /// `auto_mapping`, `inference_mode`, `init_lora_weights` when it does not touch the base).
-/// Refused unless at their defaults: DoRA, other biases, and the variants that change the
+/// Refused unless at their defaults: other biases, and the variants that change the
 /// base weights or need more than A and B (PiSSA, OLoRA, LoftQ, EVA, CorDA, QALoRA, …).
 public struct AdapterConfig: Equatable, Sendable {
   /// The default rank r.
@@ -56,6 +56,9 @@ public struct AdapterConfig: Equatable, Sendable {
   public var loraDropout: Float = 0
   /// Whether scaling is α/√r (rank-stabilised LoRA) rather than α/r.
   public var useRSLoRA = false
+  /// Whether the adapters are DoRA's (`use_dora`): a trained magnitude per output row times
+  /// the direction of the adapted weight.
+  public var useDoRA = false
   /// The modules that get the adapter.
   public var targetModules: ModuleSelector
   /// Modules never adapted, even when `targetModules` selects them.
@@ -90,7 +93,7 @@ public struct AdapterConfig: Equatable, Sendable {
   /// A configuration with PEFT's defaults.
   public init(
     r: Int = 8, loraAlpha: Float = 8, loraDropout: Float = 0, useRSLoRA: Bool = false,
-    targetModules: ModuleSelector, excludeModules: ModuleSelector? = nil,
+    useDoRA: Bool = false, targetModules: ModuleSelector, excludeModules: ModuleSelector? = nil,
     rankPattern: [PatternEntry<Int>] = [], alphaPattern: [PatternEntry<Float>] = [],
     layersToTransform: [Int]? = nil, layersPattern: [String]? = nil,
     modulesToSave: [String]? = nil, taskType: String? = nil, baseModelNameOrPath: String? = nil
@@ -99,6 +102,7 @@ public struct AdapterConfig: Equatable, Sendable {
     self.loraAlpha = loraAlpha
     self.loraDropout = loraDropout
     self.useRSLoRA = useRSLoRA
+    self.useDoRA = useDoRA
     self.targetModules = targetModules
     self.excludeModules = excludeModules
     self.rankPattern = rankPattern
@@ -172,6 +176,7 @@ extension AdapterConfig {
       throw reader.refuse("lora_dropout", "dropout must be in [0, 1)")
     }
     useRSLoRA = try reader.bool("use_rslora") ?? false
+    useDoRA = try reader.bool("use_dora") ?? false
     excludeModules = try reader.selector("exclude_modules")
     rankPattern = try reader.patterns("rank_pattern").map { key, value in
       guard let rank = value.integer, rank > 0 else {
@@ -204,10 +209,6 @@ extension AdapterConfig {
       throw reader.refuse(
         "bias", "only \"none\" is supported: this library trains and saves no biases with LoRA")
     }
-    try reader.requireDefault(
-      "use_dora",
-      "DoRA is not supported (its lora_magnitude_vector tensors rescale the weight); load this "
-        + "adapter with PEFT, or merge it there (merge_and_unload) and load the merged weights")
     try reader.requireInitialisationThatKeepsTheBase()
     for (field, feature) in [
       ("lora_bias", "a bias on lora_B"), ("use_qalora", "QALoRA"),

@@ -23,6 +23,11 @@ public enum AdapterFiles {
     "base_model.model.\(module).\(matrix).weight"
   }
 
+  /// PEFT's name for a DoRA magnitude vector: `base_model.model.<module>.lora_magnitude_vector`.
+  public static func magnitudeName(module: String) -> String {
+    "base_model.model.\(module).lora_magnitude_vector"
+  }
+
   /// PEFT's name for a parameter of a module in `modules_to_save`:
   /// `base_model.model.<module>.<parameter>`.
   public static func savedModuleTensorName(module: String, parameter: String) -> String {
@@ -50,6 +55,9 @@ extension Module {
       guard let adapter = layer.adapters.first(where: { $0.name == adapterName }) else { continue }
       tensors[AdapterFiles.tensorName(module: name, matrix: "lora_A")] = adapter.loraA
       tensors[AdapterFiles.tensorName(module: name, matrix: "lora_B")] = adapter.loraB
+      if let magnitude = adapter.magnitude {
+        tensors[AdapterFiles.magnitudeName(module: name)] = magnitude
+      }
     }
     for (name, module, copies) in modulesWithCopies {
       guard let values = copies.copy(for: adapterName, of: module.parameters) else { continue }
@@ -99,7 +107,7 @@ extension Module {
       [true, false].map { grouped in
         var config = AdapterConfig(
           r: rank, loraAlpha: alpha, loraDropout: first.dropout, useRSLoRA: first.useRSLoRA,
-          targetModules: .names(targets),
+          useDoRA: first.useDoRA, targetModules: .names(targets),
           rankPattern: patternEntries(
             adapted.map { ($0.name, $0.adapter.rank) }, default: rank, grouped: grouped),
           alphaPattern: patternEntries(
@@ -169,6 +177,10 @@ extension Module {
           AdapterFiles.tensorName(module: module.name, matrix: "lora_B"),
           [module.layer.outFeatures, module.rank]
         ))
+      if config.useDoRA {
+        expected.append(
+          (AdapterFiles.magnitudeName(module: module.name), [module.layer.outFeatures]))
+      }
     }
     let modules = Dictionary(
       namedModules.map { ($0.name, $0.module) }, uniquingKeysWith: { a, _ in a })
@@ -199,6 +211,7 @@ extension Module {
         tensors[AdapterFiles.tensorName(module: module.name, matrix: "lora_A")]!.scalars
       adapter.loraB.scalars =
         tensors[AdapterFiles.tensorName(module: module.name, matrix: "lora_B")]!.scalars
+      adapter.magnitude?.scalars = tensors[AdapterFiles.magnitudeName(module: module.name)]!.scalars
     }
     for name in savedModules {
       let module = modules[name]!
@@ -293,7 +306,7 @@ extension AdapterConfig {
       ("task_type", optional(taskType)),
       ("trainable_token_indices", .null),
       ("use_bdlora", .null),
-      ("use_dora", .bool(false)),
+      ("use_dora", .bool(useDoRA)),
       ("use_qalora", .bool(false)),
       ("use_rslora", .bool(useRSLoRA)),
       ("velora_config", .null),

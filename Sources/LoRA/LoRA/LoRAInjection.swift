@@ -20,12 +20,12 @@ import Foundation
 @discardableResult
 public func applyLoRA(
   to model: Module, targets: [String], rank: Int, alpha: Float, dropout: Float = 0,
-  useRSLoRA: Bool = false, adapterName: String = "default"
+  useRSLoRA: Bool = false, useDoRA: Bool = false, adapterName: String = "default"
 ) throws -> [String] {
   try applyLoRA(
     to: model,
     config: AdapterConfig(
-      r: rank, loraAlpha: alpha, loraDropout: dropout, useRSLoRA: useRSLoRA,
+      r: rank, loraAlpha: alpha, loraDropout: dropout, useRSLoRA: useRSLoRA, useDoRA: useDoRA,
       targetModules: .names(targets)),
     adapterName: adapterName)
 }
@@ -73,11 +73,12 @@ extension Module {
       if let layer = module.layer as? LoRALinear {
         try layer.addAdapter(
           named: adapterName, rank: module.rank, alpha: module.alpha,
-          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA)
+          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA, useDoRA: config.useDoRA)
       } else {
         let layer = LoRALinear(
           base: module.layer, rank: module.rank, alpha: module.alpha,
-          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA, adapterName: adapterName)
+          dropout: config.loraDropout, useRSLoRA: config.useRSLoRA, useDoRA: config.useDoRA,
+          adapterName: adapterName)
         let (parent, childName) = parents[module.name]!
         try parent.replaceChild(named: childName, with: layer)
       }

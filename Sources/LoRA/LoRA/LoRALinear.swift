@@ -10,6 +10,12 @@ public final class LoRAAdapter {
   public let dropout: Float
   /// Whether scaling is α/√r (rank-stabilised LoRA) rather than α/r.
   public let useRSLoRA: Bool
+  /// DoRA's magnitude vector `[out]` (PEFT's `lora_magnitude_vector`), trainable, or `nil`
+  /// for plain LoRA. DoRA (Liu et al., 2024) splits the adapted weight into a direction,
+  /// `W + scaling·B·A` divided by its norm per output row, and this learned length per row.
+  public let magnitude: Tensor?
+  /// Whether the adapter is DoRA (`use_dora`).
+  public var useDoRA: Bool { magnitude != nil }
   /// `[r, in]`, Kaiming-uniform with a = √5, as PEFT initialises it.
   public let loraA: Tensor
   /// `[out, r]`, zeros, so a new adapter leaves the layer's output unchanged.
@@ -21,9 +27,12 @@ public final class LoRAAdapter {
   }
 
   /// A fresh adapter for a layer with `inFeatures` inputs and `outFeatures` outputs.
+  ///
+  /// With `baseWeight` (`[out, in]`), the adapter is DoRA's: its magnitude starts at the
+  /// norm of each row of the weight (B is zero), so that it too leaves the output unchanged.
   public init(
     name: String, inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float,
-    dropout: Float = 0, useRSLoRA: Bool = false
+    dropout: Float = 0, useRSLoRA: Bool = false, doraBaseWeight baseWeight: Tensor? = nil
   ) {
     precondition(rank > 0, "LoRA rank must be positive, got \(rank)")
     self.name = name
@@ -34,11 +43,55 @@ public final class LoRAAdapter {
     let bound = 1 / Float(inFeatures).squareRoot()
     loraA = .uniform([rank, inFeatures], low: -bound, high: bound, requiresGrad: true)
     loraB = .zeros([outFeatures, rank], requiresGrad: true)
+    magnitude = baseWeight.map { weight in
+      let norm = LoRAAdapter.rowNorms(weight)
+      norm.requiresGrad = true
+      return norm
+    }
+  }
+
+  /// ‖row‖ of each row of `matrix` `[out, in]`, outside autograd: `torch.linalg.norm(dim=1)`.
+  static func rowNorms(_ matrix: Tensor) -> Tensor {
+    withNoGrad { (matrix * matrix).sum(axis: 1).sqrt() }
   }
 
   /// `scaling · B·A`, shaped like the base weight `[out, in]`.
   public func delta() -> Tensor {
     loraB.matmul(loraA) * scaling
+  }
+}
+
+/// An adapter's hyperparameters: what a saved training state records of it.
+struct AdapterSpec: Codable, Equatable {
+  var name: String
+  var rank: Int
+  var alpha: Float
+  var dropout: Float
+  var useRSLoRA: Bool
+  var useDoRA: Bool
+
+  enum CodingKeys: String, CodingKey {
+    case name, rank, alpha, dropout, useRSLoRA, useDoRA
+  }
+
+  init(_ adapter: LoRAAdapter) {
+    name = adapter.name
+    rank = adapter.rank
+    alpha = adapter.alpha
+    dropout = adapter.dropout
+    useRSLoRA = adapter.useRSLoRA
+    useDoRA = adapter.useDoRA
+  }
+
+  /// A state saved before DoRA existed has no `useDoRA`: plain LoRA.
+  init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    rank = try container.decode(Int.self, forKey: .rank)
+    alpha = try container.decode(Float.self, forKey: .alpha)
+    dropout = try container.decode(Float.self, forKey: .dropout)
+    useRSLoRA = try container.decode(Bool.self, forKey: .useRSLoRA)
+    useDoRA = try container.decodeIfPresent(Bool.self, forKey: .useDoRA) ?? false
   }
 }
 
@@ -62,19 +115,22 @@ public final class LoRALinear: Linear {
   public private(set) var adaptersDisabled = false
   /// The base weight's exact values while an adapter is merged into it.
   private(set) var unmergedWeight: [Float]?
+  /// A 4-bit base weight's codes from before an adapter was merged into it.
+  private var unmergedFourBit: FourBitWeight?
   /// The adapter merged into the weight, if any.
   public private(set) var mergedAdapterName: String?
 
   /// Wraps `base`, freezing its weight and bias, with one new adapter called `adapterName`.
   public init(
     base: Linear, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false,
-    adapterName: String = "default"
+    useDoRA: Bool = false, adapterName: String = "default"
   ) {
-    super.init(weight: base.weight, bias: base.bias, layout: base.layout)
-    weight.requiresGrad = false
+    super.init(sharing: base)
+    if case .dense(let weight) = storage { weight.requiresGrad = false }
     bias?.requiresGrad = false
     try! addAdapter(
-      named: adapterName, rank: rank, alpha: alpha, dropout: dropout, useRSLoRA: useRSLoRA)
+      named: adapterName, rank: rank, alpha: alpha, dropout: dropout, useRSLoRA: useRSLoRA,
+      useDoRA: useDoRA)
   }
 
   /// Whether an adapter is merged into the base weight.
@@ -101,30 +157,45 @@ public final class LoRALinear: Linear {
 
   /// The parameters as PEFT's `lora.Linear` names them: `base_layer.weight`,
   /// `base_layer.bias`, then each adapter's `lora_A.<adapter>.weight` and
-  /// `lora_B.<adapter>.weight`. So a check such as "every parameter whose name contains
+  /// `lora_B.<adapter>.weight` (and DoRA's `lora_magnitude_vector.<adapter>.weight`). So a check such as "every parameter whose name contains
   /// `lora` trains, every other is frozen" reads as it does in PEFT.
   public override var namedOwnParameters: [(name: String, parameter: Tensor)] {
-    var result: [(String, Tensor)] = [("base_layer.weight", weight)]
+    var result: [(String, Tensor)] = []
+    if case .dense(let weight) = storage { result.append(("base_layer.weight", weight)) }
     if let bias { result.append(("base_layer.bias", bias)) }
     for adapter in adapters {
       result.append(("lora_A.\(adapter.name).weight", adapter.loraA))
       result.append(("lora_B.\(adapter.name).weight", adapter.loraB))
+      if let magnitude = adapter.magnitude {
+        result.append(("lora_magnitude_vector.\(adapter.name).weight", magnitude))
+      }
     }
     return result
   }
 
-  /// Adds a new adapter and makes it the active one.
+  /// Adds a new adapter (DoRA's, with `useDoRA`) and makes it the active one.
   public func addAdapter(
-    named name: String, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false
+    named name: String, rank: Int, alpha: Float, dropout: Float = 0, useRSLoRA: Bool = false,
+    useDoRA: Bool = false
   ) throws {
     guard !adapters.contains(where: { $0.name == name }) else {
       throw ModuleError.duplicateAdapter(name)
     }
+    unmerge()
     adapters.append(
       LoRAAdapter(
         name: name, inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, alpha: alpha,
-        dropout: dropout, useRSLoRA: useRSLoRA))
+        dropout: dropout, useRSLoRA: useRSLoRA, doraBaseWeight: useDoRA ? weightOutIn : nil))
     try activateAdapter(name)
+  }
+
+  /// The base weight as floats `[out, in]`, whatever its layout or storage.
+  var weightOutIn: Tensor { withNoGrad { layout == .outIn ? weight : weight.mT } }
+
+  /// DoRA's weight norm: ‖W + scaling·B·A‖ of each output row, detached, as PEFT's
+  /// `get_weight_norm` computes it (its gradient does not flow, as in the paper's §4.3).
+  func doraWeightNorm(_ adapter: LoRAAdapter) -> Tensor {
+    withNoGrad { LoRAAdapter.rowNorms(weightOutIn + adapter.delta()) }
   }
 
   /// Makes `name` the adapter used in the forward pass; unmerges any other first.
@@ -160,19 +231,17 @@ public final class LoRALinear: Linear {
   /// already has with the same hyperparameters keeps its tensors (their values are restored
   /// afterwards); any other is created afresh.
   func restoreAdapters(
-    _ specs: [(name: String, rank: Int, alpha: Float, dropout: Float, useRSLoRA: Bool)],
-    active: String?, disabled: Bool, merged: String?, unmergedWeight: [Float]?
+    _ specs: [AdapterSpec], active: String?, disabled: Bool, merged: String?,
+    unmergedWeight: [Float]?
   ) {
     adapters = specs.map { spec in
-      if let existing = adapters.first(where: {
-        $0.name == spec.name && $0.rank == spec.rank && $0.alpha == spec.alpha
-          && $0.dropout == spec.dropout && $0.useRSLoRA == spec.useRSLoRA
-      }) {
+      if let existing = adapters.first(where: { AdapterSpec($0) == spec }) {
         return existing
       }
       return LoRAAdapter(
         name: spec.name, inFeatures: inFeatures, outFeatures: outFeatures, rank: spec.rank,
-        alpha: spec.alpha, dropout: spec.dropout, useRSLoRA: spec.useRSLoRA)
+        alpha: spec.alpha, dropout: spec.dropout, useRSLoRA: spec.useRSLoRA,
+        doraBaseWeight: spec.useDoRA ? weightOutIn : nil)
     }
     activeAdapterName = active
     adaptersDisabled = disabled
@@ -188,15 +257,43 @@ public final class LoRALinear: Linear {
 
   /// Adds the active adapter's `scaling · B·A` into the base weight, so the forward pass
   /// needs no LoRA path. Merging twice changes nothing.
+  ///
+  /// A 4-bit base cannot hold the sum exactly: as PEFT does, the weight is dequantized, the
+  /// update added, and the result quantized again, with a warning, since the merged layer's
+  /// outputs then differ from base + adapter by the new rounding. `unmerge()` restores the
+  /// original codes exactly. For an exact merge, `dequantize()` the model first.
   public func merge() {
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return }
     // ΔW is [out, in]; a Conv1D stores its weight [in, out] (PEFT's fan_in_fan_out).
-    let delta = withNoGrad { layout == .outIn ? adapter.delta() : adapter.delta().mT }
-    unmergedWeight = weight.scalars
-    weight.scalars.withUnsafeMutableBufferPointer { w in
-      delta.scalars.withUnsafeBufferPointer { d in
-        for i in w.indices { w[i] += d[i] }
+    var delta = withNoGrad { layout == .outIn ? adapter.delta() : adapter.delta().mT }
+    if let magnitude = adapter.magnitude {
+      // DoRA: W' = (m / ‖W + ΔW‖) · (W + ΔW) row by row, as ΔW' = W' − W.
+      delta = withNoGrad {
+        let factor = magnitude.detach() / doraWeightNorm(adapter)  // [out]
+        let adapted = weightOutIn + adapter.delta()
+        let merged = adapted * factor.reshaped([factor.count, 1]) - weightOutIn
+        return layout == .outIn ? merged : merged.mT
       }
+    }
+    switch storage {
+    case .dense(let weight):
+      unmergedWeight = weight.scalars
+      weight.scalars.withUnsafeMutableBufferPointer { w in
+        delta.scalars.withUnsafeBufferPointer { d in
+          for i in w.indices { w[i] += d[i] }
+        }
+      }
+    case .fourBit(let weight):
+      warn(
+        "merging adapter '\(adapter.name)' into a 4-bit base quantizes the sum again, so the "
+          + "merged layer differs from base + adapter by that rounding; call dequantize() on "
+          + "the model first for an exact merge")
+      unmergedFourBit = weight
+      let merged = weight.dequantized() + delta
+      storage = .fourBit(
+        FourBitWeight(
+          quantizing: merged, as: weight.type, blockSize: weight.blockSize,
+          doubleQuantization: weight.isDoubleQuantized))
     }
     mergedAdapterName = adapter.name
   }
@@ -204,9 +301,15 @@ public final class LoRALinear: Linear {
   /// Restores the base weight to its exact values from before `merge()`. Unmerging an
   /// unmerged layer changes nothing.
   public func unmerge() {
-    guard let original = unmergedWeight else { return }
-    weight.scalars = original
-    unmergedWeight = nil
+    if let original = unmergedFourBit {
+      storage = .fourBit(original)
+      unmergedFourBit = nil
+    } else if let original = unmergedWeight {
+      weight.scalars = original
+      unmergedWeight = nil
+    } else {
+      return
+    }
     mergedAdapterName = nil
   }
 
@@ -214,22 +317,43 @@ public final class LoRALinear: Linear {
   /// or adapters are disabled.
   public override func callAsFunction(_ x: Tensor) -> Tensor {
     let base = super.callAsFunction(x)
+    if let adapter = activeAdapter, adapter.useDoRA, !isMerged, !adaptersDisabled {
+      return base + doraPath(x, base: base, adapter: adapter)
+    }
     return adapterPath(x).map { base + $0 } ?? base
+  }
+
+  /// What DoRA adds to the base output, as PEFT's `DoraLinearLayer.forward`:
+  /// `(s − 1)·W·x' + s·scaling·B·A·x'` with `s = m / ‖W + scaling·B·A‖` per output row, where
+  /// `x'` is the input after the adapter's dropout. Without dropout (or in evaluation) `W·x`
+  /// is the base output less its bias, as PEFT reuses it.
+  private func doraPath(_ x: Tensor, base: Tensor, adapter: LoRAAdapter) -> Tensor {
+    let input = x.dropout(adapter.dropout, training: isTraining)
+    let dropsOut = adapter.dropout != 0 && isTraining
+    let product = dropsOut ? baseProduct(input) : bias.map { base - $0 } ?? base
+    let scale = adapter.magnitude! / doraWeightNorm(adapter)  // [out]; gradient to m
+    let lora = (input.linear(weight: adapter.loraA) * adapter.scaling).linear(weight: adapter.loraB)
+    return (scale - 1) * product + scale * lora
   }
 
   /// The active adapter's path, for `Linear.fused`: low-rank, so that layers share their
   /// down-projection, unless it drops inputs out (each layer draws its own mask, in order,
   /// so those layers keep their own paths); nothing when merged or disabled.
   override var addedToProduct: AddedPath? {
+    guard quantizedWeight == nil else { return nil }
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return .nothing }
+    // DoRA rescales the base product itself: its layer keeps its own forward.
+    guard !adapter.useDoRA else { return nil }
     guard adapter.dropout == 0 || !isTraining else { return .other(adapterPath) }
     return .lowRank(LowRankPath(down: adapter.loraA, up: adapter.loraB, scaling: adapter.scaling))
   }
 
-  /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ`, or `nil` when
-  /// an adapter is merged, adapters are disabled, or none is active.
+  /// The active adapter's contribution alone, `scaling · (dropout(x)·Aᵀ)·Bᵀ` (DoRA's, for a
+  /// DoRA adapter), or `nil` when an adapter is merged, adapters are disabled, or none is
+  /// active.
   public func adapterPath(_ x: Tensor) -> Tensor? {
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return nil }
+    if adapter.useDoRA { return doraPath(x, base: super.callAsFunction(x), adapter: adapter) }
     let input = x.dropout(adapter.dropout, training: isTraining)
     // linear(weight:) multiplies by the transpose, so A [r, in] and B [out, r] are used as
     // they are stored. Scaling the narrow [..., r] middle rather than the [..., out] result

@@ -17,8 +17,33 @@ open class Linear: Module {
     case inOut
   }
 
+  /// How the layer holds its weight: as a float tensor, or packed in 4 bits.
+  enum Storage {
+    case dense(Tensor)
+    case fourBit(FourBitWeight)
+  }
+
+  /// The weight as the layer holds it. A 4-bit weight changes only when an adapter is
+  /// merged into it (and back).
+  var storage: Storage
+
   /// `[outFeatures, inFeatures]`, or `[inFeatures, outFeatures]` for the `.inOut` layout.
-  public let weight: Tensor
+  ///
+  /// For a 4-bit layer (`quantizedWeight` is set), a float copy dequantized on each read,
+  /// which is never trained: the layer itself keeps its weight packed.
+  public var weight: Tensor {
+    switch storage {
+    case .dense(let weight): return weight
+    case .fourBit(let weight): return weight.dequantized()
+    }
+  }
+
+  /// The packed weight of a 4-bit layer, `[out, in]`; `nil` for a float layer.
+  public var quantizedWeight: FourBitWeight? {
+    if case .fourBit(let weight) = storage { return weight }
+    return nil
+  }
+
   /// `[outFeatures]`, or `nil` for a layer without bias.
   public let bias: Tensor?
   /// How `weight` is laid out.
@@ -30,7 +55,8 @@ open class Linear: Module {
   ///   - bias: whether to learn an additive bias.
   public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
     let bound = 1 / Float(inFeatures).squareRoot()
-    weight = .uniform([outFeatures, inFeatures], low: -bound, high: bound, requiresGrad: true)
+    storage = .dense(
+      .uniform([outFeatures, inFeatures], low: -bound, high: bound, requiresGrad: true))
     self.bias = bias ? .uniform([outFeatures], low: -bound, high: bound, requiresGrad: true) : nil
     layout = .outIn
   }
@@ -38,21 +64,62 @@ open class Linear: Module {
   /// Wraps existing tensors: `weight` laid out as `layout` says and an optional `bias`
   /// `[out]`.
   public init(weight: Tensor, bias: Tensor? = nil, layout: WeightLayout = .outIn) {
-    self.weight = weight
+    storage = .dense(weight)
     self.bias = bias
     self.layout = layout
   }
 
+  /// A 4-bit layer, as bitsandbytes' `Linear4bit`: the weight stays packed, and the
+  /// products dequantize it a block of rows at a time. Its weight never trains; its bias may.
+  public init(quantized weight: FourBitWeight, bias: Tensor? = nil) {
+    storage = .fourBit(weight)
+    self.bias = bias
+    layout = .outIn
+  }
+
+  /// A layer that shares `base`'s weight and bias (what a wrapper such as `LoRALinear` holds).
+  init(sharing base: Linear) {
+    storage = base.storage
+    bias = base.bias
+    layout = base.layout
+  }
+
   /// The size of each input sample.
-  public var inFeatures: Int { layout == .outIn ? weight.shape[1] : weight.shape[0] }
+  public var inFeatures: Int { layout == .outIn ? weightShape[1] : weightShape[0] }
   /// The size of each output sample.
-  public var outFeatures: Int { layout == .outIn ? weight.shape[0] : weight.shape[1] }
+  public var outFeatures: Int { layout == .outIn ? weightShape[0] : weightShape[1] }
+
+  private var weightShape: [Int] {
+    switch storage {
+    case .dense(let weight): return weight.shape
+    case .fourBit(let weight): return weight.shape
+    }
+  }
+
+  /// `weight` and `bias`, the names PyTorch gives them; a 4-bit weight is not a parameter
+  /// (it never trains), so only the bias is listed for a 4-bit layer.
+  open override var namedOwnParameters: [(name: String, parameter: Tensor)] {
+    var result: [(String, Tensor)] = []
+    if case .dense(let weight) = storage { result.append(("weight", weight)) }
+    if let bias { result.append(("bias", bias)) }
+    return result
+  }
+
+  /// `x·Wᵀ` (or `x·W`) without the bias.
+  func baseProduct(_ x: Tensor) -> Tensor {
+    switch (storage, layout) {
+    case (.fourBit(let weight), _): return x.linear(quantized: weight)
+    case (.dense(let weight), .outIn): return x.linear(weight: weight)
+    case (.dense(let weight), .inOut): return x.matmul(weight)
+    }
+  }
 
   /// `x·Wᵀ + b` (or `x·W + b` for the `.inOut` layout) over the last dimension of `x`.
   open override func callAsFunction(_ x: Tensor) -> Tensor {
-    switch layout {
-    case .outIn: return x.linear(weight: weight, bias: bias)
-    case .inOut:
+    switch (storage, layout) {
+    case (.fourBit(let weight), _): return x.linear(quantized: weight, bias: bias)
+    case (.dense(let weight), .outIn): return x.linear(weight: weight, bias: bias)
+    case (.dense(let weight), .inOut):
       let product = x.matmul(weight)
       return bias.map { product + $0 } ?? product
     }
@@ -63,7 +130,8 @@ open class Linear: Module {
   /// layer's low-rank path. `nil` for a subclass that fusion does not know (its forward is
   /// its own), which is then never fused.
   var addedToProduct: AddedPath? {
-    type(of: self) == Linear.self || type(of: self) == Conv1D.self ? .nothing : nil
+    guard quantizedWeight == nil else { return nil }
+    return type(of: self) == Linear.self || type(of: self) == Conv1D.self ? .nothing : nil
   }
 }
 

@@ -82,9 +82,11 @@ public final class SGD: Optimizer {
 /// Adam, with `torch.optim.Adam`'s update rule and defaults; with `decoupledWeightDecay` it is
 /// AdamW (Loshchilov and Hutter), which shrinks weights directly instead of through the gradient.
 public class Adam: Optimizer {
-  /// The trainable parameters this optimizer updates.
+  /// The trainable parameters this optimizer updates, group after group.
   public let parameters: [Tensor]
-  /// The step size.
+  /// The parameters in groups, each with its own step size and weight decay.
+  public let groups: [ParameterGroup]
+  /// The step size (of a group whose factor is 1).
   public var learningRate: Float
   /// Decay rates of the first and second moment estimates.
   public let betas: (Float, Float)
@@ -100,11 +102,28 @@ public class Adam: Optimizer {
   public internal(set) var stepCount = 0
 
   /// An Adam optimizer over the trainable ones among `parameters`.
-  public init(
+  public convenience init(
     _ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
     eps: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
   ) {
-    self.parameters = parameters.filter(\.requiresGrad)
+    self.init(
+      groups: [ParameterGroup(parameters)], learningRate: learningRate, betas: betas, eps: eps,
+      weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay)
+  }
+
+  /// An Adam optimizer over parameter groups, as PyTorch's `param_groups`: each group's step
+  /// size is its factor times `learningRate`, so a schedule that sets `learningRate` scales
+  /// every group alike (as `LambdaLR` does), and each may have its own weight decay.
+  public init(
+    groups: [ParameterGroup], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+  ) {
+    self.groups = groups.map {
+      ParameterGroup(
+        $0.parameters.filter(\.requiresGrad), learningRateFactor: $0.learningRateFactor,
+        weightDecay: $0.weightDecay)
+    }
+    self.parameters = self.groups.flatMap(\.parameters)
     self.learningRate = learningRate
     self.betas = betas
     self.eps = eps
@@ -121,6 +140,14 @@ public class Adam: Optimizer {
   /// Applies one update to every parameter that has a gradient.
   public func step() {
     stepCount += 1
+    for group in groups {
+      update(
+        group.parameters, learningRate: learningRate * group.learningRateFactor,
+        weightDecay: group.weightDecay ?? weightDecay)
+    }
+  }
+
+  private func update(_ parameters: [Tensor], learningRate: Float, weightDecay: Float) {
     let (beta1, beta2) = betas
     let biasCorrection1 = 1 - Foundation.pow(beta1, Float(stepCount))
     let biasCorrection2Root = (1 - Foundation.pow(beta2, Float(stepCount))).squareRoot()
@@ -159,16 +186,43 @@ public class Adam: Optimizer {
   }
 }
 
+/// Parameters an optimizer updates alike, as an entry of PyTorch's `param_groups`.
+public struct ParameterGroup {
+  /// The group's parameters.
+  public var parameters: [Tensor]
+  /// The group's step size as a multiple of the optimizer's `learningRate`.
+  public var learningRateFactor: Float
+  /// The group's weight decay, or `nil` for the optimizer's.
+  public var weightDecay: Float?
+
+  /// A group of `parameters` with its own step-size factor and weight decay.
+  public init(_ parameters: [Tensor], learningRateFactor: Float = 1, weightDecay: Float? = nil) {
+    self.parameters = parameters
+    self.learningRateFactor = learningRateFactor
+    self.weightDecay = weightDecay
+  }
+}
+
 /// AdamW: Adam with decoupled weight decay, as `torch.optim.AdamW` (weight decay 0.01 by default).
 public final class AdamW: Adam {
   /// An AdamW optimizer over the trainable ones among `parameters`.
-  public init(
+  public convenience init(
     _ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
     eps: Float = 1e-8, weightDecay: Float = 0.01
   ) {
+    self.init(
+      groups: [ParameterGroup(parameters)], learningRate: learningRate, betas: betas, eps: eps,
+      weightDecay: weightDecay)
+  }
+
+  /// An AdamW optimizer over parameter groups (see `Adam.init(groups:...)`).
+  public init(
+    groups: [ParameterGroup], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    eps: Float = 1e-8, weightDecay: Float = 0.01
+  ) {
     super.init(
-      parameters, learningRate: learningRate, betas: betas, eps: eps, weightDecay: weightDecay,
-      decoupledWeightDecay: true)
+      groups: groups, learningRate: learningRate, betas: betas, eps: eps,
+      weightDecay: weightDecay, decoupledWeightDecay: true)
   }
 }
 

@@ -9,18 +9,10 @@ struct ModuleLayout: Codable, Equatable {
     var requiresGrad: Bool
     var hasGrad: Bool
   }
-  /// One adapter's hyperparameters.
-  struct Adapter: Codable, Equatable {
-    var name: String
-    var rank: Int
-    var alpha: Float
-    var dropout: Float
-    var useRSLoRA: Bool
-  }
   /// One `LoRALinear`: where it is, its adapters and which is active, disabled or merged.
   struct LoRALayer: Codable, Equatable {
     var path: String
-    var adapters: [Adapter]
+    var adapters: [AdapterSpec]
     var active: String?
     var disabled: Bool
     var merged: String?
@@ -63,11 +55,7 @@ extension Module: Restorable {
       }
       return ModuleLayout.LoRALayer(
         path: path,
-        adapters: layer.adapters.map {
-          .init(
-            name: $0.name, rank: $0.rank, alpha: $0.alpha, dropout: $0.dropout,
-            useRSLoRA: $0.useRSLoRA)
-        },
+        adapters: layer.adapters.map(AdapterSpec.init),
         active: layer.activeAdapterName, disabled: layer.adaptersDisabled,
         merged: layer.mergedAdapterName)
     }
@@ -144,7 +132,7 @@ extension Module: Restorable {
       } else if let linear = module as? Linear, let first = entry.adapters.first {
         layer = LoRALinear(
           base: linear, rank: first.rank, alpha: first.alpha, dropout: first.dropout,
-          useRSLoRA: first.useRSLoRA, adapterName: first.name)
+          useRSLoRA: first.useRSLoRA, useDoRA: first.useDoRA, adapterName: first.name)
         try replaceModule(at: entry.path, with: layer)
       } else {
         throw RestoreError(
@@ -152,13 +140,7 @@ extension Module: Restorable {
             + "can wrap")
       }
       layer.restoreAdapters(
-        entry.adapters.map {
-          (
-            name: $0.name, rank: $0.rank, alpha: $0.alpha, dropout: $0.dropout,
-            useRSLoRA: $0.useRSLoRA
-          )
-        },
-        active: entry.active, disabled: entry.disabled, merged: entry.merged,
+        entry.adapters, active: entry.active, disabled: entry.disabled, merged: entry.merged,
         unmergedWeight: unmerged["unmerged/" + entry.path]?.scalars)
     }
   }

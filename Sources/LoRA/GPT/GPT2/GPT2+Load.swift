@@ -12,6 +12,9 @@ extension GPT2 {
   ///   transformers saved are skipped, as transformers skips them; a tied `lm_head.weight`
   ///   is skipped too, since it is `wte`'s.
   /// - F16 and BF16 weights are converted to F32.
+  /// - A folder that transformers saved with bitsandbytes in 4 bits (`quantization_config`
+  ///   in `config.json`, NF4 or FP4, with or without double quantization) keeps its linear
+  ///   layers 4-bit: their weights stay packed, as `FourBitWeight`s.
   /// - A folder with only `pytorch_model.bin` is refused with the command that converts it.
   /// - Every other mismatch (a missing or extra key, a shape) is a `GPT2FileError` naming the
   ///   file, the key and the shapes.
@@ -23,15 +26,26 @@ extension GPT2 {
         reason: "has no config.json; a model folder holds config.json and model.safetensors")
     }
     let config = try GPT2Config(json: configData, path: configURL.path)
-    let (tensors, source) = try readWeights(in: folder)
+    let quantization = try QuantizationConfig(json: configData, path: configURL.path)
+    let (file, source) = try readWeights(in: folder)
     let model = GPT2(config)
+    func modelName(_ key: String) -> String {
+      key.hasPrefix("transformer.") || key.hasPrefix("lm_head.") ? key : "transformer." + key
+    }
     var renamed: [String: Tensor] = [:]
-    for (key, tensor) in tensors {
-      let name =
-        key.hasPrefix("transformer.") || key.hasPrefix("lm_head.") ? key : "transformer." + key
+    for (key, tensor) in file.tensors {
+      let name = modelName(key)
       if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") { continue }
       if name == "lm_head.weight", config.tieWordEmbeddings { continue }
       renamed[name] = tensor
+    }
+    let bytes = Dictionary(
+      file.byteTensors.map { (modelName($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+    do {
+      try model.loadQuantizedLayers(
+        from: &renamed, bytes: bytes, config: quantization, source: source)
+    } catch let error as QuantizationError {
+      throw GPT2FileError(path: source, reason: "stores \(error)")
     }
     do {
       try model.loadWeights(renamed)
@@ -42,12 +56,12 @@ extension GPT2 {
   }
 
   /// The tensors of the folder's weights, and the file (or index) they came from.
-  private static func readWeights(in folder: URL) throws -> ([String: Tensor], String) {
+  private static func readWeights(in folder: URL) throws -> (Safetensors, String) {
     let single = folder.appendingPathComponent("model.safetensors")
     let index = folder.appendingPathComponent("model.safetensors.index.json")
     let exists = { (url: URL) in FileManager.default.fileExists(atPath: url.path) }
     if exists(single) {
-      return (try Safetensors(contentsOf: single).tensors, single.path)
+      return (try Safetensors(contentsOf: single), single.path)
     }
     if exists(index) {
       return (try readShards(index: index, in: folder), index.path)
@@ -71,26 +85,29 @@ extension GPT2 {
 
   /// The tensors of every shard that `index` maps, each shard read once; a key the index
   /// names but its shard lacks is an error.
-  private static func readShards(index: URL, in folder: URL) throws -> [String: Tensor] {
+  private static func readShards(index: URL, in folder: URL) throws -> Safetensors {
     guard let data = FileManager.default.contents(atPath: index.path),
       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let map = object["weight_map"] as? [String: String]
     else {
       throw GPT2FileError(path: index.path, reason: "has no weight_map of key to file names")
     }
-    var tensors: [String: Tensor] = [:]
+    var tensors = Safetensors(tensors: [:])
     for shard in Set(map.values).sorted() {
       guard !shard.contains("/"), !shard.hasPrefix(".") else {
         throw GPT2FileError(path: index.path, reason: "names a shard outside its folder: \(shard)")
       }
       let url = folder.appendingPathComponent(shard)
-      let file = try Safetensors(contentsOf: url).tensors
+      let file = try Safetensors(contentsOf: url)
       for key in map.filter({ $0.value == shard }).keys {
-        guard let tensor = file[key] else {
+        if let tensor = file.tensors[key] {
+          tensors.tensors[key] = tensor
+        } else if let bytes = file.byteTensors[key] {
+          tensors.byteTensors[key] = bytes
+        } else {
           throw GPT2FileError(
             path: url.path, reason: "lacks \(key), which \(index.lastPathComponent) places in it")
         }
-        tensors[key] = tensor
       }
     }
     return tensors

@@ -1,0 +1,137 @@
+internal import CKernels
+
+extension Tensor {
+  /// `x·Wᵀ + b` for a 4-bit weight `W` `[out, in]`, as bitsandbytes' `Linear4bit` computes
+  /// it on the CPU: the weight dequantized, then a float product. The weight never exists
+  /// as floats all at once: each product dequantizes a few hundred of its rows at a time
+  /// into a buffer it reuses, and a single input row (a token in generation) meets the
+  /// packed codes directly. Gradients flow to the input and the bias; the weight is frozen.
+  public func linear(quantized weight: FourBitWeight, bias: Tensor? = nil) -> Tensor {
+    let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
+    guard rank >= 1, shape[rank - 1] == inFeatures else {
+      fatalError(
+        "linear: input of shape \(shape) does not fit the 4-bit weight of shape \(weight.shape) "
+          + "(the input's last dimension must equal the weight's second)")
+    }
+    if let bias, bias.shape != [outFeatures] {
+      fatalError("linear: bias of shape \(bias.shape) does not fit weight of shape \(weight.shape)")
+    }
+    let rows = count / inFeatures
+    let output = scalars.withUnsafeBufferPointer { x in
+      makeScalars(count: rows * outFeatures) { y in
+        weight.forward(x.baseAddress!, rows: rows, into: y.baseAddress!)
+        if let bias {
+          bias.scalars.withUnsafeBufferPointer { bias in
+            for row in 0..<rows {
+              addAssign(y.baseAddress! + row * outFeatures, bias.baseAddress!, count: outFeatures)
+            }
+          }
+        }
+      }
+    }
+    let (inputNode, biasNode) = (gradNode, bias?.gradNode)
+    let inputs = [self] + (bias.map { [$0] } ?? [])
+    return .result(
+      of: "linear (4-bit)", shape: Array(shape.dropLast()) + [outFeatures], scalars: output,
+      inputs: inputs
+    ) { gradient in
+      gradient.scalars.withUnsafeBufferPointer { g in
+        inputNode?.accumulateOrWrite { dx, fresh in
+          weight.inputGradient(g.baseAddress!, rows: rows, into: dx.baseAddress!, adding: !fresh)
+        }
+        biasNode?.accumulate { dBias in
+          for row in 0..<rows {
+            addAssign(dBias.baseAddress!, g.baseAddress! + row * outFeatures, count: outFeatures)
+          }
+        }
+      }
+    }
+  }
+}
+
+extension FourBitWeight {
+  /// Rows of the weight dequantized at once: about 1 MB of floats, which stays in the cache
+  /// while the product reads it.
+  private var rowsPerPiece: Int { max(16, (1 << 18) / shape[1]) }
+
+  /// Runs `body` with the packed codes, the levels and the decoded scales.
+  private func withParts<R>(
+    _ body: (UnsafePointer<UInt8>, UnsafePointer<Float>, UnsafePointer<Float>) -> R
+  ) -> R {
+    packedCodes.withUnsafeBufferPointer { codes in
+      levels.withUnsafeBufferPointer { levels in
+        blockScales.withUnsafeBufferPointer { scales in
+          body(codes.baseAddress!, levels.baseAddress!, scales.baseAddress!)
+        }
+      }
+    }
+  }
+
+  /// Writes rows `rows` of the weight as floats to `out`; with `portable`, by the plain C
+  /// loop that CPUs without AVX2 run, whatever this CPU has.
+  func dequantize(rows: Range<Int>, into out: UnsafeMutablePointer<Float>, portable: Bool = false) {
+    let columns = shape[1]
+    withParts { codes, levels, scales in
+      // Each core takes a share of the rows; a run of codes never straddles two writers.
+      parallelChunks(rows.count, minimumPerChunk: max(1, (1 << 14) / columns)) { part in
+        let first = (rows.lowerBound + part.lowerBound) * columns
+        let target = out + part.lowerBound * columns
+        if ElementKernels.native && !portable {
+          lora_dequantize_4bit(
+            codes, levels, scales, blockSize, first, part.count * columns, target)
+        } else {
+          lora_dequantize_4bit_portable(
+            codes, levels, scales, blockSize, first, part.count * columns, target)
+        }
+      }
+    }
+  }
+
+  /// `y = x · Wᵀ` for `rows` input rows: `x` `[rows, in]`, `y` `[rows, out]`.
+  func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    let (outFeatures, inFeatures) = (shape[0], shape[1])
+    if rows == 1 && ElementKernels.native {
+      withParts { codes, levels, scales in
+        parallelChunks(outFeatures, minimumPerChunk: max(8, (1 << 15) / inFeatures)) { part in
+          lora_4bit_matrix_times_vector(
+            codes, levels, scales, blockSize, inFeatures, x, y + part.lowerBound,
+            part.lowerBound, part.count)
+        }
+      }
+      return
+    }
+    let piece = min(rowsPerPiece, outFeatures)
+    var buffer = [Float](repeating: 0, count: piece * inFeatures)
+    buffer.withUnsafeMutableBufferPointer { buffer in
+      for start in stride(from: 0, to: outFeatures, by: piece) {
+        let count = min(piece, outFeatures - start)
+        dequantize(rows: start..<(start + count), into: buffer.baseAddress!)
+        // y[:, start..<start + count] = x · pieceᵀ
+        gemm(
+          transposeA: false, transposeB: true, m: rows, n: count, k: inFeatures,
+          a: x, lda: inFeatures, b: buffer.baseAddress!, ldb: inFeatures,
+          beta: 0, c: y + start, ldc: outFeatures)
+      }
+    }
+  }
+
+  /// `dx (+)= dy · W` for `rows` rows: `dy` `[rows, out]`, `dx` `[rows, in]`.
+  func inputGradient(
+    _ g: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, adding: Bool
+  ) {
+    let (outFeatures, inFeatures) = (shape[0], shape[1])
+    let piece = min(rowsPerPiece, outFeatures)
+    var buffer = [Float](repeating: 0, count: piece * inFeatures)
+    buffer.withUnsafeMutableBufferPointer { buffer in
+      for start in stride(from: 0, to: outFeatures, by: piece) {
+        let count = min(piece, outFeatures - start)
+        dequantize(rows: start..<(start + count), into: buffer.baseAddress!)
+        // dx += dy[:, start..<start + count] · piece
+        gemm(
+          transposeA: false, transposeB: false, m: rows, n: inFeatures, k: count,
+          a: g + start, lda: outFeatures, b: buffer.baseAddress!, ldb: inFeatures,
+          beta: adding || start > 0 ? 1 : 0, c: dx, ldc: inFeatures)
+      }
+    }
+  }
+}
