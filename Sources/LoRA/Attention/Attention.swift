@@ -128,7 +128,7 @@ public final class GPT2Attention: Module {
   /// layer's number when `scale_attn_by_inverse_layer_idx`.
   let scale: Float
 
-  init(_ config: GPT2Config, layer: Int) {
+  init(_ config: GPT2Config, layer: Int, path: String, projections: GPT2.Projections) {
     heads = config.nHead
     var scale: Float =
       config.scaleAttnWeights ? 1 / Float(config.nEmbd / config.nHead).squareRoot() : 1
@@ -136,8 +136,8 @@ public final class GPT2Attention: Module {
     self.scale = scale
     attnDropout = Dropout(config.attnPdrop)
     residDropout = Dropout(config.residPdrop)
-    let cAttn = Conv1D(nf: 3 * config.nEmbd, nx: config.nEmbd)
-    let cProj = Conv1D(nf: config.nEmbd, nx: config.nEmbd)
+    let cAttn = projections(path + ".c_attn", 3 * config.nEmbd, config.nEmbd)
+    let cProj = projections(path + ".c_proj", config.nEmbd, config.nEmbd)
     super.init()
     (self.cAttn, self.cProj) = (cAttn, cProj)
   }

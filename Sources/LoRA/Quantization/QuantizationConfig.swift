@@ -41,17 +41,16 @@ public struct QuantizationConfig: Sendable, Equatable {
   }
 }
 
-extension Module {
-  /// Replaces each linear layer whose weight `tensors` and `bytes` hold in 4 bits with a
-  /// 4-bit layer, taking its weight and its quantization state out of `tensors`, so that
-  /// what is left (the biases among it) loads as plain weights.
+extension FourBitWeight {
+  /// The 4-bit weights among a file's tensors, by the name of their layer
+  /// (`transformer.h.0.attn.c_attn`), each taken out of `tensors` with its quantization
+  /// state, so that what is left (the biases among it) loads as plain weights.
   ///
-  /// - Throws: `QuantizationError` naming the tensor when a stored weight is quantized but
-  ///   `config` is `nil`, or its parts do not fit together.
-  func loadQuantizedLayers(
-    from tensors: inout [String: Tensor], bytes: [String: ByteTensor], config: QuantizationConfig?,
-    source: String
-  ) throws {
+  /// - Throws: `QuantizationError` naming the tensor when a byte tensor is not part of a
+  ///   4-bit weight, a weight is quantized but `config` is `nil`, or its parts do not fit.
+  static func layers(
+    from tensors: inout [String: Tensor], bytes: [String: ByteTensor], config: QuantizationConfig?
+  ) throws -> [String: FourBitWeight] {
     let weights = bytes.keys.filter { key in
       key.hasSuffix(".weight")
         && FourBitType.allCases.contains {
@@ -67,34 +66,18 @@ extension Module {
         reason: "is stored as \(bytes[key]!.dtype) but is not part of a 4-bit weight (no "
           + "quant_state beside it)")
     }
-    guard !weights.isEmpty else { return }
+    guard !weights.isEmpty else { return [:] }
     guard config != nil else {
       throw QuantizationError(
         tensor: weights[0],
         reason: "is a 4-bit weight, but config.json has no quantization_config saying so")
     }
-    let parents = Dictionary(
-      namedModules.flatMap { parentName, parent in
-        parent.namedChildren.map { key, _ in
-          (parentName.isEmpty ? key : "\(parentName).\(key)", (parent, key))
-        }
-      }, uniquingKeysWith: { first, _ in first })
+    var layers: [String: FourBitWeight] = [:]
     for key in weights {
-      let path = String(key.dropLast(".weight".count))
-      guard let (parent, childKey) = parents[path],
-        let layer = parent.namedChildren.first(where: { $0.name == childKey })?.module as? Linear
-      else {
-        throw QuantizationError(tensor: key, reason: "names no linear layer of the model")
-      }
-      let weight = try FourBitWeight.read(key, floats: tensors, bytes: bytes)
-      let expected = [layer.outFeatures, layer.inFeatures]
-      guard weight.shape == expected else {
-        throw QuantizationError(
-          tensor: key, reason: "has shape \(weight.shape); the model's layer needs \(expected)")
-      }
+      layers[String(key.dropLast(".weight".count))] = try FourBitWeight.read(
+        key, floats: tensors, bytes: bytes)
       for suffix in FourBitWeight.stateSuffixes { tensors[key + suffix] = nil }
-      // The layer keeps its bias tensor, which the plain load that follows fills.
-      try parent.replaceChild(named: childKey, with: Linear(quantized: weight, bias: layer.bias))
     }
+    return layers
   }
 }

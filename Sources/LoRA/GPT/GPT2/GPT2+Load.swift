@@ -28,7 +28,6 @@ extension GPT2 {
     let config = try GPT2Config(json: configData, path: configURL.path)
     let quantization = try QuantizationConfig(json: configData, path: configURL.path)
     let (file, source) = try readWeights(in: folder)
-    let model = GPT2(config)
     func modelName(_ key: String) -> String {
       key.hasPrefix("transformer.") || key.hasPrefix("lm_head.") ? key : "transformer." + key
     }
@@ -41,11 +40,31 @@ extension GPT2 {
     }
     let bytes = Dictionary(
       file.byteTensors.map { (modelName($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+    // A 4-bit layer is made from its packed weight directly: no float copy of it is made.
+    var fourBit: [String: FourBitWeight]
     do {
-      try model.loadQuantizedLayers(
-        from: &renamed, bytes: bytes, config: quantization, source: source)
+      fourBit = try FourBitWeight.layers(from: &renamed, bytes: bytes, config: quantization)
     } catch let error as QuantizationError {
       throw GPT2FileError(path: source, reason: "stores \(error)")
+    }
+    var misfits: [String] = []
+    let model = GPT2(config) { path, outFeatures, inFeatures in
+      guard let weight = fourBit.removeValue(forKey: path) else {
+        return Conv1D(nf: outFeatures, nx: inFeatures)
+      }
+      if weight.shape != [outFeatures, inFeatures] {
+        misfits.append(
+          "\(path).weight has shape \(weight.shape); the model needs \([outFeatures, inFeatures])")
+      }
+      return Linear(quantized: weight, bias: .zeros([outFeatures], requiresGrad: true))
+    }
+    if let misfit = misfits.first
+      ?? fourBit.keys.sorted().first.map({
+        "\($0).weight is 4-bit, but the model has no such layer"
+      })
+    {
+      throw GPT2FileError(
+        path: source, reason: "stores a 4-bit weight that does not fit: \(misfit)")
     }
     do {
       try model.loadWeights(renamed)

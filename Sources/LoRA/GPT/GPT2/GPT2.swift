@@ -9,11 +9,11 @@ public final class GPT2MLP: Module {
   let dropout: Dropout
   let activation: String
 
-  init(_ config: GPT2Config) {
+  init(_ config: GPT2Config, path: String, projections: GPT2.Projections) {
     activation = config.activation
     dropout = Dropout(config.residPdrop)
-    let cFc = Conv1D(nf: config.nInner, nx: config.nEmbd)
-    let cProj = Conv1D(nf: config.nEmbd, nx: config.nInner)
+    let cFc = projections(path + ".c_fc", config.nInner, config.nEmbd)
+    let cProj = projections(path + ".c_proj", config.nEmbd, config.nInner)
     super.init()
     (self.cFc, self.cProj) = (cFc, cProj)
   }
@@ -42,11 +42,12 @@ public final class GPT2Block: Module {
   /// The MLP.
   @Child public var mlp: GPT2MLP
 
-  init(_ config: GPT2Config, layer: Int) {
+  init(_ config: GPT2Config, layer: Int, projections: GPT2.Projections) {
     let ln1 = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
     let ln2 = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
-    attn = GPT2Attention(config, layer: layer)
-    mlp = GPT2MLP(config)
+    let path = "transformer.h.\(layer)"
+    attn = GPT2Attention(config, layer: layer, path: path + ".attn", projections: projections)
+    mlp = GPT2MLP(config, path: path + ".mlp", projections: projections)
     super.init()
     (self.ln1, self.ln2) = (ln1, ln2)
   }
@@ -73,10 +74,10 @@ public final class GPT2Model: Module {
   @Child(key: "ln_f") public var lnF: LayerNorm
   let dropout: Dropout
 
-  init(_ config: GPT2Config) {
+  init(_ config: GPT2Config, projections: GPT2.Projections) {
     wte = Embedding(config.vocabSize, config.nEmbd)
     wpe = Embedding(config.nPositions, config.nEmbd)
-    h = (0..<config.nLayer).map { GPT2Block(config, layer: $0) }
+    h = (0..<config.nLayer).map { GPT2Block(config, layer: $0, projections: projections) }
     dropout = Dropout(config.embdPdrop)
     let lnF = LayerNorm(config.nEmbd, eps: config.layerNormEpsilon)
     super.init()
@@ -103,12 +104,21 @@ public final class GPT2: Module {
   /// Maps the residual stream to logits; its weight is `transformer.wte.weight` when tied.
   @Child(key: "lm_head") public var lmHead: Linear
 
+  /// Makes each projection layer from its full name (`transformer.h.0.attn.c_attn`) and its
+  /// output and input sizes: a fresh `Conv1D`, or a layer that a loader already has.
+  typealias Projections = (_ path: String, _ outFeatures: Int, _ inFeatures: Int) -> Linear
+
   /// A model with fresh weights, initialised as transformers does: N(0, 0.02) for
   /// embeddings and projections, zero biases, unit layer norms.
-  public init(_ config: GPT2Config) {
+  public convenience init(_ config: GPT2Config) {
+    self.init(config) { _, outFeatures, inFeatures in Conv1D(nf: outFeatures, nx: inFeatures) }
+  }
+
+  /// A model whose projections `projections` makes; the rest initialised as `init(_:)` does.
+  init(_ config: GPT2Config, projections: Projections) {
     if let problem = config.problem { preconditionFailure("GPT2Config \(problem)") }
     self.config = config
-    let transformer = GPT2Model(config)
+    let transformer = GPT2Model(config, projections: projections)
     self.transformer = transformer
     for (_, module) in transformer.namedModules {
       if let embedding = module as? Embedding {
