@@ -11,6 +11,8 @@
 // - `bpe`: the input as text through the GPT-2 tokenizer of the test fixtures (encode, then
 //   decode must give the text back), its bytes decoded as ids, and the input read as a
 //   `tokenizer.json`.
+// - `quantized`: a `.safetensors` file read as a 4-bit model's weights (packed codes, scales,
+//   double quantization, the JSON state), each weight that reads dequantized and multiplied.
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -26,10 +28,11 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
   case "checkpoint": fuzzCheckpoint(data)
   case "tokenizer": fuzzTokenizer(data)
   case "bpe": fuzzBPE(data)
+  case "quantized": fuzzQuantized(data)
   default:
     fatalError(
-      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer or bpe, not "
-        + "'\(target)'")
+      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer, bpe or "
+        + "quantized, not '\(target)'")
   }
   return 0
 }
@@ -39,6 +42,24 @@ private func fuzzSafetensors(_ data: Data) {
   // What was read writes back and reads again to the same tensors.
   let again = try! Safetensors(data: file.encoded())
   precondition(again.tensors.keys.sorted() == file.tensors.keys.sorted())
+}
+
+private func fuzzQuantized(_ data: Data) {
+  guard let file = try? Safetensors(data: data, source: "fuzz.safetensors") else { return }
+  var floats = file.tensors
+  let config = try? QuantizationConfig(
+    json: Data(#"{"quantization_config": {"load_in_4bit": true}}"#.utf8), path: "config.json")
+  guard let layers = try? FourBitWeight.layers(from: &floats, bytes: file.byteTensors, config: config)
+  else { return }
+  for weight in layers.values where weight.count <= 1 << 16 {
+    // A weight that reads is whole: it dequantizes, and a row and a batch go through it.
+    let dense = weight.dequantized()
+    precondition(dense.count == weight.count)
+    for rows in [1, 3] {
+      let output = Tensor.ones([rows, weight.shape[1]]).linear(quantized: weight)
+      precondition(output.shape == [rows, weight.shape[0]])
+    }
+  }
 }
 
 private func fuzzAdapterConfig(_ data: Data) {

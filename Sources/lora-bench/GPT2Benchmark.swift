@@ -147,7 +147,8 @@ func benchmarkGPT2(
   generation.add(
     "small", "100", time(ours, "median_s", 3), time(theirs, "median_s", 3),
     speedUp(ours, theirs, "median_s"))
-  return [steps, generation] + benchmarkGPT2FourBit(python: python, threads: threads, repeats: repeats)
+  return [steps, generation]
+    + benchmarkGPT2FourBit(python: python, threads: threads, repeats: repeats)
 }
 
 /// The 4-bit rows: GPT-2 small loaded from the folder that transformers saved with

@@ -61,10 +61,11 @@ public struct FourBitWeight: Sendable, Equatable {
     guard [32, 64, 128, 256, 512, 1024, 2048, 4096].contains(blockSize) else {
       throw fail("has block size \(blockSize); bitsandbytes uses 32, 64, …, 4096")
     }
-    let count = shape[0] * shape[1]
-    guard packedCodes.count == (count + 1) / 2 else {
+    let (count, overflows) = shape[0].multipliedReportingOverflow(by: shape[1])
+    guard !overflows, packedCodes.count == (count + 1) / 2 else {
       throw fail(
-        "holds \(packedCodes.count) bytes of codes; shape \(shape) needs \((count + 1) / 2)")
+        "holds \(packedCodes.count) bytes of codes; shape \(shape) needs "
+          + (overflows ? "more than memory holds" : "\((count + 1) / 2)"))
     }
     let blocks = (count + blockSize - 1) / blockSize
     guard scales.count == blocks else {
@@ -79,7 +80,8 @@ public struct FourBitWeight: Sendable, Equatable {
       scales
     {
       guard nestedLevels.count == 256, nestedLevels.allSatisfy(\.isFinite), offset.isFinite,
-        nestedBlock > 0, nestedScales.count == (codes.count + nestedBlock - 1) / nestedBlock,
+        nestedBlock > 0,
+        nestedScales.count == codes.count / nestedBlock + (codes.count % nestedBlock == 0 ? 0 : 1),
         nestedScales.allSatisfy(\.isFinite)
       else {
         throw fail(
