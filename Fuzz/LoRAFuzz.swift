@@ -49,7 +49,8 @@ private func fuzzQuantized(_ data: Data) {
   var floats = file.tensors
   let config = try? QuantizationConfig(
     json: Data(#"{"quantization_config": {"load_in_4bit": true}}"#.utf8), path: "config.json")
-  guard let layers = try? FourBitWeight.layers(from: &floats, bytes: file.byteTensors, config: config)
+  guard
+    let layers = try? FourBitWeight.layers(from: &floats, bytes: file.byteTensors, config: config)
   else { return }
   for weight in layers.values where weight.count <= 1 << 16 {
     // A weight that reads is whole: it dequantizes, and a row and a batch go through it.

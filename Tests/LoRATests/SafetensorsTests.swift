@@ -71,7 +71,10 @@ struct SafetensorsTests {
     let cases: [(String, Int, String)] = [
       ("not json", 0, "not a JSON object"),
       (#"{"w":{"dtype":"F32","shape":[2]}}"#, 8, "malformed entry for tensor 'w'"),
-      (#"{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, 8, "only F32, F16, BF16, U8 and I8"),
+      (
+        #"{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, 8,
+        "only F32, F16, BF16, U8 and I8"
+      ),
       (#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, "it needs 12"),
       (
         #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
