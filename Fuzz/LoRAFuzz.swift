@@ -12,7 +12,8 @@
 //   decode must give the text back), its bytes decoded as ids, and the input read as a
 //   `tokenizer.json`.
 // - `quantized`: a `.safetensors` file read as a 4-bit model's weights (packed codes, scales,
-//   double quantization, the JSON state), each weight that reads dequantized and multiplied.
+//   double quantization, the JSON state) and as an 8-bit one's, each weight that reads
+//   dequantized and multiplied.
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -46,19 +47,21 @@ private func fuzzSafetensors(_ data: Data) {
 
 private func fuzzQuantized(_ data: Data) {
   guard let file = try? Safetensors(data: data, source: "fuzz.safetensors") else { return }
-  var floats = file.tensors
-  let config = try? QuantizationConfig(
-    json: Data(#"{"quantization_config": {"load_in_4bit": true}}"#.utf8), path: "config.json")
-  guard
-    let layers = try? FourBitWeight.layers(from: &floats, bytes: file.byteTensors, config: config)
-  else { return }
-  for weight in layers.values where weight.count <= 1 << 16 {
-    // A weight that reads is whole: it dequantizes, and a row and a batch go through it.
-    let dense = weight.dequantized()
-    precondition(dense.count == weight.count)
-    for rows in [1, 3] {
-      let output = Tensor.ones([rows, weight.shape[1]]).linear(quantized: weight)
-      precondition(output.shape == [rows, weight.shape[0]])
+  for config in [QuantizationConfig.fourBit(.nf4, doubleQuantization: true), .eightBit] {
+    var floats = file.tensors
+    guard
+      let layers = try? Linear.Storage.quantizedLayers(
+        from: &floats, bytes: file.byteTensors, config: config)
+    else { continue }
+    for storage in layers.values {
+      // A weight that reads is whole: it dequantizes, and a row and a batch go through it.
+      let layer = Linear(storage: storage, bias: nil)
+      guard layer.inFeatures * layer.outFeatures <= 1 << 16 else { continue }
+      precondition(layer.weight.count == layer.inFeatures * layer.outFeatures)
+      for rows in [1, 3] {
+        let output = layer(Tensor.ones([rows, layer.inFeatures]))
+        precondition(output.shape == [rows, layer.outFeatures])
+      }
     }
   }
 }

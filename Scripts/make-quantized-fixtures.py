@@ -22,7 +22,8 @@ whose widths are multiples of 64, never meet, and that the fixtures should not r
   BitsAndBytesConfig (compute dtype float32) and saved with save_pretrained, as a user quantizes a
   model; expected.json holds the logits of the 4-bit model on make-gpt2-fixtures.py's tokens, and
   dequantized.safetensors each 4-bit layer's weight as dequantize_4bit gives it.
-- tiny-int8/: the same with load_in_8bit, if this bitsandbytes saves it on the CPU.
+- tiny-int8/: the same with load_in_8bit (LLM.int8: int8 codes per row with the row's absmax, `SCB`);
+  dequantized.safetensors as int8_vectorwise_dequant gives the weights back.
 - qlora-c_attn/: a PEFT LoRA adapter (r=4, alpha=8, target c_attn) over tiny-nf4-nested, with a
   random lora_B, and PEFT's logits over the 4-bit base.
 
@@ -99,7 +100,7 @@ def quantized_folder(name, config):
             dequantized[module_name + ".weight"] = bnbf.dequantize_4bit(weight.data, weight.quant_state)
         elif isinstance(module, bitsandbytes.nn.Linear8bitLt):
             weight = module.weight
-            dequantized[module_name + ".weight"] = weight.data.float() * weight.SCB.unsqueeze(1) / 127
+            dequantized[module_name + ".weight"] = bnbf.int8_vectorwise_dequant(weight.data, weight.SCB)
     save_file({k: v.contiguous() for k, v in dequantized.items()}, folder / "dequantized.safetensors")
     write_json(folder / "expected.json", dict(tokens=TOKENS, logits=logits(model)))
     return model
@@ -135,6 +136,7 @@ def main():
     folder = ROOT / "qlora-c_attn"
     shutil.rmtree(folder, ignore_errors=True)
     model.save_pretrained(folder)
+    (folder / "README.md").unlink()  # PEFT's model card: nothing the tests read
     # The base's path on the machine that wrote it means nothing elsewhere.
     config_path = folder / "adapter_config.json"
     adapter_config = json.loads(config_path.read_text())

@@ -5,7 +5,7 @@ import LoRA
 /// One GPT-2 configuration, in a process of its own, as `shared/reference/gpt2_peft_bench.py`
 /// measures it: random weights and token ids; a step is the forward pass with labels
 /// (shifted cross-entropy), backward, AdamW (lr 2e-4) and zeroing the gradients; dropout as
-/// the config says (0.1), as in a real fine-tune. LoRA as seed 001 configures it: r 8, α 16,
+/// the config says (0.1), as in a real fine-tune. LoRA as the Russian overview configures it: r 8, α 16,
 /// dropout 0.05 on `c_attn`.
 struct GPT2Step: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -106,7 +106,9 @@ func weightBytesReadPerToken(_ model: GPT2) -> Int {
   for (_, module) in model.namedModules {
     switch module {
     case let layer as Linear:
-      bytes += layer.quantizedWeight?.byteCount ?? layer.inFeatures * layer.outFeatures * 4
+      bytes +=
+        layer.quantizedWeight?.byteCount ?? layer.eightBitWeight?.byteCount
+        ?? layer.inFeatures * layer.outFeatures * 4
       bytes += (layer.bias?.count ?? 0) * 4
     case let norm as LayerNorm: bytes += (norm.weight.count + norm.bias.count) * 4
     case let embedding as Embedding: bytes += embedding.weight.shape[1] * 4

@@ -12,7 +12,7 @@ struct LoRAPretrain: ParsableCommand {
     subcommands: [Pretrain.self, PretrainGPT2.self], defaultSubcommand: Pretrain.self)
 }
 
-/// Pretrains the course's base GPT on Tiny Shakespeare, reproducibly, as seed 000's model
+/// Pretrains the course's base GPT on Tiny Shakespeare, reproducibly, as the Russian char-GPT tutorial's model
 /// was pretrained before its LoRA fine-tune.
 struct Pretrain: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -94,10 +94,15 @@ struct GradingAttackTests {
     ("imports a module", "import Glibc\n" + stub, "imports `Glibc`"),
   ]
 
+  /// One teacher's folder for every screened attack (the suite runs one test at a time):
+  /// each is refused and the key's solution runs in its place, so every one of them grades
+  /// the same program, which is compiled once.
+  static let screenedWorkspace: URL? = try? GradingAttackTests().workspace()
+
   @Test("refused before it runs", arguments: screened.map(\.name))
   func screenedAttack(name: String) throws {
     let attack = try #require(Self.screened.first { $0.name == name })
-    let work = try workspace()
+    let work = try #require(Self.screenedWorkspace)
     let (report, double) = try grade(attack.code, in: work)
     #expect(report.score == 0, "\(name): \(report)")
     #expect(double.earned == 0)

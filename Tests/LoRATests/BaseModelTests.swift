@@ -30,6 +30,10 @@ struct BaseModelTests {
     #expect(loss <= 1.70)
   }
 
+  /// The Russian tutorial's fine-tune, in part: its data, its LoRA (query and value, r 4,
+  /// α 8) and optimizer, for 60 of its 200 steps. Lesson 03 runs all 200 and checks what
+  /// the model then says; this checks the library's side: the loss falls, the base is
+  /// untouched, and merging changes no output.
   @Test func theAIRobotFineTune() throws {
     let (model, checkpoint) = try GPT.load(contentsOf: Self.modelURL)
     let tokenizer = checkpoint.tokenizer
@@ -46,8 +50,8 @@ struct BaseModelTests {
     let optimizer = AdamW(model.parameters, learningRate: 1e-3)
     var generator = RandomGenerator(seed: 1)
     let length = checkpoint.config.blockSize
-    var losses: [Int: Float] = [:]
-    for step in 0..<200 {
+    var losses: [Float] = []
+    for _ in 0..<60 {
       let starts = (0..<16).map { _ in Int(generator.next() % UInt64(data.count - length - 1)) }
       let inputs = starts.map { Array(data[$0..<($0 + length)]) }
       let targets = starts.map { Array(data[($0 + 1)..<($0 + length + 1)]) }
@@ -55,27 +59,10 @@ struct BaseModelTests {
       optimizer.zeroGrad()
       loss.backward()
       optimizer.step()
-      if step % 40 == 0 || step == 199 {
-        losses[step] = loss.item()
-        print("AI ROBOT fine-tune, step \(step): loss \(String(format: "%.4f", loss.item()))")
-      }
+      losses.append(loss.item())
     }
-    #expect(losses[199]! < losses[0]! / 5, "losses: \(losses.sorted { $0.key < $1.key })")
-
-    // The learned phrase now follows the base model's speaker labels. Sampling at a lower
-    // temperature shows the most likely continuations, as a learner would look at them.
+    #expect(losses.last! < losses.first! / 3, "losses: \(losses)")
     let prompt = try tokenizer.encode("KING: ")
-    let samples = (0..<3).map { seed in
-      tokenizer.decode(
-        model.generate(context: prompt, maxNewTokens: 150, temperature: 0.5, seed: UInt64(seed)))
-    }
-    print("AI ROBOT fine-tune, samples: \(samples)")
-    // A sample depends on the draw (and on the last bits of the arithmetic, which differ
-    // between BLAS kernels); the most likely continuation of the learned line does not.
-    let cue = try tokenizer.encode("AI ROBOT: To be or not to be a machine, that is the ")
-    let completion = tokenizer.decode(
-      Array(model.generate(context: cue, maxNewTokens: 26, temperature: 0).dropFirst(cue.count)))
-    #expect(completion == "computation! Machines will", "generated: \(completion)")
 
     // The same tensors, now named query.base_layer.weight where LoRA wraps them.
     for (name, tensor, before) in baseWeights {

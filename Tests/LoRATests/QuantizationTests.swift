@@ -131,6 +131,18 @@ struct QuantizationTests {
   /// the scales are measured from their mean, which torch sums in its own order (vector
   /// lanes, then a cascade): ours is within an ulp or two, so a scale that lies on the
   /// boundary between two 8-bit levels may round to the other one.
+  /// Generation over a 4-bit base (one token at a time, through the codes directly) picks
+  /// the same tokens as the dequantized float model.
+  @Test func aFourBitModelGeneratesAsItsDequantizedCopy() throws {
+    let quantized = try GPT2.load(from: fixtures.appendingPathComponent("tiny-nf4-nested"))
+    let float = try GPT2.load(from: fixtures.appendingPathComponent("tiny-nf4-nested"))
+    #expect(float.dequantize().count == 8)
+    let context = [5, 17, 3, 90]
+    let ours = quantized.generate(context: context, maxNewTokens: 20, temperature: 0)
+    #expect(ours == float.generate(context: context, maxNewTokens: 20, temperature: 0))
+    #expect(ours.count == 24)
+  }
+
   @Test func quantizingAFloatModelGivesTransformersCodes() throws {
     let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny64"))
     let quantized = try model.quantize(.nf4, doubleQuantization: true)
@@ -241,6 +253,36 @@ struct QuantizationTests {
     #expect(layer.quantizedWeight == nil)
     model.mergeAdapters()
     #expect(maxDifference(logits(of: model, on: expected.tokens), expected.logits) < 1e-4)
+  }
+
+  /// An LLM.int8 folder: its weights stay 8-bit and read back as bitsandbytes'
+  /// `int8_vectorwise_dequant` gives them. bitsandbytes' forward also rounds the activations
+  /// to int8 (and the outliers to half precision), which this library does not: its logits
+  /// are the dequantized weights' exactly, and bitsandbytes' are near them.
+  @Test func anEightBitFolderLoadsAndKeepsItsCodes() throws {
+    let url = fixtures.appendingPathComponent("tiny-int8")
+    let model = try GPT2.load(from: url)
+    let dequantized = try Safetensors(
+      contentsOf: url.appendingPathComponent("dequantized.safetensors"))
+    #expect(dequantized.tensors.count == 8)
+    for (name, expected) in dequantized.tensors {
+      let path = String(name.dropLast(".weight".count))
+      let layer = try #require(model.namedModules.first { $0.name == path }?.module as? Linear)
+      let codes = try #require(layer.eightBitWeight, "\(path) is not 8-bit")
+      #expect(codes.dequantized().scalars == expected.scalars, "\(path)")
+    }
+    let expected = try Logits.of("tiny-int8")
+    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    #expect(difference < 2e-2, "largest difference \(difference)")
+    // LoRA trains over it, and merging into it rounds and unmerging restores, as for 4 bits.
+    try applyLoRA(to: model, targets: ["c_attn"], rank: 2, alpha: 4)
+    let layer = try #require(model.loraLayers.first?.layer)
+    let before = layer.eightBitWeight
+    layer.loraB.scalars = layer.loraB.scalars.map { _ in 0.01 }
+    layer.merge()
+    #expect(layer.eightBitWeight != before && layer.eightBitWeight != nil)
+    layer.unmerge()
+    #expect(layer.eightBitWeight == before)
   }
 
   @Test func corruptStatesAreRefusedByName() throws {

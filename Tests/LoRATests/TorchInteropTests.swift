@@ -8,7 +8,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
   .appendingPathComponent("Fixtures/torch")
 
 /// `expected.json` beside the seed-000 model: its config, input tokens and logits.
-private struct SeedFixture: Decodable {
+struct SeedFixture: Decodable {
   struct Config: Decodable {
     let vocabSize, blockSize, nEmbd, nHead, nLayer: Int
     enum CodingKeys: String, CodingKey {
@@ -32,7 +32,7 @@ private struct SeedFixture: Decodable {
 }
 
 /// The seed-000 model PyTorch saved, loaded strictly, in evaluation mode.
-private func seedModel() throws -> GPT {
+func seedModel() throws -> GPT {
   let model = GPT(SeedFixture.shared.gptConfig)
   try model.loadWeights(from: fixtures.appendingPathComponent("seed000/model.safetensors"))
   model.eval()
@@ -349,7 +349,7 @@ struct AdapterConfigTests {
   @Test(
     arguments: [
       (#""bias": "lora_only""#, "bias"),
-      (#""init_lora_weights": "pissa""#, "init_lora_weights"),
+      (#""init_lora_weights": "eva""#, "init_lora_weights"),
       (#""loftq_config": {"loftq_bits": 4}"#, "loftq_config"),
       (#""layer_replication": [[0, 1]]"#, "layer_replication"),
       (#""use_qalora": true"#, "use_qalora"), (#""lora_bias": true"#, "lora_bias"),

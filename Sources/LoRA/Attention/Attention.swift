@@ -114,7 +114,7 @@ public final class MultiHeadAttention: Module {
 }
 
 /// GPT-2's causal self-attention, as transformers' `GPT2Attention`: one `Conv1D` projects
-/// to queries, keys and values side by side (`c_attn`, the layer seed 001 puts LoRA on),
+/// to queries, keys and values side by side (`c_attn`, the layer PEFT's GPT-2 recipes put LoRA on),
 /// the heads attend, and `c_proj` mixes them back.
 public final class GPT2Attention: Module {
   /// `[C] -> [3C]`: query, key and value, in that order.

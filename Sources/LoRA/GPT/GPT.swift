@@ -119,7 +119,7 @@ public final class Block: Module {
 
 /// The character-level GPT of the course: token and position embeddings, `nLayer` blocks,
 /// a final LayerNorm and a linear head to logits over the vocabulary. It follows Karpathy's
-/// "Let's build GPT" model, and its checkpoint keys are those of seed 000's PyTorch
+/// "Let's build GPT" model, and its checkpoint keys are those of the Russian tutorial's PyTorch
 /// `GPTLanguageModel` (`token_embedding_table.weight`, `blocks.0.sa.heads.1.query.weight`,
 /// `blocks.0.ffwd.net.0.weight`, `ln_f.weight`, `lm_head.weight`), so a `state_dict` saved
 /// from PyTorch loads as it is.

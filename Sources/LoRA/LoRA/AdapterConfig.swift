@@ -44,9 +44,10 @@ public struct PatternEntry<Value: Equatable & Sendable>: Equatable, Sendable {
 /// `layers_to_transform` with `layers_pattern`, `modules_to_save`, `fan_in_fan_out` (which,
 /// as in PEFT, has no effect on `torch.nn.Linear` layers), `use_dora`, `bias: "none"`, and the
 /// descriptive fields (`task_type`, `base_model_name_or_path`, `revision`, `peft_version`,
-/// `auto_mapping`, `inference_mode`, `init_lora_weights` when it does not touch the base).
-/// Refused unless at their defaults: other biases, and the variants that change the
-/// base weights or need more than A and B (PiSSA, OLoRA, LoftQ, EVA, CorDA, QALoRA, …).
+/// `auto_mapping`, `inference_mode`).
+/// `init_lora_weights` `"pissa"`, `"pissa_niter_N"` and `"olora"` start A and B from the
+/// base weight's factors. Refused unless at their defaults: other biases, and the variants
+/// that need data or more than A and B (LoftQ, EVA, CorDA, QALoRA, …).
 public struct AdapterConfig: Equatable, Sendable {
   /// The default rank r.
   public var r = 8
@@ -59,6 +60,9 @@ public struct AdapterConfig: Equatable, Sendable {
   /// Whether the adapters are DoRA's (`use_dora`): a trained magnitude per output row times
   /// the direction of the adapted weight.
   public var useDoRA = false
+  /// How A and B start (`init_lora_weights`): as usual, or from the base weight's
+  /// factors, moved out of the base (PiSSA, OLoRA).
+  public var initLoRAWeights = LoRAInitialisation.standard
   /// The modules that get the adapter.
   public var targetModules: ModuleSelector
   /// Modules never adapted, even when `targetModules` selects them.
@@ -93,7 +97,8 @@ public struct AdapterConfig: Equatable, Sendable {
   /// A configuration with PEFT's defaults.
   public init(
     r: Int = 8, loraAlpha: Float = 8, loraDropout: Float = 0, useRSLoRA: Bool = false,
-    useDoRA: Bool = false, targetModules: ModuleSelector, excludeModules: ModuleSelector? = nil,
+    useDoRA: Bool = false, initLoRAWeights: LoRAInitialisation = .standard,
+    targetModules: ModuleSelector, excludeModules: ModuleSelector? = nil,
     rankPattern: [PatternEntry<Int>] = [], alphaPattern: [PatternEntry<Float>] = [],
     layersToTransform: [Int]? = nil, layersPattern: [String]? = nil,
     modulesToSave: [String]? = nil, taskType: String? = nil, baseModelNameOrPath: String? = nil
@@ -103,6 +108,7 @@ public struct AdapterConfig: Equatable, Sendable {
     self.loraDropout = loraDropout
     self.useRSLoRA = useRSLoRA
     self.useDoRA = useDoRA
+    self.initLoRAWeights = initLoRAWeights
     self.targetModules = targetModules
     self.excludeModules = excludeModules
     self.rankPattern = rankPattern
@@ -112,6 +118,33 @@ public struct AdapterConfig: Equatable, Sendable {
     self.modulesToSave = modulesToSave
     self.taskType = taskType
     self.baseModelNameOrPath = baseModelNameOrPath
+  }
+}
+
+/// How a new adapter's A and B start (PEFT's `init_lora_weights`).
+public enum LoRAInitialisation: Sendable, Equatable, Codable {
+  /// A Kaiming-uniform, B zero: the adapter starts as nothing, the base as it is.
+  case standard
+  /// PiSSA (Meng et al., 2024): A and B from the r largest singular values and vectors of
+  /// W, `A = √(S/s)·Vᵀ`, `B = U·√(S/s)` (s the scaling), and the base becomes the residual
+  /// `W − s·B·A`, so that training starts on W's principal components.
+  case pissa
+  /// `pissa_niter_N`: PEFT finds the singular vectors with N iterations of a randomized
+  /// SVD, whose result depends on torch's random state; this library computes the exact
+  /// decomposition, which those iterations approximate.
+  case pissaIterations(Int)
+  /// OLoRA (Büyükakyüz, 2024): `W = Q·R`; B = the first r columns of Q, A = the first r
+  /// rows of R, and the base becomes `W − s·B·A`.
+  case olora
+
+  /// The value `adapter_config.json` holds.
+  var json: JSONValue {
+    switch self {
+    case .standard: return .bool(true)
+    case .pissa: return .string("pissa")
+    case .pissaIterations(let count): return .string("pissa_niter_\(count)")
+    case .olora: return .string("olora")
+    }
   }
 }
 
@@ -209,7 +242,7 @@ extension AdapterConfig {
       throw reader.refuse(
         "bias", "only \"none\" is supported: this library trains and saves no biases with LoRA")
     }
-    try reader.requireInitialisationThatKeepsTheBase()
+    initLoRAWeights = try reader.initialisation()
     for (field, feature) in [
       ("lora_bias", "a bias on lora_B"), ("use_qalora", "QALoRA"),
       ("layer_replication", "layer replication"), ("megatron_config", "Megatron layers"),
@@ -352,15 +385,22 @@ private struct ConfigReader {
 
   /// `init_lora_weights` decides only how new A and B start, unless it names a method that
   /// rewrites the base weights (PiSSA, OLoRA, CorDA, LoftQ) or needs data (EVA).
-  mutating func requireInitialisationThatKeepsTheBase() throws {
-    guard let value = value("init_lora_weights") else { return }
+  mutating func initialisation() throws -> LoRAInitialisation {
+    guard let value = value("init_lora_weights") else { return .standard }
     switch value {
-    case .bool, .string("gaussian"), .string("orthogonal"): return
+    case .bool, .string("gaussian"), .string("orthogonal"): return .standard
+    case .string("pissa"): return .pissa
+    case .string("olora"): return .olora
+    case .string(let text) where text.hasPrefix("pissa_niter_"):
+      if let iterations = Int(text.dropFirst("pissa_niter_".count)), iterations >= 0 {
+        return .pissaIterations(iterations)
+      }
+      throw refuse("init_lora_weights", "pissa_niter_ must end with a number of iterations")
     default:
       throw refuse(
         "init_lora_weights",
-        "only true, false, \"gaussian\" and \"orthogonal\" are supported; the others change "
-          + "the base weights or need data at initialisation")
+        "true, false, \"gaussian\", \"orthogonal\", \"pissa\", \"pissa_niter_N\" and "
+          + "\"olora\" are supported; the others need data at initialisation")
     }
   }
 

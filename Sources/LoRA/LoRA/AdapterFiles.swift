@@ -107,7 +107,8 @@ extension Module {
       [true, false].map { grouped in
         var config = AdapterConfig(
           r: rank, loraAlpha: alpha, loraDropout: first.dropout, useRSLoRA: first.useRSLoRA,
-          useDoRA: first.useDoRA, targetModules: .names(targets),
+          useDoRA: first.useDoRA, initLoRAWeights: first.initialisation,
+          targetModules: .names(targets),
           rankPattern: patternEntries(
             adapted.map { ($0.name, $0.adapter.rank) }, default: rank, grouped: grouped),
           alphaPattern: patternEntries(
@@ -278,7 +279,7 @@ extension AdapterConfig {
       ("exclude_modules", selector(excludeModules)),
       ("fan_in_fan_out", .bool(fanInFanOut)),
       ("inference_mode", .bool(inferenceMode)),
-      ("init_lora_weights", .bool(true)),
+      ("init_lora_weights", initLoRAWeights.json),
       ("kasa_config", .null),
       ("layer_replication", .null),
       ("layers_pattern", layersPattern.map { .array($0.map { .string($0) }) } ?? .null),

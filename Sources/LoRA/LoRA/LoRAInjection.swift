@@ -63,6 +63,26 @@ extension Module {
     _ selected: [SelectedModule], keeping saved: [String], config: AdapterConfig,
     adapterName: String
   ) throws {
+    // PiSSA and OLoRA rewrite the base: what they cannot do is refused before anything changes.
+    if config.initLoRAWeights != .standard {
+      for module in selected {
+        guard !module.layer.isQuantized else {
+          throw FactorizationError(
+            description: "\(module.name): PiSSA and OLoRA rewrite the base weight, which is "
+              + "quantized here; call dequantize() first, then quantize the residual model again")
+        }
+        if config.initLoRAWeights == .olora && module.layer.layout == .inOut {
+          throw FactorizationError(
+            description: "\(module.name): OLoRA on a Conv1D: PEFT factors its [in, out] weight "
+              + "as it is stored, which gives A and B the wrong shapes; use PiSSA")
+        }
+        guard module.rank <= min(module.layer.inFeatures, module.layer.outFeatures) else {
+          throw FactorizationError(
+            description: "\(module.name): rank \(module.rank) is more than its weight's "
+              + "\(min(module.layer.inFeatures, module.layer.outFeatures)) factors")
+        }
+      }
+    }
     let parents = Dictionary(
       namedModules.flatMap { parentName, parent in
         parent.namedChildren.map { childName, _ in
@@ -81,6 +101,13 @@ extension Module {
           adapterName: adapterName)
         let (parent, childName) = parents[module.name]!
         try parent.replaceChild(named: childName, with: layer)
+      }
+    }
+    if config.initLoRAWeights != .standard {
+      let layers = Dictionary(uniqueKeysWithValues: loraLayers.map { ($0.name, $0.layer) })
+      for module in selected {
+        try layers[module.name]!.initialiseFromBase(
+          adapter: adapterName, config.initLoRAWeights)
       }
     }
     for name in saved { addModuleCopy(named: name, for: adapterName) }

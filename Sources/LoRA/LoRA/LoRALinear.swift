@@ -16,6 +16,8 @@ public final class LoRAAdapter {
   public let magnitude: Tensor?
   /// Whether the adapter is DoRA (`use_dora`).
   public var useDoRA: Bool { magnitude != nil }
+  /// How A and B started: as usual, or from the base weight's factors (PiSSA, OLoRA).
+  public internal(set) var initialisation = LoRAInitialisation.standard
   /// `[r, in]`, Kaiming-uniform with a = √5, as PEFT initialises it.
   public let loraA: Tensor
   /// `[out, r]`, zeros, so a new adapter leaves the layer's output unchanged.
@@ -69,9 +71,10 @@ struct AdapterSpec: Codable, Equatable {
   var dropout: Float
   var useRSLoRA: Bool
   var useDoRA: Bool
+  var initialisation: LoRAInitialisation
 
   enum CodingKeys: String, CodingKey {
-    case name, rank, alpha, dropout, useRSLoRA, useDoRA
+    case name, rank, alpha, dropout, useRSLoRA, useDoRA, initialisation
   }
 
   init(_ adapter: LoRAAdapter) {
@@ -81,9 +84,10 @@ struct AdapterSpec: Codable, Equatable {
     dropout = adapter.dropout
     useRSLoRA = adapter.useRSLoRA
     useDoRA = adapter.useDoRA
+    initialisation = adapter.initialisation
   }
 
-  /// A state saved before DoRA existed has no `useDoRA`: plain LoRA.
+  /// A state saved before DoRA and PiSSA existed has neither field: plain LoRA.
   init(from decoder: Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     name = try container.decode(String.self, forKey: .name)
@@ -92,6 +96,8 @@ struct AdapterSpec: Codable, Equatable {
     dropout = try container.decode(Float.self, forKey: .dropout)
     useRSLoRA = try container.decode(Bool.self, forKey: .useRSLoRA)
     useDoRA = try container.decodeIfPresent(Bool.self, forKey: .useDoRA) ?? false
+    initialisation =
+      try container.decodeIfPresent(LoRAInitialisation.self, forKey: .initialisation) ?? .standard
   }
 }
 
@@ -115,8 +121,8 @@ public final class LoRALinear: Linear {
   public private(set) var adaptersDisabled = false
   /// The base weight's exact values while an adapter is merged into it.
   private(set) var unmergedWeight: [Float]?
-  /// A 4-bit base weight's codes from before an adapter was merged into it.
-  private var unmergedFourBit: FourBitWeight?
+  /// A quantized base weight's codes from before an adapter was merged into it.
+  private var unmergedQuantized: Storage?
   /// The adapter merged into the weight, if any.
   public private(set) var mergedAdapterName: String?
 
@@ -192,6 +198,71 @@ public final class LoRALinear: Linear {
   /// The base weight as floats `[out, in]`, whatever its layout or storage.
   var weightOutIn: Tensor { withNoGrad { layout == .outIn ? weight : weight.mT } }
 
+  /// Starts the adapter `name` from the base weight's factors and moves them out of the
+  /// base, as PEFT's `pissa_init` and `olora_init` do: afterwards `W' + scaling·B·A` is the
+  /// old W, so the layer's output is unchanged (to rounding). A DoRA magnitude is measured
+  /// again on the new base, as PEFT initialises DoRA after these.
+  func initialiseFromBase(adapter name: String, _ method: LoRAInitialisation) throws {
+    guard method != .standard else { return }
+    guard let adapter = adapters.first(where: { $0.name == name }) else {
+      throw ModuleError.noSuchAdapter(name, available: adapters.map(\.name))
+    }
+    guard case .dense(let stored) = storage else {
+      throw FactorizationError(
+        description: "PiSSA and OLoRA rewrite the base weight, which is quantized here; call "
+          + "dequantize() first, then quantize the residual model again")
+    }
+    let weight = weightOutIn  // [out, in]
+    let rank = adapter.rank
+    guard rank <= min(weight.shape[0], weight.shape[1]) else {
+      throw FactorizationError(
+        description: "rank \(rank) is more than the \(min(weight.shape[0], weight.shape[1])) "
+          + "factors a \(weight.shape) weight has")
+    }
+    let (a, b): (Tensor, Tensor)
+    switch method {
+    case .standard: return
+    case .pissa, .pissaIterations:
+      let (u, s, vh) = try weight.singularValueDecomposition()
+      // √(S_r / scaling) on A's rows and on B's columns.
+      let roots = s.scalars.prefix(rank).map { ($0 / adapter.scaling).squareRoot() }
+      a = Tensor(
+        shape: [rank, weight.shape[1]],
+        scalars: (0..<rank).flatMap { row in
+          vh.scalars[(row * weight.shape[1])..<((row + 1) * weight.shape[1])].map {
+            $0 * roots[row]
+          }
+        })
+      b = Tensor(
+        shape: [weight.shape[0], rank],
+        scalars: (0..<weight.shape[0]).flatMap { row in
+          (0..<rank).map { u.scalars[row * u.shape[1] + $0] * roots[$0] }
+        })
+    case .olora:
+      guard layout == .outIn else {
+        throw FactorizationError(
+          description: "OLoRA on a Conv1D: PEFT factors its [in, out] weight as it is stored, "
+            + "which gives A and B the wrong shapes; use PiSSA, or a Linear layer")
+      }
+      let (q, r) = try weight.qrDecomposition()
+      a = Tensor(shape: [rank, r.shape[1]], scalars: Array(r.scalars.prefix(rank * r.shape[1])))
+      b = Tensor(
+        shape: [q.shape[0], rank],
+        scalars: (0..<q.shape[0]).flatMap { row in
+          q.scalars[(row * q.shape[1])..<(row * q.shape[1] + rank)]
+        })
+    }
+    unmerge()
+    adapter.loraA.scalars = a.scalars
+    adapter.loraB.scalars = b.scalars
+    let residual = withNoGrad { weight - b.matmul(a) * adapter.scaling }
+    stored.scalars = layout == .outIn ? residual.scalars : residual.mT.scalars
+    adapter.initialisation = method
+    if let magnitude = adapter.magnitude {
+      magnitude.scalars = doraWeightNorm(adapter).scalars
+    }
+  }
+
   /// DoRA's weight norm: ‖W + scaling·B·A‖ of each output row, detached, as PEFT's
   /// `get_weight_norm` computes it (its gradient does not flow, as in the paper's §4.3).
   func doraWeightNorm(_ adapter: LoRAAdapter) -> Tensor {
@@ -238,10 +309,12 @@ public final class LoRALinear: Linear {
       if let existing = adapters.first(where: { AdapterSpec($0) == spec }) {
         return existing
       }
-      return LoRAAdapter(
+      let adapter = LoRAAdapter(
         name: spec.name, inFeatures: inFeatures, outFeatures: outFeatures, rank: spec.rank,
         alpha: spec.alpha, dropout: spec.dropout, useRSLoRA: spec.useRSLoRA,
         doraBaseWeight: spec.useDoRA ? weightOutIn : nil)
+      adapter.initialisation = spec.initialisation
+      return adapter
     }
     activeAdapterName = active
     adaptersDisabled = disabled
@@ -258,7 +331,7 @@ public final class LoRALinear: Linear {
   /// Adds the active adapter's `scaling · B·A` into the base weight, so the forward pass
   /// needs no LoRA path. Merging twice changes nothing.
   ///
-  /// A 4-bit base cannot hold the sum exactly: as PEFT does, the weight is dequantized, the
+  /// A 4-bit or 8-bit base cannot hold the sum exactly: as PEFT does, the weight is dequantized, the
   /// update added, and the result quantized again, with a warning, since the merged layer's
   /// outputs then differ from base + adapter by the new rounding. `unmerge()` restores the
   /// original codes exactly. For an exact merge, `dequantize()` the model first.
@@ -284,26 +357,34 @@ public final class LoRALinear: Linear {
         }
       }
     case .fourBit(let weight):
-      warn(
-        "merging adapter '\(adapter.name)' into a 4-bit base quantizes the sum again, so the "
-          + "merged layer differs from base + adapter by that rounding; call dequantize() on "
-          + "the model first for an exact merge")
-      unmergedFourBit = weight
-      let merged = weight.dequantized() + delta
+      warnOfRequantizing(adapter, bits: 4)
+      unmergedQuantized = storage
       storage = .fourBit(
         FourBitWeight(
-          quantizing: merged, as: weight.type, blockSize: weight.blockSize,
+          quantizing: weight.dequantized() + delta, as: weight.type, blockSize: weight.blockSize,
           doubleQuantization: weight.isDoubleQuantized))
+    case .eightBit(let weight):
+      warnOfRequantizing(adapter, bits: 8)
+      unmergedQuantized = storage
+      storage = .eightBit(EightBitWeight(quantizing: weight.dequantized() + delta))
     }
     mergedAdapterName = adapter.name
+  }
+
+  /// PEFT's warning on merging into a quantized base, and what to do instead.
+  private func warnOfRequantizing(_ adapter: LoRAAdapter, bits: Int) {
+    warn(
+      "merging adapter '\(adapter.name)' into a \(bits)-bit base quantizes the sum again, so "
+        + "the merged layer differs from base + adapter by that rounding; call dequantize() on "
+        + "the model first for an exact merge")
   }
 
   /// Restores the base weight to its exact values from before `merge()`. Unmerging an
   /// unmerged layer changes nothing.
   public func unmerge() {
-    if let original = unmergedFourBit {
-      storage = .fourBit(original)
-      unmergedFourBit = nil
+    if let original = unmergedQuantized {
+      storage = original
+      unmergedQuantized = nil
     } else if let original = unmergedWeight {
       weight.scalars = original
       unmergedWeight = nil
@@ -340,7 +421,7 @@ public final class LoRALinear: Linear {
   /// down-projection, unless it drops inputs out (each layer draws its own mask, in order,
   /// so those layers keep their own paths); nothing when merged or disabled.
   override var addedToProduct: AddedPath? {
-    guard quantizedWeight == nil else { return nil }
+    guard !isQuantized else { return nil }
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return .nothing }
     // DoRA rescales the base product itself: its layer keeps its own forward.
     guard !adapter.useDoRA else { return nil }

@@ -17,10 +17,11 @@ open class Linear: Module {
     case inOut
   }
 
-  /// How the layer holds its weight: as a float tensor, or packed in 4 bits.
+  /// How the layer holds its weight: as a float tensor, or packed in 4 or 8 bits.
   enum Storage {
     case dense(Tensor)
     case fourBit(FourBitWeight)
+    case eightBit(EightBitWeight)
   }
 
   /// The weight as the layer holds it. A 4-bit weight changes only when an adapter is
@@ -29,19 +30,32 @@ open class Linear: Module {
 
   /// `[outFeatures, inFeatures]`, or `[inFeatures, outFeatures]` for the `.inOut` layout.
   ///
-  /// For a 4-bit layer (`quantizedWeight` is set), a float copy dequantized on each read,
-  /// which is never trained: the layer itself keeps its weight packed.
+  /// For a quantized layer (`isQuantized`), a float copy dequantized on each read, which is
+  /// never trained: the layer itself keeps its weight packed.
   public var weight: Tensor {
     switch storage {
     case .dense(let weight): return weight
     case .fourBit(let weight): return weight.dequantized()
+    case .eightBit(let weight): return weight.dequantized()
     }
   }
 
-  /// The packed weight of a 4-bit layer, `[out, in]`; `nil` for a float layer.
+  /// The packed weight of a 4-bit layer, `[out, in]`; `nil` for any other.
   public var quantizedWeight: FourBitWeight? {
     if case .fourBit(let weight) = storage { return weight }
     return nil
+  }
+
+  /// The codes of an 8-bit layer, `[out, in]`; `nil` for any other.
+  public var eightBitWeight: EightBitWeight? {
+    if case .eightBit(let weight) = storage { return weight }
+    return nil
+  }
+
+  /// Whether the weight is stored in 4 or 8 bits: frozen, and read a block at a time.
+  public var isQuantized: Bool {
+    if case .dense = storage { return false }
+    return true
   }
 
   /// `[outFeatures]`, or `nil` for a layer without bias.
@@ -77,6 +91,21 @@ open class Linear: Module {
     layout = .outIn
   }
 
+  /// An 8-bit layer, as bitsandbytes' `Linear8bitLt`: the weight stays in 8 bits, and the
+  /// products dequantize it a block of rows at a time. Its weight never trains; its bias may.
+  public init(eightBit weight: EightBitWeight, bias: Tensor? = nil) {
+    storage = .eightBit(weight)
+    self.bias = bias
+    layout = .outIn
+  }
+
+  /// A layer holding `storage`, laid out `[out, in]` (a quantized one) or as a dense one is.
+  init(storage: Storage, bias: Tensor?) {
+    self.storage = storage
+    self.bias = bias
+    layout = .outIn
+  }
+
   /// A layer that shares `base`'s weight and bias (what a wrapper such as `LoRALinear` holds).
   init(sharing base: Linear) {
     storage = base.storage
@@ -93,10 +122,11 @@ open class Linear: Module {
     switch storage {
     case .dense(let weight): return weight.shape
     case .fourBit(let weight): return weight.shape
+    case .eightBit(let weight): return weight.shape
     }
   }
 
-  /// `weight` and `bias`, the names PyTorch gives them; a 4-bit weight is not a parameter
+  /// `weight` and `bias`, the names PyTorch gives them; a quantized weight is not a parameter
   /// (it never trains), so only the bias is listed for a 4-bit layer.
   open override var namedOwnParameters: [(name: String, parameter: Tensor)] {
     var result: [(String, Tensor)] = []
@@ -109,6 +139,7 @@ open class Linear: Module {
   func baseProduct(_ x: Tensor) -> Tensor {
     switch (storage, layout) {
     case (.fourBit(let weight), _): return x.linear(quantized: weight)
+    case (.eightBit(let weight), _): return x.linear(quantized: weight)
     case (.dense(let weight), .outIn): return x.linear(weight: weight)
     case (.dense(let weight), .inOut): return x.matmul(weight)
     }
@@ -118,6 +149,7 @@ open class Linear: Module {
   open override func callAsFunction(_ x: Tensor) -> Tensor {
     switch (storage, layout) {
     case (.fourBit(let weight), _): return x.linear(quantized: weight, bias: bias)
+    case (.eightBit(let weight), _): return x.linear(quantized: weight, bias: bias)
     case (.dense(let weight), .outIn): return x.linear(weight: weight, bias: bias)
     case (.dense(let weight), .inOut):
       let product = x.matmul(weight)
@@ -130,7 +162,7 @@ open class Linear: Module {
   /// layer's low-rank path. `nil` for a subclass that fusion does not know (its forward is
   /// its own), which is then never fused.
   var addedToProduct: AddedPath? {
-    guard quantizedWeight == nil else { return nil }
+    guard !isQuantized else { return nil }
     return type(of: self) == Linear.self || type(of: self) == Conv1D.self ? .nothing : nil
   }
 }

@@ -54,6 +54,8 @@ public struct BLASLibrary: @unchecked Sendable {
   let sgemmFunction: Sgemm
   let sgemvFunction: Sgemv
   let setThreadsFunction: (Int) -> Void
+  /// The library's LAPACK, where it has one (OpenBLAS and oneMKL do, BLIS does not).
+  var lapack: LAPACKFunctions?
 
   /// The BLAS in use, loaded and checked on first use.
   public static let current: BLASLibrary = BLASLoader.load(

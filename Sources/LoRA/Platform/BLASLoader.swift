@@ -74,11 +74,19 @@ enum BLASLoader {
       }
       let why = environment["LORA_BLAS"] == nil ? "the default" : "LORA_BLAS=\(requested)"
       let products = Products(sgemm: sgemm, sgemv: sgemv)
-      if let openBLAS = openBLAS(library, products, why: why, environment: environment) {
-        return openBLAS
+      let found =
+        openBLAS(library, products, why: why, environment: environment)
+        ?? blis(library, products, why: why)
+        ?? mkl(library, products, why: why, environment: environment)
+      if var found {
+        if let sgesdd = library.symbol("sgesdd_", as: LAPACKFunctions.Sgesdd.self),
+          let sgeqrf = library.symbol("sgeqrf_", as: LAPACKFunctions.Sgeqrf.self),
+          let sorgqr = library.symbol("sorgqr_", as: LAPACKFunctions.Sorgqr.self)
+        {
+          found.lapack = LAPACKFunctions(sgesdd: sgesdd, sgeqrf: sgeqrf, sorgqr: sorgqr)
+        }
+        return found
       }
-      if let blis = blis(library, products, why: why) { return blis }
-      if let mkl = mkl(library, products, why: why, environment: environment) { return mkl }
       throw LoadError(
         description:
           "\(library.file) is a CBLAS this library does not know (OpenBLAS, BLIS, oneMKL)")

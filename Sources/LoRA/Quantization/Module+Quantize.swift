@@ -23,7 +23,7 @@ extension Module {
     var quantized: [String] = []
     for (name, parent, key, layer) in linearLayers() {
       let lastName = name.split(separator: ".").last.map(String.init) ?? name
-      guard !skipping.contains(name), !skipping.contains(lastName), layer.quantizedWeight == nil
+      guard !skipping.contains(name), !skipping.contains(lastName), !layer.isQuantized
       else { continue }
       guard type(of: layer) == Linear.self || type(of: layer) == Conv1D.self else {
         throw ModuleError.unsupportedTarget(name, type: String(describing: type(of: layer)))
@@ -38,7 +38,7 @@ extension Module {
     return quantized
   }
 
-  /// Turns every 4-bit layer back into a float `Linear` holding its dequantized weight, as
+  /// Turns every 4-bit or 8-bit layer back into a float `Linear` holding its dequantized weight, as
   /// PEFT's `dequantize_bnb_weight` does before an exact merge. A LoRA layer over a 4-bit
   /// base keeps its adapters, over the float weight.
   ///
@@ -47,13 +47,12 @@ extension Module {
   public func dequantize() -> [String] {
     var names: [String] = []
     for (name, parent, key, layer) in linearLayers() {
-      guard case .fourBit(let packed) = layer.storage else { continue }
+      guard layer.isQuantized else { continue }
       if let lora = layer as? LoRALinear {
         lora.unmerge()
-        lora.storage = .dense(packed.dequantized())
+        lora.storage = .dense(lora.weight)
       } else {
-        try! parent.replaceChild(
-          named: key, with: Linear(weight: packed.dequantized(), bias: layer.bias))
+        try! parent.replaceChild(named: key, with: Linear(weight: layer.weight, bias: layer.bias))
       }
       names.append(name)
     }

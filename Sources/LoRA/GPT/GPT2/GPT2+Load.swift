@@ -12,9 +12,10 @@ extension GPT2 {
   ///   transformers saved are skipped, as transformers skips them; a tied `lm_head.weight`
   ///   is skipped too, since it is `wte`'s.
   /// - F16 and BF16 weights are converted to F32.
-  /// - A folder that transformers saved with bitsandbytes in 4 bits (`quantization_config`
-  ///   in `config.json`, NF4 or FP4, with or without double quantization) keeps its linear
-  ///   layers 4-bit: their weights stay packed, as `FourBitWeight`s.
+  /// - A folder that transformers saved with bitsandbytes (`quantization_config` in
+  ///   `config.json`) keeps its linear layers quantized: in 4 bits (NF4 or FP4, with or
+  ///   without double quantization) as `FourBitWeight`s, in 8 bits (LLM.int8) as
+  ///   `EightBitWeight`s.
   /// - A folder with only `pytorch_model.bin` is refused with the command that converts it.
   /// - Every other mismatch (a missing or extra key, a shape) is a `GPT2FileError` naming the
   ///   file, the key and the shapes.
@@ -40,31 +41,34 @@ extension GPT2 {
     }
     let bytes = Dictionary(
       file.byteTensors.map { (modelName($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
-    // A 4-bit layer is made from its packed weight directly: no float copy of it is made.
-    var fourBit: [String: FourBitWeight]
+    // A quantized layer is made from its packed weight directly: no float copy of it is made.
+    var quantized: [String: Linear.Storage]
     do {
-      fourBit = try FourBitWeight.layers(from: &renamed, bytes: bytes, config: quantization)
+      quantized = try Linear.Storage.quantizedLayers(
+        from: &renamed, bytes: bytes, config: quantization)
     } catch let error as QuantizationError {
       throw GPT2FileError(path: source, reason: "stores \(error)")
     }
     var misfits: [String] = []
     let model = GPT2(config) { path, outFeatures, inFeatures in
-      guard let weight = fourBit.removeValue(forKey: path) else {
+      guard let storage = quantized.removeValue(forKey: path) else {
         return Conv1D(nf: outFeatures, nx: inFeatures)
       }
-      if weight.shape != [outFeatures, inFeatures] {
+      let layer = Linear(storage: storage, bias: .zeros([outFeatures], requiresGrad: true))
+      if [layer.outFeatures, layer.inFeatures] != [outFeatures, inFeatures] {
         misfits.append(
-          "\(path).weight has shape \(weight.shape); the model needs \([outFeatures, inFeatures])")
+          "\(path).weight has shape \([layer.outFeatures, layer.inFeatures]); the model needs "
+            + "\([outFeatures, inFeatures])")
       }
-      return Linear(quantized: weight, bias: .zeros([outFeatures], requiresGrad: true))
+      return layer
     }
     if let misfit = misfits.first
-      ?? fourBit.keys.sorted().first.map({
-        "\($0).weight is 4-bit, but the model has no such layer"
+      ?? quantized.keys.sorted().first.map({
+        "\($0).weight is quantized, but the model has no such layer"
       })
     {
       throw GPT2FileError(
-        path: source, reason: "stores a 4-bit weight that does not fit: \(misfit)")
+        path: source, reason: "stores a quantized weight that does not fit: \(misfit)")
     }
     do {
       try model.loadWeights(renamed)

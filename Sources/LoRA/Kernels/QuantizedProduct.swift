@@ -1,5 +1,18 @@
 internal import CKernels
 
+/// A frozen matrix `[out, in]` stored in fewer bits than floats, which the products read a
+/// block of rows at a time: `FourBitWeight`, `EightBitWeight`.
+protocol QuantizedMatrix: Sendable {
+  /// `[out, in]`.
+  var shape: [Int] { get }
+  /// Writes rows `rows` as floats to `out`; with `portable`, by the loop a CPU without AVX2
+  /// runs.
+  func dequantize(rows: Range<Int>, into out: UnsafeMutablePointer<Float>, portable: Bool)
+  /// `y = W·x` for one input row without writing W as floats, returning true; false when
+  /// this matrix has no such path on this CPU.
+  func product(row x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) -> Bool
+}
+
 extension Tensor {
   /// `x·Wᵀ + b` for a 4-bit weight `W` `[out, in]`, as bitsandbytes' `Linear4bit` computes
   /// it on the CPU: the weight dequantized, then a float product. The weight never exists
@@ -7,6 +20,16 @@ extension Tensor {
   /// into a buffer it reuses, and a single input row (a token in generation) meets the
   /// packed codes directly. Gradients flow to the input and the bias; the weight is frozen.
   public func linear(quantized weight: FourBitWeight, bias: Tensor? = nil) -> Tensor {
+    quantizedProduct(weight, bias: bias)
+  }
+
+  /// `x·Wᵀ + b` for an 8-bit weight `W` `[out, in]`, dequantized a few hundred rows at a
+  /// time, as `linear(quantized:bias:)` does for a 4-bit one.
+  public func linear(quantized weight: EightBitWeight, bias: Tensor? = nil) -> Tensor {
+    quantizedProduct(weight, bias: bias)
+  }
+
+  private func quantizedProduct(_ weight: some QuantizedMatrix, bias: Tensor?) -> Tensor {
     let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
     guard rank >= 1, shape[rank - 1] == inFeatures else {
       fatalError(
@@ -32,7 +55,7 @@ extension Tensor {
     let (inputNode, biasNode) = (gradNode, bias?.gradNode)
     let inputs = [self] + (bias.map { [$0] } ?? [])
     return .result(
-      of: "linear (4-bit)", shape: Array(shape.dropLast()) + [outFeatures], scalars: output,
+      of: "linear (quantized)", shape: Array(shape.dropLast()) + [outFeatures], scalars: output,
       inputs: inputs
     ) { gradient in
       gradient.scalars.withUnsafeBufferPointer { g in
@@ -49,11 +72,7 @@ extension Tensor {
   }
 }
 
-extension FourBitWeight {
-  /// Rows of the weight dequantized at once: about 1 MB of floats, which stays in the cache
-  /// while the product reads it.
-  private var rowsPerPiece: Int { max(16, (1 << 18) / shape[1]) }
-
+extension FourBitWeight: QuantizedMatrix {
   /// Runs `body` with the packed codes, the levels and the decoded scales.
   private func withParts<R>(
     _ body: (UnsafePointer<UInt8>, UnsafePointer<Float>, UnsafePointer<Float>) -> R
@@ -87,25 +106,35 @@ extension FourBitWeight {
     }
   }
 
+  func product(row x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) -> Bool {
+    guard ElementKernels.native else { return false }
+    let (outFeatures, inFeatures) = (shape[0], shape[1])
+    withParts { codes, levels, scales in
+      parallelChunks(outFeatures, minimumPerChunk: max(8, (1 << 15) / inFeatures)) { part in
+        lora_4bit_matrix_times_vector(
+          codes, levels, scales, blockSize, inFeatures, x, y + part.lowerBound,
+          part.lowerBound, part.count)
+      }
+    }
+    return true
+  }
+}
+
+extension QuantizedMatrix {
+  /// Rows of the weight dequantized at once: about 1 MB of floats, which stays in the cache
+  /// while the product reads it.
+  private var rowsPerPiece: Int { max(16, (1 << 18) / shape[1]) }
+
   /// `y = x · Wᵀ` for `rows` input rows: `x` `[rows, in]`, `y` `[rows, out]`.
   func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
     let (outFeatures, inFeatures) = (shape[0], shape[1])
-    if rows == 1 && ElementKernels.native {
-      withParts { codes, levels, scales in
-        parallelChunks(outFeatures, minimumPerChunk: max(8, (1 << 15) / inFeatures)) { part in
-          lora_4bit_matrix_times_vector(
-            codes, levels, scales, blockSize, inFeatures, x, y + part.lowerBound,
-            part.lowerBound, part.count)
-        }
-      }
-      return
-    }
+    if rows == 1 && product(row: x, into: y) { return }
     let piece = min(rowsPerPiece, outFeatures)
     var buffer = [Float](repeating: 0, count: piece * inFeatures)
     buffer.withUnsafeMutableBufferPointer { buffer in
       for start in stride(from: 0, to: outFeatures, by: piece) {
         let count = min(piece, outFeatures - start)
-        dequantize(rows: start..<(start + count), into: buffer.baseAddress!)
+        dequantize(rows: start..<(start + count), into: buffer.baseAddress!, portable: false)
         // y[:, start..<start + count] = x · pieceᵀ
         gemm(
           transposeA: false, transposeB: true, m: rows, n: count, k: inFeatures,
@@ -125,7 +154,7 @@ extension FourBitWeight {
     buffer.withUnsafeMutableBufferPointer { buffer in
       for start in stride(from: 0, to: outFeatures, by: piece) {
         let count = min(piece, outFeatures - start)
-        dequantize(rows: start..<(start + count), into: buffer.baseAddress!)
+        dequantize(rows: start..<(start + count), into: buffer.baseAddress!, portable: false)
         // dx += dy[:, start..<start + count] · piece
         gemm(
           transposeA: false, transposeB: false, m: rows, n: inFeatures, k: count,
