@@ -111,7 +111,7 @@ let package = Package(
     // the browser.
     .target(name: "LessonTestSupport", path: "Tests/LessonTestSupport"),
     .testTarget(
-      name: "LessonKitTests", dependencies: ["LessonKit", "LessonTestSupport"],
+      name: "LessonKitTests", dependencies: ["LessonKit", "LessonTestSupport", "LoRA"],
       exclude: ["Fixtures", "Render/HTMLFixtures"]),
     .testTarget(
       name: "LessonGradingTests",

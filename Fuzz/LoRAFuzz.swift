@@ -11,6 +11,9 @@
 // - `bpe`: the input as text through the GPT-2 tokenizer of the test fixtures (encode, then
 //   decode must give the text back), its bytes decoded as ids, and the input read as a
 //   `tokenizer.json`.
+// - `saved-state`: a cached block's saved state as the cell cache stores it (a safetensors
+//   file whose metadata holds the layout), restored into a small GPT with LoRA and into an
+//   AdamW over it: refused or restored, never a trap.
 // - `quantized`: a `.safetensors` file read as a 4-bit model's weights (packed codes, scales,
 //   double quantization, the JSON state) and as an 8-bit one's, each weight that reads
 //   dequantized and multiplied.
@@ -30,10 +33,11 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
   case "tokenizer": fuzzTokenizer(data)
   case "bpe": fuzzBPE(data)
   case "quantized": fuzzQuantized(data)
+  case "saved-state": fuzzSavedState(data)
   default:
     fatalError(
-      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer, bpe or "
-        + "quantized, not '\(target)'")
+      "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer, bpe, "
+        + "quantized or saved-state, not '\(target)'")
   }
   return 0
 }
@@ -64,6 +68,36 @@ private func fuzzQuantized(_ data: Data) {
       }
     }
   }
+}
+
+/// The model and optimizer `saved-state` restores into, and the state they save: the
+/// seeds (`Fuzz/Corpus/saved-state`) are that state after a step, written by the harness
+/// when `FUZZ_WRITE_SEEDS` names a folder.
+private let stateTarget: (model: GPT, optimizer: AdamW) = {
+  let model = GPT(GPTConfig(vocabSize: 5, blockSize: 4, nEmbd: 4, nHead: 2, nLayer: 1))
+  _ = try! applyLoRA(to: model, targets: ["query"], rank: 2, alpha: 4)
+  let optimizer = AdamW(model.trainableParameters, learningRate: 1e-2)
+  let loss = model.forward([[1, 2, 3, 4]], targets: [[2, 3, 4, 0]]).loss!
+  loss.backward()
+  optimizer.step()
+  if let folder = ProcessInfo.processInfo.environment["FUZZ_WRITE_SEEDS"] {
+    for (name, value) in [
+      ("model", try! model.savedState()), ("adamw", try! optimizer.savedState()),
+    ] {
+      let file = Safetensors(
+        tensors: value.tensors, metadata: ["layout": String(decoding: value.layout, as: UTF8.self)])
+      try! file.write(to: URL(fileURLWithPath: "\(folder)/seed-\(name).safetensors"))
+    }
+  }
+  return (model, optimizer)
+}()
+
+private func fuzzSavedState(_ data: Data) {
+  let (model, optimizer) = stateTarget
+  guard let file = try? Safetensors(data: data, source: "fuzz.safetensors") else { return }
+  let state = SavedState(layout: Data((file.metadata["layout"] ?? "").utf8), tensors: file.tensors)
+  _ = try? model.restore(state)
+  _ = try? optimizer.restore(state)
 }
 
 private func fuzzAdapterConfig(_ data: Data) {

@@ -67,14 +67,20 @@ struct CellCacheStore {
   }()
 
   /// The entry stored under `key` with its listed values' states, or `nil` when there is
-  /// none or it cannot be read (a damaged entry is removed, never trusted).
+  /// none or it cannot be read: a damaged entry, or one whose files no longer hash to the
+  /// checksum saved with them (a value changed on disk), is removed, never trusted.
   func load(_ key: String) -> (entry: CachedEntry, states: [SavedState])? {
     let path = folder + "/" + key
     guard FileManager.default.fileExists(atPath: path + "/entry.json") else { return nil }
     do {
-      let entry = try EventJSON.decoder().decode(
-        CachedEntry.self, from: Data(contentsOf: URL(fileURLWithPath: path + "/entry.json")))
-      let file = try Safetensors(contentsOf: URL(fileURLWithPath: path + "/state.safetensors"))
+      let entryData = try Data(contentsOf: URL(fileURLWithPath: path + "/entry.json"))
+      let stateData = try Data(contentsOf: URL(fileURLWithPath: path + "/state.safetensors"))
+      let checksum = try String(contentsOfFile: path + "/checksum", encoding: .utf8)
+      guard checksum == Self.checksum(entryData, stateData) else {
+        throw CachedBlockError(description: "\(path) does not match its checksum")
+      }
+      let entry = try EventJSON.decoder().decode(CachedEntry.self, from: entryData)
+      let file = try Safetensors(data: stateData, source: path + "/state.safetensors")
       let states = entry.layouts.enumerated().map { index, layout in
         let prefix = "\(index)/"
         var tensors: [String: Tensor] = [:]
@@ -92,6 +98,14 @@ struct CellCacheStore {
     }
   }
 
+  /// What an entry's two files hash to, as its `checksum` file records it.
+  static func checksum(_ entry: Data, _ state: Data) -> String {
+    var hash = StateHash()
+    hash.add(entry)
+    hash.add(state)
+    return hash.hex
+  }
+
   /// Stores `entry` and `states` under `key`: written into a folder of its own, then renamed
   /// into place, so a reader never sees half an entry; then evicts old entries.
   func save(_ entry: CachedEntry, states: [SavedState], as key: String) throws {
@@ -103,10 +117,12 @@ struct CellCacheStore {
     for (index, state) in states.enumerated() {
       for (name, tensor) in state.tensors { tensors["\(index)/\(name)"] = tensor }
     }
-    try Safetensors(tensors: tensors, metadata: [:]).write(
-      to: URL(fileURLWithPath: partial + "/state.safetensors"))
-    try EventJSON.encoder().encode(entry).write(
-      to: URL(fileURLWithPath: partial + "/entry.json"))
+    let stateData = Safetensors(tensors: tensors, metadata: [:]).encoded()
+    let entryData = try EventJSON.encoder().encode(entry)
+    try stateData.write(to: URL(fileURLWithPath: partial + "/state.safetensors"))
+    try entryData.write(to: URL(fileURLWithPath: partial + "/entry.json"))
+    try Data(Self.checksum(entryData, stateData).utf8).write(
+      to: URL(fileURLWithPath: partial + "/checksum"))
     let path = folder + "/" + key
     try? FileManager.default.removeItem(atPath: path)
     if rename(partial, path) != 0 { try? FileManager.default.removeItem(atPath: partial) }

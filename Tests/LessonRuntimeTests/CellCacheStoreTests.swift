@@ -47,6 +47,52 @@ struct CellCacheStoreTests {
     #expect(!FileManager.default.fileExists(atPath: store.folder + "/k"))
   }
 
+  /// A value changed on disk in a file that still reads (a careless edit, a bad sector) is
+  /// a miss: the entry's files no longer hash to the checksum saved beside them.
+  @Test func aValueChangedOnDiskIsAMiss() throws {
+    let store = try Self.store()
+    defer { try? FileManager.default.removeItem(atPath: store.folder) }
+    let weights = Tensor(shape: [3], scalars: [1, 2, 3])
+    try store.save(
+      Self.entry("fit"), states: [SavedState(layout: Data(), tensors: ["w": weights])], as: "k")
+    let changed = Tensor(shape: [3], scalars: [1, 2, 4])
+    try Safetensors(tensors: ["0/w": changed], metadata: [:]).write(
+      to: URL(fileURLWithPath: store.folder + "/k/state.safetensors"))
+    #expect(store.load("k") == nil)
+    #expect(!FileManager.default.fileExists(atPath: store.folder + "/k"))
+  }
+
+  /// Every single-byte change and every truncation of an entry's files, as a damaged disk
+  /// or an interrupted copy leaves them: each load is a miss or the entry as it was, never a
+  /// trap and never another value.
+  @Test func everyDamageIsAMissOrTheTruth() throws {
+    let store = try Self.store()
+    defer { try? FileManager.default.removeItem(atPath: store.folder) }
+    let weights = Tensor(shape: [2, 3], scalars: [1, -2, 3.5, 4, 5, 6])
+    let state = SavedState(layout: Data("{\"kind\":\"test\"}".utf8), tensors: ["w": weights])
+    var generator = RandomGenerator(seed: 9)
+    var misses = 0
+    for round in 0..<400 {
+      try store.save(Self.entry("fit"), states: [state], as: "k")
+      let file = ["entry.json", "state.safetensors", "checksum"][round % 3]
+      let url = URL(fileURLWithPath: store.folder + "/k/" + file)
+      var bytes = [UInt8](try Data(contentsOf: url))
+      if round % 4 == 3 {
+        bytes.removeLast(Int(generator.next() % UInt64(bytes.count)) + 1)
+      } else {
+        let index = Int(generator.next() % UInt64(bytes.count))
+        bytes[index] ^= UInt8(generator.next() % 255 + 1)
+      }
+      try Data(bytes).write(to: url)
+      if let (entry, states) = store.load("k") {
+        #expect(entry.name == "fit" && states.first?.tensors["w"]?.scalars == weights.scalars)
+      } else {
+        misses += 1
+      }
+    }
+    #expect(misses == 400, "every change is caught by the checksum")
+  }
+
   @Test func theLeastRecentlyUsedGoFirstBeyondTheLimit() throws {
     let big = Tensor(shape: [1024], scalars: Array(repeating: 1, count: 1024))  // 4 KiB
     let store = try Self.store(limit: 10_000)

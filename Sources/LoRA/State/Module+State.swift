@@ -102,9 +102,15 @@ extension Module: Restorable {
           "\(type(of: self)): parameter \(name) has shape \(parameter.shape), saved "
             + "\(saved.shape)")
       }
+      let gradient = saved.hasGrad ? state.tensors["grad/" + name] : nil
+      if let gradient, gradient.shape != parameter.shape {
+        throw RestoreError(
+          "\(type(of: self)): the gradient of \(name) has shape \(gradient.shape), the "
+            + "parameter \(parameter.shape)")
+      }
       parameter.scalars = value.scalars
       parameter.requiresGrad = saved.requiresGrad
-      parameter.grad = saved.hasGrad ? state.tensors["grad/" + name].map { $0.detach() } : nil
+      parameter.grad = gradient?.detach()
     }
     let evaluating = Set(layout.evaluating)
     for (name, module) in namedModules { module.setTraining(!evaluating.contains(name)) }
@@ -115,6 +121,21 @@ extension Module: Restorable {
   private func restoreLoRALayers(
     _ layers: [ModuleLayout.LoRALayer], unmerged: [String: Tensor]
   ) throws {
+    // Every entry is checked before any layer changes: a state changed on disk is refused
+    // whole, never half restored, and never traps.
+    for entry in layers {
+      let names = entry.adapters.map(\.name)
+      guard Set(names).count == names.count,
+        entry.adapters.allSatisfy({
+          (1...(1 << 16)).contains($0.rank) && $0.alpha.isFinite && (0..<1).contains($0.dropout)
+        }),
+        entry.active.map(names.contains) ?? true, entry.merged.map(names.contains) ?? true
+      else {
+        throw RestoreError(
+          "\(type(of: self)): the saved adapters of \(entry.path) do not fit together (ranks, "
+            + "α, dropout, or an active or merged adapter it does not have)")
+      }
+    }
     let saved = Set(layers.map(\.path))
     if let stray = loraLayers.first(where: { !saved.contains($0.name) }) {
       throw RestoreError(
@@ -139,9 +160,15 @@ extension Module: Restorable {
           "\(type(of: self)): \(entry.path) is a \(type(of: module)), not a Linear that LoRA "
             + "can wrap")
       }
+      let original = unmerged["unmerged/" + entry.path]
+      if let original, original.count != layer.weight.count {
+        throw RestoreError(
+          "\(type(of: self)): the unmerged weight saved for \(entry.path) has \(original.count) "
+            + "values, the layer \(layer.weight.count)")
+      }
       layer.restoreAdapters(
         entry.adapters, active: entry.active, disabled: entry.disabled, merged: entry.merged,
-        unmergedWeight: unmerged["unmerged/" + entry.path]?.scalars)
+        unmergedWeight: original?.scalars)
     }
   }
 

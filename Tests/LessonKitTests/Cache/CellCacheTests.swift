@@ -1,5 +1,6 @@
 import Foundation
 import LessonTestSupport
+import LoRA
 import Testing
 
 @testable import LessonKit
@@ -365,13 +366,20 @@ struct CellCacheTests {
     let submission = key.replacingOccurrences(
       of: "let answer = 0", with: "let answer = losses.count")
     try submission.write(to: work.lesson, atomically: true, encoding: .utf8)
-    // The submission's own run fills the cache; then it poisons the entry: ten losses.
+    // The submission's own run fills the cache; then it poisons the entry: ten losses, and
+    // the checksum made again, as anyone who reads the runtime's code can.
     _ = try work.run()
     for entry in try FileManager.default.contentsOfDirectory(atPath: work.cells.path) {
-      let file = work.cells.appendingPathComponent(entry).appendingPathComponent("entry.json")
+      let folder = work.cells.appendingPathComponent(entry)
+      let file = folder.appendingPathComponent("entry.json")
       var object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
       object["result"] = Data("[1,1,1,1,1,1,1,1,1,1]".utf8).base64EncodedString()
-      try JSONSerialization.data(withJSONObject: object).write(to: file)
+      let poisoned = try JSONSerialization.data(withJSONObject: object)
+      try poisoned.write(to: file)
+      var hash = StateHash()
+      hash.add(poisoned)
+      hash.add(try Data(contentsOf: folder.appendingPathComponent("state.safetensors")))
+      try Data(hash.hex.utf8).write(to: folder.appendingPathComponent("checksum"))
     }
     let (poisonedStatus, poisoned) = try work.run()
     #expect(poisonedStatus == 1, "run reads the cache, so the check fails:\n\(poisoned)")

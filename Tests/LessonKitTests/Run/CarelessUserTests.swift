@@ -222,6 +222,75 @@ extension CarelessUserTests {
     #expect(!FileManager.default.fileExists(atPath: marker), "a process wrote after the kill")
   }
 
+  /// The same under `watch` and `serve`, whose runs are the lesson program's parent: killed
+  /// with SIGKILL, they leave nothing the lesson started behind.
+  @Test(.enabled(if: hasProc, "reads /proc"), arguments: ["watch", "serve"])
+  func aProcessInASessionOfItsOwnDiesWithAKilledWatchOrServe(_ command: String) throws {
+    let work = try folder()
+    let seconds = "6\(Int.random(in: 100...999))"
+    let marker = work.appendingPathComponent("written-after-the-kill").path
+    let arguments =
+      command == "watch"
+      ? ["watch", "lesson.md"]
+      : ["serve", "lesson.md", "--port", "\(Int.random(in: 20_000..<60_000))"]
+    let runner = try startLoopingLesson(
+      in: work, command: arguments,
+      first: """
+        _ = system("setsid sh -c 'sleep 3; touch \(marker)' &")
+        _ = system("setsid sleep \(seconds) &")
+        """)
+    defer { if runner.isRunning { kill(runner.processIdentifier, SIGKILL) } }
+    #expect(!processes(withCommandLine: ["sleep", seconds]).isEmpty, "the lesson never got going")
+    kill(runner.processIdentifier, SIGKILL)
+    runner.waitUntilExit()
+    Thread.sleep(forTimeInterval: 4)
+    #expect(processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) survived")
+    #expect(!FileManager.default.fileExists(atPath: marker), "a process wrote after the kill")
+  }
+
+  /// Under `watch`, a run that ends ends what it started, while `watch` goes on waiting for
+  /// the next save.
+  @Test(.enabled(if: hasProc, "reads /proc"))
+  func aWatchedRunEndsWhatItStarted() throws {
+    let work = try folder()
+    let seconds = "5\(Int.random(in: 100...999))"
+    try """
+    # Starts a process that leaves the lesson's group, and ends
+
+    ```swift
+    _ = system("setsid sleep \(seconds) &")
+    try "done".write(toFile: "pid", atomically: true, encoding: .utf8)
+    ```
+    """.write(to: work.appendingPathComponent("lesson.md"), atomically: true, encoding: .utf8)
+    let watcher = Process()
+    watcher.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+      .deletingLastPathComponent().appendingPathComponent("lessons")
+    watcher.arguments = ["watch", "lesson.md"]
+    watcher.currentDirectoryURL = work
+    watcher.standardOutput = FileHandle.nullDevice
+    watcher.standardError = FileHandle.nullDevice
+    try watcher.run()
+    defer {
+      kill(watcher.processIdentifier, SIGKILL)
+      watcher.waitUntilExit()
+    }
+    let started = Date()
+    let marker = work.appendingPathComponent("pid").path
+    while !FileManager.default.fileExists(atPath: marker), Date().timeIntervalSince(started) < 60 {
+      usleep(50_000)
+    }
+    #expect(FileManager.default.fileExists(atPath: marker), "the lesson never ran")
+    let ended = Date()
+    while !processes(withCommandLine: ["sleep", seconds]).isEmpty,
+      Date().timeIntervalSince(ended) < 10
+    {
+      usleep(100_000)
+    }
+    #expect(watcher.isRunning, "watch stopped after one run")
+    #expect(
+      processes(withCommandLine: ["sleep", seconds]).isEmpty, "sleep \(seconds) outlived its run")
+  }
+
   /// A lesson saved by a Windows editor runs, and `--write` keeps its `\r\n` endings; a file
   /// that mixes both kinds is run but not written.
   @Test func windowsLineEndingsRunAndAreKeptByWrite() throws {
@@ -327,7 +396,8 @@ extension CarelessUserTests {
 /// Starts `lessons run` on a lesson that runs `first`, writes its pid to `pid`, then loops
 /// until stopped; returns the runner once the pid is there.
 private func startLoopingLesson(
-  in work: URL, environment: [String: String] = [:], first: String = ""
+  in work: URL, command: [String] = ["run", "lesson.md", "--timeout", "120"],
+  environment: [String: String] = [:], first: String = ""
 ) throws -> Process {
   try """
   # Runs until stopped
@@ -341,7 +411,7 @@ private func startLoopingLesson(
   let runner = Process()
   runner.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
     .deletingLastPathComponent().appendingPathComponent("lessons")
-  runner.arguments = ["run", "lesson.md", "--timeout", "120"]
+  runner.arguments = command
   runner.currentDirectoryURL = work
   runner.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   runner.standardOutput = FileHandle.nullDevice
