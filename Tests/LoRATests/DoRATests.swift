@@ -6,21 +6,6 @@ import Testing
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("Fixtures")
 
-private struct Logits: Decodable {
-  let tokens: [[Int]]
-  let logits: [Float]
-}
-
-private func logits(of model: GPT2, on tokens: [[Int]]) -> [Float] {
-  model.eval()
-  return withNoGrad { model.forward(tokens).logits.scalars }
-}
-
-private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-  precondition(a.count == b.count, "\(a.count) values against \(b.count)")
-  return zip(a, b).map { abs($0 - $1) }.max() ?? 0
-}
-
 /// DoRA as PEFT 0.21 computes it. The char-level GPT's adapters are in `TorchInteropTests`
 /// (`dora`, `dora-rslora`); these are GPT-2's, whose layers are Conv1Ds.
 @Suite("DoRA, against PEFT")
@@ -35,23 +20,23 @@ struct DoRATests {
 
   @Test func gpt2AdapterGivesPEFTsLogits() throws {
     let model = try Self.model()
-    let expected = try JSONDecoder().decode(
-      Logits.self, from: Data(contentsOf: Self.folder.appendingPathComponent("expected.json")))
+    let expected = try ExpectedLogits.read(Self.folder)
     let layer = try #require(model.loraLayers.first?.layer)
     #expect(layer.layout == .inOut && layer.activeAdapter?.useDoRA == true)
     #expect(model.loraLayers.count == 6)  // c_attn and both c_proj of two blocks
-    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let difference = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(difference < 1e-5, "max |Swift - PEFT| = \(difference)")
   }
 
   @Test func mergingIsTheAdaptedLayerAndUnmergingRestoresIt() throws {
     let model = try Self.model()
-    let expected = try JSONDecoder().decode(
-      Logits.self, from: Data(contentsOf: Self.folder.appendingPathComponent("expected.json")))
+    let expected = try ExpectedLogits.read(Self.folder)
     let weights = model.loraLayers.map { $0.layer.weight.scalars }
     model.mergeAdapters()
     #expect(model.loraLayers.allSatisfy { $0.layer.isMerged })
-    let merged = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let merged = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(merged < 1e-5, "merged: max |Swift - PEFT| = \(merged)")
     model.unmergeAdapters()
     #expect(model.loraLayers.map { $0.layer.weight.scalars } == weights)
@@ -68,7 +53,7 @@ struct DoRATests {
     let again = try GPT2.load(from: fixtures.appendingPathComponent("gpt2/tiny"))
     try again.loadAdapter(from: folder)
     let tokens = [[5, 17, 3, 90]]
-    #expect(logits(of: again, on: tokens) == logits(of: model, on: tokens))
+    #expect(evaluationLogits(of: again, on: tokens) == evaluationLogits(of: model, on: tokens))
   }
 
   /// The magnitude trains; the norm it is divided by is detached, as in PEFT (and the

@@ -6,16 +6,6 @@ import Testing
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("Fixtures")
 
-private struct Logits: Decodable {
-  let tokens: [[Int]]
-  let logits: [Float]
-}
-
-private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-  precondition(a.count == b.count, "\(a.count) values against \(b.count)")
-  return zip(a, b).map { abs($0 - $1) }.max() ?? 0
-}
-
 /// The three cases `Scripts/make-lora-family-fixtures.py` wrote with PEFT 0.21: its config,
 /// and the model it was made over.
 private enum Case: String, CaseIterable {
@@ -61,11 +51,8 @@ struct FactoredInitTests {
         "lora-family/\(fixture.rawValue)/initial.safetensors")
     ).tensors
     let (model, logits) = try fixture.model()
-    let tokens = try JSONDecoder().decode(
-      Logits.self,
-      from: Data(
-        contentsOf: fixtures.appendingPathComponent("lora-family/\(fixture.rawValue)/expected.json")
-      )
+    let tokens = try ExpectedLogits.read(
+      fixtures.appendingPathComponent("lora-family/\(fixture.rawValue)")
     ).tokens
     let before = logits(tokens)
     let adapted = try applyLoRA(to: model, config: fixture.config)
@@ -79,17 +66,17 @@ struct FactoredInitTests {
         let theirs = Array(theirA.scalars[(row * a.shape[1])..<((row + 1) * a.shape[1])])
         let sign: Float =
           fixture == .oloraChar || zip(ours, theirs).map(*).reduce(0, +) >= 0 ? 1 : -1
-        #expect(maxDifference(ours.map { $0 * sign }, theirs) < 1e-4, "\(name) A row \(row)")
+        #expect(largestDifference(ours.map { $0 * sign }, theirs) < 1e-4, "\(name) A row \(row)")
         let column = (0..<b.shape[0]).map { b.scalars[$0 * b.shape[1] + row] * sign }
         let theirColumn = (0..<b.shape[0]).map { theirB.scalars[$0 * b.shape[1] + row] }
-        #expect(maxDifference(column, theirColumn) < 1e-4, "\(name) B column \(row)")
+        #expect(largestDifference(column, theirColumn) < 1e-4, "\(name) B column \(row)")
       }
       let residual = try #require(initial[name + ".residual"])
       #expect(layer.weight.shape == residual.shape)
-      #expect(maxDifference(layer.weight.scalars, residual.scalars) < 1e-5, "\(name) residual")
+      #expect(largestDifference(layer.weight.scalars, residual.scalars) < 1e-5, "\(name) residual")
     }
     // Residual + scaling·B·A is the weight it came from: the output does not move.
-    #expect(maxDifference(logits(tokens), before) < 1e-4)
+    #expect(largestDifference(logits(tokens), before) < 1e-4)
   }
 
   /// Loaded over the original base, the adapter factors it again, as PEFT does, then takes
@@ -97,11 +84,10 @@ struct FactoredInitTests {
   @Test(arguments: Case.allCases)
   fileprivate func savedAdapterGivesPEFTsLogits(_ fixture: Case) throws {
     let folder = fixtures.appendingPathComponent("lora-family/\(fixture.rawValue)")
-    let expected = try JSONDecoder().decode(
-      Logits.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+    let expected = try ExpectedLogits.read(folder)
     let (model, logits) = try fixture.model()
     try model.loadAdapter(from: folder.appendingPathComponent("adapter"))
-    let difference = maxDifference(logits(expected.tokens), expected.logits)
+    let difference = largestDifference(logits(expected.tokens), expected.logits)
     #expect(difference < 1e-4, "max |Swift - PEFT| = \(difference)")
     // Saved again, the config says how it started, so that PEFT factors the base again too.
     let again = FileManager.default.temporaryDirectory.appendingPathComponent("factored-\(UUID())")

@@ -24,27 +24,6 @@ private let variants = ["input", "odd"].flatMap { name in
   ["nf4", "fp4"].flatMap { type in ["\(name)-\(type)", "\(name)-\(type)-nested"] }
 }
 
-private struct Logits: Decodable {
-  let tokens: [[Int]]
-  let logits: [Float]
-
-  static func of(_ folder: String) throws -> Logits {
-    try JSONDecoder().decode(
-      Logits.self,
-      from: Data(contentsOf: fixtures.appendingPathComponent("\(folder)/expected.json")))
-  }
-}
-
-private func logits(of model: GPT2, on tokens: [[Int]]) -> [Float] {
-  model.eval()
-  return withNoGrad { model.forward(tokens).logits.scalars }
-}
-
-private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-  precondition(a.count == b.count, "\(a.count) values against \(b.count)")
-  return zip(a, b).map { abs($0 - $1) }.max() ?? 0
-}
-
 @Suite("4-bit weights, against bitsandbytes")
 struct QuantizationTests {
   @Test func theLevelsAreBitsandbytesTables() throws {
@@ -122,8 +101,9 @@ struct QuantizationTests {
     }
     // No float copy of a 4-bit weight is a parameter.
     #expect(!model.namedParameters.contains { $0.name.hasSuffix("c_attn.weight") })
-    let expected = try Logits.of(folder)
-    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent(folder))
+    let difference = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(difference < 1e-4, "largest difference \(difference)")
   }
 
@@ -169,8 +149,9 @@ struct QuantizationTests {
       #expect(
         differing * 50 <= codes.count, "\(name): \(differing) of \(codes.count) scale codes differ")
     }
-    let expected = try Logits.of("tiny-nf4-nested")
-    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent("tiny-nf4-nested"))
+    let difference = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(difference < 1e-3, "largest difference \(difference)")
   }
 
@@ -180,8 +161,9 @@ struct QuantizationTests {
     let layer = try #require(
       model.namedModules.first { $0.name == "transformer.h.0.attn.c_attn" }?.module as? LoRALinear)
     #expect(layer.quantizedWeight != nil)
-    let expected = try Logits.of("qlora-c_attn")
-    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent("qlora-c_attn"))
+    let difference = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(difference < 1e-4, "largest difference \(difference)")
   }
 
@@ -198,8 +180,8 @@ struct QuantizationTests {
       x.grad = nil
       let ours = packed(x)
       (ours * y).sum().backward()
-      #expect(maxDifference(ours.scalars, expected.scalars) < 1e-5, "rows: \(rows)")
-      #expect(maxDifference(x.grad!.scalars, expectedGradient) < 1e-5, "rows: \(rows)")
+      #expect(largestDifference(ours.scalars, expected.scalars) < 1e-5, "rows: \(rows)")
+      #expect(largestDifference(x.grad!.scalars, expectedGradient) < 1e-5, "rows: \(rows)")
     }
   }
 
@@ -228,7 +210,7 @@ struct QuantizationTests {
     #expect(float.dequantize().count == 8)
     let qlora = try train(quantized)
     let lora = try train(float)
-    #expect(maxDifference(qlora, lora) < 1e-3, "QLoRA \(qlora) against LoRA \(lora)")
+    #expect(largestDifference(qlora, lora) < 1e-3, "QLoRA \(qlora) against LoRA \(lora)")
     #expect(qlora.last! < qlora.first! * 0.8, "losses \(qlora)")
     #expect(quantized.namedModules.compactMap { ($0.module as? Linear)?.quantizedWeight } == codes)
   }
@@ -236,7 +218,7 @@ struct QuantizationTests {
   @Test func mergingIntoAFourBitBaseRoundsAndUnmergingRestores() throws {
     let model = try GPT2.load(from: fixtures.appendingPathComponent("tiny-nf4-nested"))
     try model.loadAdapter(from: fixtures.appendingPathComponent("qlora-c_attn"))
-    let expected = try Logits.of("qlora-c_attn")
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent("qlora-c_attn"))
     let layer = try #require(
       model.namedModules.first { $0.name == "transformer.h.0.attn.c_attn" }?.module as? LoRALinear)
     let codes = layer.quantizedWeight
@@ -244,7 +226,8 @@ struct QuantizationTests {
     #expect(layer.isMerged)
     #expect(layer.quantizedWeight != codes)
     // Close to base + adapter, not equal: the sum was rounded to 4 bits again.
-    let merged = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let merged = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(merged > 1e-6 && merged < 0.5, "merged difference \(merged)")
     model.unmergeAdapters()
     #expect(layer.quantizedWeight == codes)
@@ -252,7 +235,8 @@ struct QuantizationTests {
     #expect(model.dequantize().count == 8)
     #expect(layer.quantizedWeight == nil)
     model.mergeAdapters()
-    #expect(maxDifference(logits(of: model, on: expected.tokens), expected.logits) < 1e-4)
+    #expect(
+      largestDifference(evaluationLogits(of: model, on: expected.tokens), expected.logits) < 1e-4)
   }
 
   /// An LLM.int8 folder: its weights stay 8-bit and read back as bitsandbytes'
@@ -271,8 +255,9 @@ struct QuantizationTests {
       let codes = try #require(layer.eightBitWeight, "\(path) is not 8-bit")
       #expect(codes.dequantized().scalars == expected.scalars, "\(path)")
     }
-    let expected = try Logits.of("tiny-int8")
-    let difference = maxDifference(logits(of: model, on: expected.tokens), expected.logits)
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent("tiny-int8"))
+    let difference = largestDifference(
+      evaluationLogits(of: model, on: expected.tokens), expected.logits)
     #expect(difference < 2e-2, "largest difference \(difference)")
     // LoRA trains over it, and merging into it rounds and unmerging restores, as for 4 bits.
     try applyLoRA(to: model, targets: ["c_attn"], rank: 2, alpha: 4)
@@ -333,8 +318,9 @@ struct QuantizationTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("qlora-\(UUID())")
     defer { try? FileManager.default.removeItem(at: folder) }
     try model.saveAdapter(to: folder, baseModel: "tiny-nf4-nested")
-    let expected = try Logits.of("qlora-c_attn")
-    let ours = Expected(tokens: expected.tokens, logits: logits(of: model, on: expected.tokens))
+    let expected = try ExpectedLogits.read(fixtures.appendingPathComponent("qlora-c_attn"))
+    let ours = ExpectedLogits(
+      tokens: expected.tokens, logits: evaluationLogits(of: model, on: expected.tokens))
     let committed = fixtures.appendingPathComponent("swift-saved/qlora")
     if ProcessInfo.processInfo.environment["LORA_UPDATE_FIXTURES"] == "1" {
       try? FileManager.default.removeItem(at: committed)
@@ -350,13 +336,8 @@ struct QuantizationTests {
         "swift-saved/qlora/\(file) is not what this code writes; rerun with LORA_UPDATE_FIXTURES=1")
     }
     let recorded = try JSONDecoder().decode(
-      Expected.self, from: Data(contentsOf: committed.appendingPathComponent("expected.json")))
-    #expect(maxDifference(recorded.logits, ours.logits) < 1e-5)
+      ExpectedLogits.self, from: Data(contentsOf: committed.appendingPathComponent("expected.json"))
+    )
+    #expect(largestDifference(recorded.logits, ours.logits) < 1e-5)
   }
-}
-
-/// Logits recorded beside a Swift-saved adapter.
-private struct Expected: Codable {
-  let tokens: [[Int]]
-  let logits: [Float]
 }

@@ -125,22 +125,31 @@ extension QuantizedMatrix {
   /// while the product reads it.
   private var rowsPerPiece: Int { max(16, (1 << 18) / shape[1]) }
 
-  /// `y = x · Wᵀ` for `rows` input rows: `x` `[rows, in]`, `y` `[rows, out]`.
-  func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+  /// Runs `body` on each piece of the weight's rows, dequantized into one buffer that every
+  /// piece reuses: the rows it holds and the floats `[rows.count, in]`.
+  private func forEachPiece(_ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
     let (outFeatures, inFeatures) = (shape[0], shape[1])
-    if rows == 1 && product(row: x, into: y) { return }
     let piece = min(rowsPerPiece, outFeatures)
     var buffer = [Float](repeating: 0, count: piece * inFeatures)
     buffer.withUnsafeMutableBufferPointer { buffer in
       for start in stride(from: 0, to: outFeatures, by: piece) {
-        let count = min(piece, outFeatures - start)
-        dequantize(rows: start..<(start + count), into: buffer.baseAddress!, portable: false)
-        // y[:, start..<start + count] = x · pieceᵀ
-        gemm(
-          transposeA: false, transposeB: true, m: rows, n: count, k: inFeatures,
-          a: x, lda: inFeatures, b: buffer.baseAddress!, ldb: inFeatures,
-          beta: 0, c: y + start, ldc: outFeatures)
+        let rows = start..<min(start + piece, outFeatures)
+        dequantize(rows: rows, into: buffer.baseAddress!, portable: false)
+        body(rows, buffer.baseAddress!)
       }
+    }
+  }
+
+  /// `y = x · Wᵀ` for `rows` input rows: `x` `[rows, in]`, `y` `[rows, out]`.
+  func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    let (outFeatures, inFeatures) = (shape[0], shape[1])
+    if rows == 1 && product(row: x, into: y) { return }
+    forEachPiece { piece, weights in
+      // y[:, piece] = x · piece's rowsᵀ
+      gemm(
+        transposeA: false, transposeB: true, m: rows, n: piece.count, k: inFeatures,
+        a: x, lda: inFeatures, b: weights, ldb: inFeatures,
+        beta: 0, c: y + piece.lowerBound, ldc: outFeatures)
     }
   }
 
@@ -149,18 +158,12 @@ extension QuantizedMatrix {
     _ g: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, adding: Bool
   ) {
     let (outFeatures, inFeatures) = (shape[0], shape[1])
-    let piece = min(rowsPerPiece, outFeatures)
-    var buffer = [Float](repeating: 0, count: piece * inFeatures)
-    buffer.withUnsafeMutableBufferPointer { buffer in
-      for start in stride(from: 0, to: outFeatures, by: piece) {
-        let count = min(piece, outFeatures - start)
-        dequantize(rows: start..<(start + count), into: buffer.baseAddress!, portable: false)
-        // dx += dy[:, start..<start + count] · piece
-        gemm(
-          transposeA: false, transposeB: false, m: rows, n: inFeatures, k: count,
-          a: g + start, lda: outFeatures, b: buffer.baseAddress!, ldb: inFeatures,
-          beta: adding || start > 0 ? 1 : 0, c: dx, ldc: inFeatures)
-      }
+    forEachPiece { piece, weights in
+      // dx += dy[:, piece] · piece's rows
+      gemm(
+        transposeA: false, transposeB: false, m: rows, n: inFeatures, k: piece.count,
+        a: g + piece.lowerBound, lda: outFeatures, b: weights, ldb: inFeatures,
+        beta: adding || piece.lowerBound > 0 ? 1 : 0, c: dx, ldc: inFeatures)
     }
   }
 }

@@ -338,15 +338,16 @@ public final class LoRALinear: Linear {
   public func merge() {
     guard !isMerged, !adaptersDisabled, let adapter = activeAdapter else { return }
     // ΔW is [out, in]; a Conv1D stores its weight [in, out] (PEFT's fan_in_fan_out).
-    var delta = withNoGrad { layout == .outIn ? adapter.delta() : adapter.delta().mT }
-    if let magnitude = adapter.magnitude {
-      // DoRA: W' = (m / ‖W + ΔW‖) · (W + ΔW) row by row, as ΔW' = W' − W.
-      delta = withNoGrad {
-        let factor = magnitude.detach() / doraWeightNorm(adapter)  // [out]
-        let adapted = weightOutIn + adapter.delta()
-        let merged = adapted * factor.reshaped([factor.count, 1]) - weightOutIn
-        return layout == .outIn ? merged : merged.mT
+    let delta = withNoGrad {
+      var update = adapter.delta()  // [out, in]
+      if let magnitude = adapter.magnitude {
+        // DoRA: W' = (m / ‖W + ΔW‖) · (W + ΔW) row by row, as ΔW' = W' − W.
+        let weight = weightOutIn
+        let adapted = weight + update
+        let factor = magnitude.detach() / LoRAAdapter.rowNorms(adapted)
+        update = adapted * factor.reshaped([factor.count, 1]) - weight
       }
+      return layout == .outIn ? update : update.mT
     }
     switch storage {
     case .dense(let weight):
