@@ -17,6 +17,7 @@
 // - `quantized`: a `.safetensors` file read as a 4-bit model's weights (packed codes, scales,
 //   double quantization, the JSON state) and as an 8-bit one's, each weight that reads
 //   dequantized and multiplied.
+// - `cache-entry`: the cell cache's reader (LessonRuntimeFuzz.swift).
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -34,10 +35,11 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
   case "bpe": fuzzBPE(data)
   case "quantized": fuzzQuantized(data)
   case "saved-state": fuzzSavedState(data)
+  case "cache-entry": fuzzCacheEntry(data)
   default:
     fatalError(
       "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer, bpe, "
-        + "quantized or saved-state, not '\(target)'")
+        + "quantized, saved-state or cache-entry, not '\(target)'")
   }
   return 0
 }

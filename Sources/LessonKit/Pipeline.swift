@@ -13,7 +13,7 @@ public struct LessonPipeline: Sendable {
   /// Where the lesson's `cached` blocks keep what they did; `nil` recomputes them and
   /// compiles afresh (`--no-cache`). Not used in the sandbox.
   public var cellCache: CellCache?
-  /// Checked before the compiler: what it cannot see (`cachedBlockDiagnostics`).
+  /// Checked before the compiler: what it cannot see (`cachedBlockReview`).
   public var check: ProgramCheck?
 
   /// A pipeline with these limits.

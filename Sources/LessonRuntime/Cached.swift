@@ -21,17 +21,20 @@ import LoRA
 ///
 /// - What it restores: each of `state` (modules with their adapters, optimizers, tensors:
 ///   anything `Restorable`), written back in place; the value `body` returns (any
-///   `Codable`); and the library's random generator, where `body` left it. What `body`
-///   printed, checked, tabulated or plotted is replayed, so the cell reads the same.
+///   `Codable`); the library's random generator, where `body` left it; and the files `body`
+///   wrote (`FileWatch`: any under the lesson's folder, and those the library wrote
+///   anywhere), written again where they differ. What `body` printed, checked, tabulated or
+///   plotted is replayed, so the cell reads the same.
 /// - What the key covers: every cell that ran before this one and this cell's code (the
 ///   runner compiles a hash of them into the program), the library build and the lesson's
 ///   data files (the runner fingerprints them), the block's name and its place in the cell,
 ///   the random generator on entry, and the values of `state` on entry.
-/// - What it refuses: a module, optimizer or trainable tensor that `body` changed without
-///   listing it in
-///   `state`, at run time (`CachedBlockError`); a `var` from outside the block that `body`
-///   uses, at compile time (the runner's check). Either would otherwise come back stale.
-///   Files that `body` writes are not restored: write them outside the block.
+/// - What it refuses, since a hit would leave it stale: at run time (`CachedBlockError`), a
+///   module, optimizer or trainable tensor that `body` changed without listing it in
+///   `state`, and anything inside a top-level constant that `body` uses (a frozen tensor's
+///   values, an object's properties), named; a file `body` removed. At compile time (the
+///   runner's check), a `var` from outside the block that `body` uses. A block whose files
+///   are more than a cache entry keeps (a quarter of the cache) runs, and is not cached.
 ///
 /// Without a runner's cache (`lessons grade`, `--no-cache`, a program run by hand) `body`
 /// simply runs, and the same checks hold.
@@ -72,11 +75,11 @@ struct CachedBlock {
       }
     }
     let key = self.key(entryStates)
-    if let store, let (entry, states) = store.load(key),
-      let value = try? EventJSON.decoder().decode(Value.self, from: entry.result),
-      states.count == state.count
+    if let store, let stored = store.load(key),
+      let value = try? EventJSON.decoder().decode(Value.self, from: stored.entry.result),
+      stored.states.count == state.count
     {
-      for (value, saved) in zip(state, states) {
+      for (value, saved) in zip(state, stored.states) {
         do { try value.restore(saved) } catch {
           // Only an entry changed by hand can fail to fit: its key covers these values.
           throw CachedBlockError(
@@ -84,11 +87,13 @@ struct CachedBlock {
               + "run with --no-cache, or remove \(store.folder)/\(key)")
         }
       }
-      Random.generator = entry.generator
-      replay(entry)
+      try rewrite(stored)
+      Random.generator = stored.entry.generator
+      replay(stored.entry)
       return value
     }
-    let watched = UnlistedObjects(listed: state)
+    let unlisted = UnlistedChanges(listed: state)
+    let files = FileWatch()
     let recorder = Recorder()
     Recorder.current = recorder
     let value: Value
@@ -97,23 +102,79 @@ struct CachedBlock {
       Recorder.current = nil
     } catch {
       Recorder.current = nil
+      files.stop()
       throw error
     }
-    if let changed = watched.changed() {
+    let written = try files.finish(block: name)
+    if let (changed, canBeListed) = unlisted.changed() {
+      let remedy =
+        canBeListed
+        ? "pass it to cached(\"\(name)\", ...) so that a cache hit restores it too"
+        : "a cache hit could not restore it; change it outside the block, or return what "
+          + "the block computes"
       throw CachedBlockError(
-        description: "cached(\"\(name)\") changed \(changed), which it does not list: pass "
-          + "it to cached(\"\(name)\", ...) so that a cache hit restores it too")
+        description: "cached(\"\(name)\") changed \(changed), which it does not list: \(remedy)")
     }
-    guard let store, let (stdout, stderr, outputs) = recorder.finish() else { return value }
+    guard let store, let (stdout, stderr, outputs) = recorder.finish(),
+      let files = contents(of: written, limit: store.limit / 4)
+    else { return value }
     let exitStates = try state.map { try $0.savedState() }
     let entry = CachedEntry(
       // The events' dialect, in which a diverged loss (NaN, ±∞) survives the trip.
       name: name, cellLine: CurrentCell.line, result: try EventJSON.encoder().encode(value),
       generator: Random.generator, stdout: stdout, stderr: stderr, outputs: outputs,
-      layouts: exitStates.map(\.layout))
+      layouts: exitStates.map(\.layout), files: files.map(\.path))
     // A cache that cannot be written (a full disk) costs the next run time, nothing more.
-    try? store.save(entry, states: exitStates, as: key)
+    try? store.save(entry, states: exitStates, files: files.map(\.contents), as: key)
+    store.noteOutputs(files.map(\.path).filter { !$0.hasPrefix("/") })
     return value
+  }
+
+  /// The contents of the files the block wrote, or `nil` (with a note saying so) when they
+  /// are more than an entry may keep: then the block is not cached, and runs again next time.
+  private func contents(of files: [String], limit: Int) -> [(path: String, contents: Data)]? {
+    var contents: [(path: String, contents: Data)] = []
+    var total = 0
+    for file in files {
+      // One written and then removed (a temporary file) is nothing a hit must write.
+      guard let data = FileManager.default.contents(atPath: FileWatch.resolve(file)) else {
+        continue
+      }
+      total += data.count
+      guard total <= limit else {
+        note(
+          "cached(\"\(name)\") is not cached: the files it writes (\(files.joined(separator: ", "))) "
+            + "are more than a cache entry keeps (\(limit >> 20) MiB); write them outside the "
+            + "block to cache it")
+        return nil
+      }
+      contents.append((file, data))
+    }
+    return contents
+  }
+
+  /// Writes again the files the entry's block wrote, each atomically, where they differ.
+  private func rewrite(_ stored: StoredEntry) throws {
+    for (file, data) in zip(stored.entry.files, stored.files) {
+      let path = FileWatch.resolve(file)
+      if FileManager.default.contents(atPath: path) == data { continue }
+      do {
+        try FileManager.default.createDirectory(
+          at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+          withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+      } catch {
+        throw CachedBlockError(
+          description: "cached(\"\(name)\"): could not write \(file) again, as the block did: "
+            + "\(error.localizedDescription)")
+      }
+    }
+  }
+
+  /// Writes `message` to standard error as a note of the runner's.
+  private func note(_ message: String) {
+    fflush(nil)
+    writeAll(Data("note: \(message)\n".utf8), to: 2)
   }
 
   /// The key: what this block depends on, hashed.
@@ -131,31 +192,46 @@ struct CachedBlock {
     return hash.hex
   }
 
-  /// Writes what the block printed and sends what it showed, in the order it did, with
-  /// each check's line moved as far as the cell moved since the recording.
+  /// Writes what the block printed and sends what it showed, in the order it did.
   private func replay(_ entry: CachedEntry) {
-    let shift = CurrentCell.line - entry.cellLine
     fflush(nil)
-    var written = (stdout: 0, stderr: 0)
-    for output in entry.outputs {
-      written.stdout = emit(entry.stdout, from: written.stdout, to: output.stdout, on: 1)
-      written.stderr = emit(entry.stderr, from: written.stderr, to: output.stderr, on: 2)
-      guard var event = output.event else { continue }
-      if case .check(var check) = event {
-        check.line += shift
-        event = .check(check)
-      }
-      Channel.send(event)
+    for step in entry.replaySteps(atCellLine: CurrentCell.line) {
+      if !step.stdout.isEmpty { writeAll(step.stdout, to: 1) }
+      if !step.stderr.isEmpty { writeAll(step.stderr, to: 2) }
+      if let event = step.event { Channel.send(event) }
     }
   }
+}
 
-  /// Writes bytes `start..<end` of `data` to `descriptor` (whose buffered stream is
-  /// flushed); returns where it stopped.
-  private func emit(_ data: Data, from start: Int, to end: Int, on descriptor: Int32) -> Int {
-    let end = min(max(end, start), data.count)
-    guard end > start else { return start }
-    writeAll(data[data.startIndex + start..<data.startIndex + end], to: descriptor)
-    return end
+extension CachedEntry {
+  /// One step of a replay: text for each stream, then an event.
+  struct ReplayStep {
+    var stdout: Data
+    var stderr: Data
+    var event: RuntimeEvent?
+  }
+
+  /// What a hit writes and sends, in order, with each check's line moved as far as the cell
+  /// moved (to `cellLine`) since the recording. Offsets out of order or past the text (an
+  /// entry made by hand) give less text, never a trap.
+  func replaySteps(atCellLine line: Int) -> [ReplayStep] {
+    let shift = line &- cellLine
+    var written = (stdout: 0, stderr: 0)
+    func take(_ data: Data, from start: inout Int, to end: Int) -> Data {
+      let end = min(max(end, start), data.count)
+      defer { start = end }
+      return data.subdata(in: data.startIndex + start..<data.startIndex + end)
+    }
+    return outputs.map { output in
+      var event = output.event
+      if case .check(var check) = event {
+        check.line = check.line &+ shift
+        event = .check(check)
+      }
+      return ReplayStep(
+        stdout: take(stdout, from: &written.stdout, to: output.stdout),
+        stderr: take(stderr, from: &written.stderr, to: output.stderr), event: event)
+    }
   }
 }
 
@@ -211,57 +287,5 @@ final class Recorder {
       let data = try? handle.read(upToCount: count), data.count == count
     else { return nil }
     return data
-  }
-}
-
-/// The modules, optimizers and trainable tensors alive before a block that it does not list
-/// (nor holds inside one it lists), with their fingerprints, to find one the block changed.
-struct UnlistedObjects {
-  private var before: [(object: any Restorable, fingerprint: String)] = []
-
-  init(listed: [any Restorable]) {
-    var covered = Set<ObjectIdentifier>()
-    for value in listed {
-      covered.insert(ObjectIdentifier(value))
-      if let module = value as? Module {
-        for (_, child) in module.namedModules { covered.insert(ObjectIdentifier(child)) }
-        for parameter in module.parameters { covered.insert(ObjectIdentifier(parameter)) }
-      }
-    }
-    let live = LiveObjects.all
-    // A module inside another live one, or a parameter of one, is fingerprinted with it.
-    var inner = Set<ObjectIdentifier>()
-    for case let module as Module in live {
-      for (name, child) in module.namedModules where !name.isEmpty {
-        inner.insert(ObjectIdentifier(child))
-      }
-      for parameter in module.parameters { inner.insert(ObjectIdentifier(parameter)) }
-    }
-    for object in live
-    where !covered.contains(ObjectIdentifier(object)) && !inner.contains(ObjectIdentifier(object)) {
-      before.append((object, Self.fingerprint(object)))
-    }
-  }
-
-  /// The first of them the block changed, described, or `nil`.
-  func changed() -> String? {
-    for (object, fingerprint) in before where Self.fingerprint(object) != fingerprint {
-      if let module = object as? Module {
-        let count = module.parameters.reduce(0) { $0 + $1.count }
-        return "a \(type(of: module)) with \(count) parameter values"
-      }
-      if let optimizer = object as? Optimizer {
-        return "an optimizer (\(type(of: optimizer))) over \(optimizer.parameters.count) tensors"
-      }
-      if let tensor = object as? Tensor {
-        return "a trainable tensor of shape \(tensor.shape) (its values or its gradient)"
-      }
-      return "a \(type(of: object))"
-    }
-    return nil
-  }
-
-  private static func fingerprint(_ object: any Restorable) -> String {
-    (try? object.savedState().fingerprint) ?? "cannot be saved"
   }
 }

@@ -38,6 +38,16 @@ struct CachedEntry: Codable {
   /// The layouts of the listed values' saved states, in order; their tensors are in
   /// `state.safetensors` as `INDEX/NAME`.
   var layouts: [Data]
+  /// The files the block wrote (`FileWatch`), in order; their contents are `files/INDEX`.
+  var files: [String]
+}
+
+/// A cache entry as read back: the entry, its listed values' states and the contents of the
+/// files it wrote.
+struct StoredEntry {
+  var entry: CachedEntry
+  var states: [SavedState]
+  var files: [Data]
 }
 
 /// The folder of cached blocks, which the runner names for `run`, `watch`, `serve` and
@@ -51,35 +61,46 @@ struct CellCacheStore {
   var salt: String
   /// Bytes the folder may hold.
   var limit: Int
+  /// The file that lists, for the runner, the files under the lesson's folder that cached
+  /// blocks wrote: outputs, which the runner leaves out of the key's data files.
+  var outputsFile: String?
 
   /// The store the runner named in the environment, or `nil` when it named none.
   static let current: CellCacheStore? = {
     let environment = ProcessInfo.processInfo.environment
     defer {
-      for name in ["LESSONS_CELL_CACHE", "LESSONS_CELL_CACHE_SALT", "LESSONS_CELL_CACHE_LIMIT"] {
+      for name in [
+        "LESSONS_CELL_CACHE", "LESSONS_CELL_CACHE_SALT", "LESSONS_CELL_CACHE_LIMIT",
+        "LESSONS_CELL_CACHE_OUTPUTS",
+      ] {
         unsetenv(name)
       }
     }
     guard let folder = environment["LESSONS_CELL_CACHE"], !folder.isEmpty else { return nil }
     return CellCacheStore(
       folder: folder, salt: environment["LESSONS_CELL_CACHE_SALT"] ?? "",
-      limit: environment["LESSONS_CELL_CACHE_LIMIT"].flatMap(Int.init) ?? (2 << 30))
+      limit: environment["LESSONS_CELL_CACHE_LIMIT"].flatMap(Int.init) ?? (2 << 30),
+      outputsFile: environment["LESSONS_CELL_CACHE_OUTPUTS"])
   }()
 
-  /// The entry stored under `key` with its listed values' states, or `nil` when there is
-  /// none or it cannot be read: a damaged entry, or one whose files no longer hash to the
-  /// checksum saved with them (a value changed on disk), is removed, never trusted.
-  func load(_ key: String) -> (entry: CachedEntry, states: [SavedState])? {
+  /// The entry stored under `key` with its listed values' states and its files, or `nil`
+  /// when there is none or it cannot be read: a damaged entry, or one whose files no longer
+  /// hash to the checksum saved with them (a value changed on disk), is removed, never
+  /// trusted.
+  func load(_ key: String) -> StoredEntry? {
     let path = folder + "/" + key
     guard FileManager.default.fileExists(atPath: path + "/entry.json") else { return nil }
     do {
       let entryData = try Data(contentsOf: URL(fileURLWithPath: path + "/entry.json"))
       let stateData = try Data(contentsOf: URL(fileURLWithPath: path + "/state.safetensors"))
       let checksum = try String(contentsOfFile: path + "/checksum", encoding: .utf8)
-      guard checksum == Self.checksum(entryData, stateData) else {
+      let entry = try EventJSON.decoder().decode(CachedEntry.self, from: entryData)
+      let files = try entry.files.indices.map { index in
+        try Data(contentsOf: URL(fileURLWithPath: path + "/files/\(index)"))
+      }
+      guard checksum == Self.checksum(entryData, stateData, files) else {
         throw CachedBlockError(description: "\(path) does not match its checksum")
       }
-      let entry = try EventJSON.decoder().decode(CachedEntry.self, from: entryData)
       let file = try Safetensors(data: stateData, source: path + "/state.safetensors")
       let states = entry.layouts.enumerated().map { index, layout in
         let prefix = "\(index)/"
@@ -91,24 +112,26 @@ struct CellCacheStore {
       }
       // Recently used: the last to be evicted.
       _ = utimes(path, nil)
-      return (entry, states)
+      return StoredEntry(entry: entry, states: states, files: files)
     } catch {
       try? FileManager.default.removeItem(atPath: path)
       return nil
     }
   }
 
-  /// What an entry's two files hash to, as its `checksum` file records it.
-  static func checksum(_ entry: Data, _ state: Data) -> String {
+  /// What an entry's files hash to, as its `checksum` file records it.
+  static func checksum(_ entry: Data, _ state: Data, _ files: [Data] = []) -> String {
     var hash = StateHash()
     hash.add(entry)
     hash.add(state)
+    for file in files { hash.add(file) }
     return hash.hex
   }
 
-  /// Stores `entry` and `states` under `key`: written into a folder of its own, then renamed
-  /// into place, so a reader never sees half an entry; then evicts old entries.
-  func save(_ entry: CachedEntry, states: [SavedState], as key: String) throws {
+  /// Stores `entry`, `states` and the contents of its `files` under `key`: written into a
+  /// folder of its own, then renamed into place, so a reader never sees half an entry; then
+  /// evicts old entries.
+  func save(_ entry: CachedEntry, states: [SavedState], files: [Data], as key: String) throws {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let partial = folder + "/.partial-\(getpid())-\(key)"
     try? FileManager.default.removeItem(atPath: partial)
@@ -121,12 +144,45 @@ struct CellCacheStore {
     let entryData = try EventJSON.encoder().encode(entry)
     try stateData.write(to: URL(fileURLWithPath: partial + "/state.safetensors"))
     try entryData.write(to: URL(fileURLWithPath: partial + "/entry.json"))
-    try Data(Self.checksum(entryData, stateData).utf8).write(
+    if !files.isEmpty {
+      try FileManager.default.createDirectory(
+        atPath: partial + "/files", withIntermediateDirectories: true)
+    }
+    for (index, contents) in files.enumerated() {
+      try contents.write(to: URL(fileURLWithPath: partial + "/files/\(index)"))
+    }
+    try Data(Self.checksum(entryData, stateData, files).utf8).write(
       to: URL(fileURLWithPath: partial + "/checksum"))
     let path = folder + "/" + key
     try? FileManager.default.removeItem(atPath: path)
     if rename(partial, path) != 0 { try? FileManager.default.removeItem(atPath: partial) }
     evict()
+  }
+
+  /// The bytes of the files in the folder at `path` and in its folders.
+  private static func bytes(under path: String) -> Int {
+    var total = 0
+    let files = FileManager.default.enumerator(atPath: path)
+    while files?.nextObject() != nil {
+      guard let attributes = files?.fileAttributes,
+        attributes[.type] as? FileAttributeType == .typeRegular
+      else { continue }
+      total += (attributes[.size] as? Int) ?? 0
+    }
+    return total
+  }
+
+  /// Adds `files` (paths relative to the lesson's folder) to the outputs file, atomically.
+  func noteOutputs(_ files: [String]) {
+    guard let outputsFile, !files.isEmpty else { return }
+    let known = ((try? String(contentsOfFile: outputsFile, encoding: .utf8)) ?? "")
+      .split(separator: "\n").map(String.init)
+    let all = Set(known).union(files)
+    guard all.count > Set(known).count else { return }
+    let url = URL(fileURLWithPath: outputsFile)
+    try? FileManager.default.createDirectory(
+      at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try? Data((all.sorted().joined(separator: "\n") + "\n").utf8).write(to: url, options: .atomic)
   }
 
   /// Removes the least recently used entries until the folder holds at most `limit` bytes.
@@ -138,13 +194,7 @@ struct CellCacheStore {
         let used =
           (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
           ?? .distantPast
-        let bytes = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).reduce(0) {
-          total, file in
-          total
-            + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + file)[.size]
-              as? Int) ?? 0)
-        }
-        return (path, used, bytes)
+        return (path, used, Self.bytes(under: path))
       }
     var total = entries.reduce(0) { $0 + $1.bytes }
     entries.sort { $0.used < $1.used }

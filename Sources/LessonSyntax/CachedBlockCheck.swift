@@ -2,25 +2,39 @@ import LessonKit
 import SwiftParser
 import SwiftSyntax
 
-/// The compile-time half of `cached`'s promise never to restore a stale value: a block
-/// that uses a `var` declared outside it (directly, or through a function it calls) could
-/// change it, and a cache hit would not. Each such use is an error at its
-/// `LESSON.md:LINE:COL`, before the compiler runs. (Modules and optimizers that a block
-/// changes without listing them are caught at run time, where their values can be seen.)
+/// The compile-time half of `cached`'s promise never to restore a stale value.
 ///
-/// It reads each cell with swift-syntax: the top-level `var`s and functions of the cells
-/// so far, then the names each `cached { ... }` closure refers to and does not declare.
-public func cachedBlockDiagnostics(_ program: Program) -> [Diagnostic] {
+/// - A block that uses a `var` declared outside it (directly, or through a function it
+///   calls) could change it, and a cache hit would not. Each such use is an error at its
+///   `LESSON.md:LINE:COL`, before the compiler runs.
+/// - A top-level `let` that a block uses holds a value the block could still change inside
+///   (a tensor's values, an object's properties). The review names each such constant to
+///   the runtime, by a call added after its declaration on the same line, so that the
+///   runtime's check of what a block changed can say which constant it was.
+///
+/// It reads each cell with swift-syntax: the top-level `var`s, `let`s and functions of the
+/// cells so far, then the names each `cached { ... }` closure refers to and does not declare.
+public func cachedBlockReview(_ program: Program) -> ProgramReview {
   var variables = Set<String>()
+  var constants: [String: Constant] = [:]
   var functions: [String: FunctionDeclSyntax] = [:]
-  var diagnostics: [Diagnostic] = []
-  for cell in program.cells {
+  var named = Set<String>()
+  var review = ProgramReview()
+  for (index, cell) in program.cells.enumerated() {
     let file = Parser.parse(source: cell.source)
     for item in file.statements {
-      if let variable = item.item.as(VariableDeclSyntax.self),
-        variable.bindingSpecifier.tokenKind == .keyword(.var)
-      {
-        for binding in variable.bindings { variables.formUnion(boundNames(binding.pattern)) }
+      if let variable = item.item.as(VariableDeclSyntax.self) {
+        if variable.bindingSpecifier.tokenKind == .keyword(.var) {
+          variables.formUnion(variable.bindings.flatMap { boundNames($0.pattern) })
+        } else {
+          // A constant without a value yet (`let x: Int`, set later) cannot be named here.
+          let end = variable.endPositionBeforeTrailingTrivia.utf8Offset
+          for binding in variable.bindings where binding.initializer != nil {
+            for name in boundNames(binding.pattern) {
+              constants[name] = Constant(cell: index, end: end)
+            }
+          }
+        }
       } else if let function = item.item.as(FunctionDeclSyntax.self) {
         functions[function.name.text] = function
       }
@@ -28,11 +42,17 @@ public func cachedBlockDiagnostics(_ program: Program) -> [Diagnostic] {
     let converter = SourceLocationConverter(fileName: cell.file, tree: file)
     for call in CachedCalls.find(in: file) {
       var reported = Set<String>()
-      for use in outerUses(of: call.closure, functions: functions)
-      where variables.contains(use.name) && reported.insert(use.name).inserted {
+      for use in outerUses(of: call.closure, functions: functions) {
+        if let constant = constants[use.name], named.insert(use.name).inserted {
+          review.insertions.append(
+            SourceInsertion(
+              cell: constant.cell, offset: constant.end,
+              text: "; _lessonNamed(\"\(use.name)\", \(use.name))"))
+        }
+        guard variables.contains(use.name), reported.insert(use.name).inserted else { continue }
         let location = use.node.startLocation(converter: converter)
         let path = use.through.map { " (through `\($0)`)" } ?? ""
-        diagnostics.append(
+        review.diagnostics.append(
           Diagnostic(
             file: cell.file, line: cell.line + location.line - 1, column: location.column,
             severity: .error,
@@ -43,7 +63,14 @@ public func cachedBlockDiagnostics(_ program: Program) -> [Diagnostic] {
       }
     }
   }
-  return diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+  review.diagnostics.sort { ($0.line, $0.column) < ($1.line, $1.column) }
+  return review
+}
+
+/// Where a top-level `let` was declared: its cell, and the end of its declaration there.
+private struct Constant {
+  var cell: Int
+  var end: Int
 }
 
 /// A name a closure refers to without declaring it, and the function it was reached

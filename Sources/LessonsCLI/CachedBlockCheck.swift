@@ -1,12 +1,14 @@
 import Foundation
 import LessonKit
 
-/// The check of cached blocks (`cachedBlockDiagnostics`, which reads the cells with
+/// The check of cached blocks (`cachedBlockReview`, which reads the cells with
 /// swift-syntax) as the runner's commands make it: by the `lessons-syntax` helper, built
 /// the first time a lesson has a `cached` block, so that a lesson without one never waits
 /// for swift-syntax to build.
 public let cachedBlockCheck: ProgramCheck = { program in
-  guard program.cells.contains(where: { $0.source.contains("cached") }) else { return [] }
+  guard program.cells.contains(where: { $0.source.contains("cached") }) else {
+    return ProgramReview()
+  }
   do {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try HelperTool.syntax.located())
@@ -24,13 +26,13 @@ public let cachedBlockCheck: ProgramCheck = { program in
       throw LessonError(
         file: HelperTool.syntax.name, "stopped with status \(process.terminationStatus)")
     }
-    return try JSONDecoder().decode([Diagnostic].self, from: answer)
+    return try JSONDecoder().decode(ProgramReview.self, from: answer)
   } catch {
     let file = program.cells.first?.file ?? "lessons"
-    return [
+    return ProgramReview(diagnostics: [
       Diagnostic(
         file: file, line: program.cells.first?.line ?? 1, column: 1, severity: .error,
         message: "the check of cached blocks could not run: \(error)")
-    ]
+    ])
   }
 }

@@ -64,7 +64,7 @@ struct Check: ParsableCommand {
     printError("lessons: checking \(name) against the course's key…")
     let report = grade(
       submission: submission, key: key,
-      compiler: Compiler(toolchain: toolchain, check: cachedBlockDiagnostics), limits: limits)
+      compiler: Compiler(toolchain: toolchain, check: cachedBlockReview), limits: limits)
     print(feedback(report, file: name, key: key))
     workbook.record(
       lesson: name,

@@ -89,7 +89,7 @@ struct Grade: ParsableCommand {
       }
       return LessonGrading.grade(
         submission: lesson, key: key,
-        compiler: Compiler(toolchain: toolchain, check: cachedBlockDiagnostics), limits: limits)
+        compiler: Compiler(toolchain: toolchain, check: cachedBlockReview), limits: limits)
     } catch {
       return GradeReport(
         lesson: path, status: .invalid, score: 0,

@@ -13,8 +13,12 @@ struct CellCacheStoreTests {
     CachedEntry(
       name: name, cellLine: 12, result: Data("[1.5]".utf8), generator: RandomGenerator(seed: 3),
       stdout: Data("fit\n".utf8), stderr: Data(),
-      outputs: [.init(stdout: 4, stderr: 0, event: nil)], layouts: [Data("{}".utf8)])
+      outputs: [.init(stdout: 4, stderr: 0, event: nil)], layouts: [Data("{}".utf8)],
+      files: ["out/losses.txt"])
   }
+
+  /// The contents of the one file `entry` says its block wrote.
+  static let file = Data("0.5 0.25\n".utf8)
 
   static func store(limit: Int = 1 << 30) throws -> CellCacheStore {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())")
@@ -27,8 +31,10 @@ struct CellCacheStoreTests {
     let weights = Tensor(shape: [2, 2], scalars: [1, -2, 3.25, .pi])
     try store.save(
       Self.entry("fit"), states: [SavedState(layout: Data("{}".utf8), tensors: ["w": weights])],
-      as: "k1")
-    let (entry, states) = try #require(store.load("k1"))
+      files: [Self.file], as: "k1")
+    let stored = try #require(store.load("k1"))
+    let (entry, states) = (stored.entry, stored.states)
+    #expect(entry.files == ["out/losses.txt"] && stored.files == [Self.file])
     #expect(entry.name == "fit" && entry.cellLine == 12 && entry.stdout == Data("fit\n".utf8))
     var restored = entry.generator
     var fresh = RandomGenerator(seed: 3)
@@ -40,7 +46,9 @@ struct CellCacheStoreTests {
   @Test func aDamagedEntryIsRemovedNotTrusted() throws {
     let store = try Self.store()
     defer { try? FileManager.default.removeItem(atPath: store.folder) }
-    try store.save(Self.entry("fit"), states: [SavedState(layout: Data(), tensors: [:])], as: "k")
+    try store.save(
+      Self.entry("fit"), states: [SavedState(layout: Data(), tensors: [:])], files: [Self.file],
+      as: "k")
     let state = store.folder + "/k/state.safetensors"
     try Data("not a safetensors file".utf8).write(to: URL(fileURLWithPath: state))
     #expect(store.load("k") == nil)
@@ -54,7 +62,8 @@ struct CellCacheStoreTests {
     defer { try? FileManager.default.removeItem(atPath: store.folder) }
     let weights = Tensor(shape: [3], scalars: [1, 2, 3])
     try store.save(
-      Self.entry("fit"), states: [SavedState(layout: Data(), tensors: ["w": weights])], as: "k")
+      Self.entry("fit"), states: [SavedState(layout: Data(), tensors: ["w": weights])],
+      files: [Self.file], as: "k")
     let changed = Tensor(shape: [3], scalars: [1, 2, 4])
     try Safetensors(tensors: ["0/w": changed], metadata: [:]).write(
       to: URL(fileURLWithPath: store.folder + "/k/state.safetensors"))
@@ -62,7 +71,7 @@ struct CellCacheStoreTests {
     #expect(!FileManager.default.fileExists(atPath: store.folder + "/k"))
   }
 
-  /// Every single-byte change and every truncation of an entry's files, as a damaged disk
+  /// Every single-byte change and every truncation of an entry's files (the block's own too), as a damaged disk
   /// or an interrupted copy leaves them: each load is a miss or the entry as it was, never a
   /// trap and never another value.
   @Test func everyDamageIsAMissOrTheTruth() throws {
@@ -73,19 +82,21 @@ struct CellCacheStoreTests {
     var generator = RandomGenerator(seed: 9)
     var misses = 0
     for round in 0..<400 {
-      try store.save(Self.entry("fit"), states: [state], as: "k")
-      let file = ["entry.json", "state.safetensors", "checksum"][round % 3]
+      try store.save(Self.entry("fit"), states: [state], files: [Self.file], as: "k")
+      let file = ["entry.json", "state.safetensors", "checksum", "files/0"][round % 4]
       let url = URL(fileURLWithPath: store.folder + "/k/" + file)
       var bytes = [UInt8](try Data(contentsOf: url))
-      if round % 4 == 3 {
+      if round % 5 == 4 {
         bytes.removeLast(Int(generator.next() % UInt64(bytes.count)) + 1)
       } else {
         let index = Int(generator.next() % UInt64(bytes.count))
         bytes[index] ^= UInt8(generator.next() % 255 + 1)
       }
       try Data(bytes).write(to: url)
-      if let (entry, states) = store.load("k") {
-        #expect(entry.name == "fit" && states.first?.tensors["w"]?.scalars == weights.scalars)
+      if let stored = store.load("k") {
+        #expect(
+          stored.entry.name == "fit" && stored.files == [Self.file]
+            && stored.states.first?.tensors["w"]?.scalars == weights.scalars)
       } else {
         misses += 1
       }
@@ -99,12 +110,16 @@ struct CellCacheStoreTests {
     defer { try? FileManager.default.removeItem(atPath: store.folder) }
     for key in ["a", "b"] {
       try store.save(
-        Self.entry(key), states: [SavedState(layout: Data(), tensors: ["t": big])], as: key)
+        Self.entry(key), states: [SavedState(layout: Data(), tensors: ["t": big])],
+        files: [Self.file],
+        as: key)
       Thread.sleep(forTimeInterval: 1.1)  // file dates have one-second steps on some systems
     }
     _ = store.load("a")  // "a" is now the more recently used
     try store.save(
-      Self.entry("c"), states: [SavedState(layout: Data(), tensors: ["t": big])], as: "c")
+      Self.entry("c"), states: [SavedState(layout: Data(), tensors: ["t": big])],
+      files: [Self.file],
+      as: "c")
     let kept = Set(try FileManager.default.contentsOfDirectory(atPath: store.folder))
     #expect(kept == ["a", "c"])
   }

@@ -27,17 +27,53 @@ public struct CellCache: Sendable {
   /// The variables that hand the cache to the program of `lesson`, with the salt of its
   /// keys: the compiler and library build and the lesson's data files as they are now, so
   /// a rebuilt library or an edited data file is a miss.
+  ///
+  /// The files the lesson's cached blocks wrote are outputs, not data: a hit writes them
+  /// again as the block left them, so they are left out of the salt, or a block that writes
+  /// into a folder the lesson names would miss on every run after its first. The program
+  /// lists them in the file `LESSONS_CELL_CACHE_OUTPUTS` names, one per lesson folder.
   func environment(for lesson: Lesson, toolchain: Toolchain) -> [String: String] {
     let folder = URL(fileURLWithPath: lesson.path).deletingLastPathComponent().path
-    let data = fileFingerprints(of: dataPaths(of: lesson).map { folder + "/" + $0 })
-      .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let outputsFile = self.folder + "/.outputs/" + stableHash(folder)
+    let outputs = Set(
+      ((try? String(contentsOfFile: outputsFile, encoding: .utf8)) ?? "")
+        .split(separator: "\n").map(String.init))
+    let data = dataFingerprints(of: dataPaths(of: lesson), in: folder, excluding: outputs)
     return [
       "LESSONS_CELL_CACHE": self.folder,
       "LESSONS_CELL_CACHE_SALT": stableHash(
         ([toolchain.fingerprint] + data).joined(separator: "\n")),
       "LESSONS_CELL_CACHE_LIMIT": "\(limit)",
+      "LESSONS_CELL_CACHE_OUTPUTS": outputsFile,
     ]
   }
+}
+
+/// The regular files under `paths` (relative to `folder`: files, or folders to look through)
+/// but for `outputs`, each as `PATH=SIZE:DATE:INODE`, sorted; a path that names nothing adds
+/// nothing, as an empty folder does.
+func dataFingerprints(of paths: [String], in folder: String, excluding outputs: Set<String>)
+  -> [String]
+{
+  var files: [String] = []
+  for path in paths {
+    files.append(path)
+    files += (FileManager.default.subpaths(atPath: folder + "/" + path) ?? []).map {
+      path + "/" + $0
+    }
+  }
+  return files.filter { !outputs.contains($0) }.compactMap { file -> String? in
+    var info = stat()
+    guard stat(folder + "/" + file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+      return nil
+    }
+    #if os(Linux)
+      let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    #else
+      let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
+    #endif
+    return "\(file)=\(info.st_size):\(modified):\(info.st_ino)"
+  }.sorted()
 }
 
 /// The user's cache folder: `$XDG_CACHE_HOME` or `~/.cache` (`~/Library/Caches` on macOS).

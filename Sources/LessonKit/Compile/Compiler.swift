@@ -8,11 +8,6 @@ public struct Executable: Sendable {
   public var wasCached: Bool
 }
 
-/// A check of a program that the compiler does not make, run before it: each problem is a
-/// diagnostic at its `LESSON.md:LINE:COL`. The runner's is `cachedBlockDiagnostics`
-/// (LessonSyntax), which reads the cells with swift-syntax.
-public typealias ProgramCheck = @Sendable (Program) -> [Diagnostic]
-
 /// What turns a lesson's program into an executable: the toolchain, the build cache, and
 /// the checks the compiler cannot make.
 public struct Compiler: Sendable {
@@ -62,10 +57,11 @@ public struct Compiler: Sendable {
       return Executable(path: executable, wasCached: true)
     }
     willCompile?()
-    // A program in the cache passed the check when it was compiled.
-    let problems = check?(program) ?? []
-    guard problems.isEmpty else {
-      throw BuildError(output: problems.map(\.text).joined(separator: "\n"))
+    // A program in the cache passed the check when it was compiled, and holds what the
+    // check added: the key is the program's text before it, which decides what it adds.
+    let review = check?(program) ?? ProgramReview()
+    guard review.diagnostics.isEmpty else {
+      throw BuildError(output: review.diagnostics.map(\.text).joined(separator: "\n"))
     }
     // Each process compiles from a folder of its own (two runs of one lesson at once must not
     // rewrite each other's source mid-compile), to a temporary name, then renames the binary
@@ -74,7 +70,8 @@ public struct Compiler: Sendable {
     try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: workspace) }
     let sourcePath = workspace + "/main.swift"
-    try program.source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+    try program.inserting(review.insertions).source.write(
+      toFile: sourcePath, atomically: true, encoding: .utf8)
     let partial = workspace + "/lesson"
     let result = try runTool(toolchain.swiftc, options + [sourcePath, "-o", partial])
     // In the lesson's lines, not the program's.

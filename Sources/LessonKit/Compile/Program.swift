@@ -79,6 +79,33 @@ extension Program {
     // Integer literals in the generated code: they compile to immediates in its instructions,
     // not to strings that `strings` would list.
     let tokens = (0...cells.count).map { _ in String(generator.next(), radix: 16) }
+    self.init(
+      source: Self.source(of: cells, tokens: tokens), cells: cells, markerTokens: tokens)
+  }
+
+  /// This program with `insertions` made in its cells' code, as a check asks
+  /// (`ProgramReview`): the same cells, tokens and line numbering, and the same cache keys
+  /// for its cached blocks, which hash the code as the lesson has it.
+  public func inserting(_ insertions: [SourceInsertion]) -> Program {
+    guard !insertions.isEmpty else { return self }
+    var inserted = cells.map { Array($0.source.utf8) }
+    // From the end of each cell, so that an earlier offset still points where it did.
+    for insertion in insertions.sorted(by: { ($0.cell, $0.offset) > ($1.cell, $1.offset) })
+    where inserted.indices.contains(insertion.cell)
+      && (0...inserted[insertion.cell].count).contains(insertion.offset)
+    {
+      inserted[insertion.cell].insert(contentsOf: insertion.text.utf8, at: insertion.offset)
+    }
+    let code = inserted.map { String(decoding: $0, as: UTF8.self) }
+    var program = self
+    program.source = Self.source(of: cells, tokens: markerTokens, code: code)
+    return program
+  }
+
+  /// The program's text: the cells' code (`code`, or their own), each after its start marker.
+  private static func source(
+    of cells: [ProgramCell], tokens: [String], code: [String]? = nil
+  ) -> String {
     var source = """
       import Foundation
       import LoRA
@@ -91,24 +118,24 @@ extension Program {
     // What a cached block's key knows of the code that led to it: this cell's and every
     // earlier cell's, not the prose between them nor where they stand. (Seeded with the
     // line scheme, so that entries recorded with absolute lines are not replayed.)
-    var code = StableHash()
-    code.add("virtual lines\n")
+    var hash = StableHash()
+    hash.add("virtual lines\n")
     let virtual = Self.usesVirtualLines(cells)
     for (number, cell) in cells.enumerated() {
-      code.add(cell.source + "\n\u{0}")
-      let context = code.hex
+      hash.add(cell.source + "\n\u{0}")
+      let context = hash.hex
       let line = virtual ? Self.virtualLine(cell: number) : cell.line
       source += """
 
         _lessonCellStarted(\(number), token: 0x\(tokens[number]), context: 0x\(context), line: \(line))
         #sourceLocation(file: \(swiftStringLiteral(cell.file)), line: \(line))
-        \(cell.source)
+        \(code?[number] ?? cell.source)
         #sourceLocation()
 
         """
     }
     source += "\n_lessonFinished(token: 0x\(tokens[cells.count]))\n"
-    self.init(source: source, cells: cells, markerTokens: tokens)
+    return source
   }
 }
 

@@ -120,8 +120,8 @@ extension GPT {
     try saveWeights(to: url)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(checkpoint).write(
-      to: url.deletingPathExtension().appendingPathExtension("json"), options: .atomic)
+    try FileWrites.write(
+      encoder.encode(checkpoint), to: url.deletingPathExtension().appendingPathExtension("json"))
   }
 
   /// The mean next-token cross-entropy over non-overlapping windows of `blockSize + 1`

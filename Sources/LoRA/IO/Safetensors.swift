@@ -183,7 +183,7 @@ public struct Safetensors {
   /// leaves any earlier file in place.
   public func write(to url: URL) throws {
     do {
-      try encoded().write(to: url, options: .atomic)
+      try FileWrites.write(encoded(), to: url)
     } catch {
       throw SafetensorsError(
         file: url.path, reason: "cannot be written (\(error.localizedDescription))")

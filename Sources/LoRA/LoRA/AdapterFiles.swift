@@ -67,8 +67,9 @@ extension Module {
       }
     }
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    try Data((config.json.serialized() + "\n").utf8).write(
-      to: directory.appendingPathComponent(AdapterFiles.config), options: .atomic)
+    try FileWrites.write(
+      Data((config.json.serialized() + "\n").utf8),
+      to: directory.appendingPathComponent(AdapterFiles.config))
     try Safetensors(tensors: tensors, metadata: ["format": "pt"]).write(
       to: directory.appendingPathComponent(AdapterFiles.weights))
   }

@@ -14,7 +14,10 @@ struct CellCacheTests {
   struct Workspace {
     let folder: URL
     var cacheHome: URL { folder.appendingPathComponent("cache-home") }
-    var log: URL { folder.appendingPathComponent("runs.log") }
+    /// Outside the lesson's folder, whose files a hit would write back as the block left them.
+    var log: URL { URL(fileURLWithPath: folder.path + "-runs.log") }
+    /// A file outside the lesson's folder, for a block to write through the library.
+    var outside: URL { URL(fileURLWithPath: folder.path + "-outside.safetensors") }
     var lesson: URL { folder.appendingPathComponent("fit.md") }
     var cells: URL { cacheHome.appendingPathComponent("lessons/cells") }
 
@@ -30,12 +33,15 @@ struct CellCacheTests {
 
     /// Runs `lessons run fit.md --json` with this cache home; returns the exit status and
     /// the document.
-    func run(_ extra: [String] = [], file: String = "fit.md") throws -> (Int32, String) {
+    func run(
+      _ extra: [String] = [], file: String = "fit.md", environment: [String: String] = [:]
+    ) throws -> (Int32, String) {
       let result = try lessons(
         ["run", file, "--json"] + extra, in: folder,
         environment: [
           "XDG_CACHE_HOME": cacheHome.path, "CACHE_TEST_LOG": log.path,
-        ])
+          "CACHE_TEST_OUTSIDE": outside.path,
+        ].merging(environment) { _, new in new })
       return (result.status, result.stdout)
     }
 
@@ -291,7 +297,9 @@ struct CellCacheTests {
       "    losses.append(loss.item())\n    other.weight.copy(from: Tensor.zeros([2, 2]))\n")
     let (crashed, report) = try work.run()
     #expect(crashed == 2)
-    #expect(report.contains("changed a Linear with 6 parameter values, which it does not list"))
+    #expect(
+      report.contains("changed `other` (a Linear with 6 parameter values), which it does not list"),
+      "\(report)")
   }
 
   @Test("a block that trains a tensor it does not list stops")
@@ -317,9 +325,121 @@ struct CellCacheTests {
     let (status, report) = try work.run()
     #expect(status == 2)
     #expect(
-      report.contains("cached(\\\"unlisted\\\") changed a trainable tensor of shape [3]"),
+      report.contains("cached(\\\"unlisted\\\") changed `w` (a trainable tensor of shape [3]"),
       "\(report)")
     #expect(!report.contains("cached(\\\"listed\\\") changed"))
+  }
+
+  @Test("a block that changes a frozen tensor or an object it uses, unlisted, stops, naming it")
+  func unlistedConstants() throws {
+    let work = try Workspace()
+    try """
+    # Constants
+
+    ```swift
+    final class Tally { var count = 0 }
+    let layer = Linear(2, 2)
+    let frozen = Tensor([1, 2, 3])
+    let tally = Tally()
+    func bump() { tally.count += 1 }
+    ```
+
+    ```swift
+    try cached("reads", layer) {
+      print((frozen * 2).scalars, tally.count)
+    }
+    try cached("scales") {
+      frozen.copy(from: frozen * 2)
+    }
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    let (status, report) = try work.run()
+    #expect(status == 2)
+    #expect(
+      report.contains(
+        "cached(\\\"scales\\\") changed `frozen` (a tensor of shape [3] (its values or its "
+          + "gradient)), which it does not list: pass it to cached"),
+      "\(report)")
+    #expect(!report.contains("cached(\\\"reads\\\") changed"))
+
+    // Through a function, in an object that cannot be listed.
+    try work.edit("frozen.copy(from: frozen * 2)", "bump()")
+    let (bumped, bumpReport) = try work.run()
+    #expect(bumped == 2)
+    #expect(
+      bumpReport.contains(
+        "cached(\\\"scales\\\") changed `tally` (a Tally), which it does not list: a cache "
+          + "hit could not restore it"),
+      "\(bumpReport)")
+  }
+
+  @Test("the files a block writes come back on a hit; one that removes a file stops")
+  func writtenFiles() throws {
+    let work = try Workspace()
+    try """
+    # Files
+
+    ```swift
+    let layer = Linear(2, 2)
+    let outside = URL(fileURLWithPath: ProcessInfo.processInfo.environment["CACHE_TEST_OUTSIDE"]!)
+    let log = ProcessInfo.processInfo.environment["CACHE_TEST_LOG"]!
+    ```
+
+    ```swift
+    try cached("save", layer) {
+      let handle = FileHandle(forWritingAtPath: log)!
+      handle.seekToEndOfFile()
+      handle.write(Data("ran\\n".utf8))
+      handle.closeFile()
+      try FileManager.default.createDirectory(atPath: "out", withIntermediateDirectories: true)
+      try "saved \\(layer.weight.shape)".write(toFile: "out/report.txt", atomically: true, encoding: .utf8)
+      try Safetensors(tensors: ["w": layer.weight], metadata: [:]).write(to: outside)
+    }
+    print(try String(contentsOfFile: "out/report.txt", encoding: .utf8))
+    print(try Safetensors(contentsOf: outside).tensors["w"]!.scalars == layer.weight.scalars)
+    ```
+    """.write(to: work.lesson, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: work.outside) }
+    try "keep".write(
+      to: work.folder.appendingPathComponent("scratch.txt"), atomically: true, encoding: .utf8)
+    let report = work.folder.appendingPathComponent("out/report.txt")
+    let (status, first) = try work.run()
+    #expect(status == 0, "\(first)")
+    #expect(work.computations == 1)
+    let weights = try Data(contentsOf: work.outside)
+    // Gone before the next run, which is a hit: both come back as the block wrote them.
+    try FileManager.default.removeItem(at: report)
+    try FileManager.default.removeItem(at: work.outside)
+    let (hit, second) = try work.run()
+    #expect(hit == 0, "\(second)")
+    #expect(work.computations == 1, "the block did not run again")
+    #expect(try String(contentsOf: report, encoding: .utf8) == "saved [2, 2]")
+    #expect(try Data(contentsOf: work.outside) == weights)
+    #expect(try Self.withoutTimings(first) == Self.withoutTimings(second))
+
+    // More than a quarter of a 1 MiB cache: run, said, not cached.
+    try work.edit(
+      "metadata: [:]).write(to: outside)",
+      "metadata: [:]).write(to: outside)\n  try Data(count: 300_000).write(to: URL(fileURLWithPath: \"out/big.bin\"))"
+    )
+    for round in 1...2 {
+      let (big, document) = try work.run(environment: ["LESSONS_CELL_CACHE_MB": "1"])
+      #expect(big == 0)
+      #expect(work.computations == 1 + round)
+      #expect(document.contains("is not cached: the files it writes ("), "\(document)")
+      #expect(document.contains("big.bin"))
+    }
+
+    try work.edit(
+      "try cached(\"save\", layer) {",
+      "try cached(\"save\", layer) {\n  try FileManager.default.removeItem(atPath: \"scratch.txt\")"
+    )
+    let (removed, refusal) = try work.run()
+    #expect(removed == 2)
+    #expect(
+      refusal.contains(
+        "cached(\\\"save\\\") removed scratch.txt, which a cache hit could not remove again"),
+      "\(refusal)")
   }
 
   @Test("a block whose value holds NaN and infinities caches it")

@@ -42,8 +42,9 @@ extension GPT2 {
           + "the base model before applyLoRA")
     }
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    try Data((config.json.serialized() + "\n").utf8).write(
-      to: folder.appendingPathComponent("config.json"), options: .atomic)
+    try FileWrites.write(
+      Data((config.json.serialized() + "\n").utf8), to: folder.appendingPathComponent("config.json")
+    )
     try saveWeights(to: folder.appendingPathComponent("model.safetensors"))
   }
 }
