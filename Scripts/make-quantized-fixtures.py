@@ -27,6 +27,11 @@ whose widths are multiples of 64, never meet, and that the fixtures should not r
 - qlora-c_attn/: a PEFT LoRA adapter (r=4, alpha=8, target c_attn) over tiny-nf4-nested, with a
   random lora_B, and PEFT's logits over the 4-bit base.
 
+With --lesson-model, only the course's 4-bit model is written, for lesson 06: Lessons/models/
+gpt2-shakespeare-nf4/, the course's GPT-2 (Lessons/models/gpt2-shakespeare) loaded by transformers with
+NF4 and double quantization and saved with save_pretrained, and expected.json, the 4-bit model's logits
+on the tokens of "ROMEO: But soft" as transformers computes them.
+
 With --check-only, nothing is written: swift-saved/qlora (an adapter the Swift tests make over the 4-bit
 base, with the logits Swift computed) is loaded by PEFT over tiny-nf4-nested, and the logits compared.
 """
@@ -160,9 +165,31 @@ def check_swift_saved():
     assert difference < 1e-4, difference
 
 
+def lesson_model():
+    lessons = FIXTURES.parent.parent.parent / "Lessons" / "models"
+    folder = lessons / "gpt2-shakespeare-nf4"
+    shutil.rmtree(folder, ignore_errors=True)
+    config = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.float32)
+    model = GPT2LMHeadModel.from_pretrained(
+        lessons / "gpt2-shakespeare", quantization_config=config, device_map="cpu")
+    model.save_pretrained(folder)
+    from transformers import AutoTokenizer
+    tokens = AutoTokenizer.from_pretrained(lessons / "gpt2-shakespeare")("ROMEO: But soft")["input_ids"]
+    global TOKENS
+    TOKENS = [tokens]
+    write_json(folder / "expected.json", dict(
+        tokens=tokens, logits=logits(model),
+        versions=dict(torch=torch.__version__, transformers=transformers.__version__,
+                      bitsandbytes=bitsandbytes.__version__)))
+
+
 if __name__ == "__main__":
     import sys
     if "--check-only" in sys.argv:
         check_swift_saved()
+    elif "--lesson-model" in sys.argv:
+        lesson_model()
     else:
         main()

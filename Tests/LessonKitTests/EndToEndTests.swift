@@ -121,7 +121,7 @@ struct EndToEndTests {
     let result = try lessons(["run", "00-quick-tour.md"], in: root)
     #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
     #expect(result.stdout.contains("✓ the loss fell below 0.01"))
-    #expect(result.stdout.contains("4 checks passed"))
+    #expect(result.stdout.contains("9 checks passed"))
   }
 
   @Test func listShowsTitlesAndCounts() throws {
