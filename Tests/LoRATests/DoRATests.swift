@@ -59,6 +59,25 @@ struct DoRATests {
   /// The magnitude trains; the norm it is divided by is detached, as in PEFT (and the
   /// paper's §4.3), so the gradient of A, B and m is that of the formula with the norm held
   /// constant: checked against central differences of the loss.
+  /// PEFT trains every parameter whose name holds `lora_` (`mark_only_lora_as_trainable`),
+  /// DoRA's `lora_magnitude_vector` included; the lesson on DoRA found it frozen here.
+  @Test func theMagnitudeTrainsAsPEFTsDoes() throws {
+    let model = try GPT2.load(from: fixtures.appendingPathComponent("gpt2/tiny"))
+    try applyLoRA(
+      to: model,
+      config: AdapterConfig(r: 2, loraAlpha: 4, useDoRA: true, targetModules: .names(["c_attn"])))
+    let trainable = model.namedParameters.filter(\.parameter.requiresGrad).map(\.name)
+    #expect(trainable == model.namedParameters.map(\.name).filter { $0.contains("lora_") })
+    #expect(trainable.filter { $0.contains("lora_magnitude_vector") }.count == 2)
+    let magnitude = try #require(model.loraLayers.first?.layer.activeAdapter?.magnitude)
+    let before = magnitude.scalars
+    let optimizer = AdamW(model.trainableParameters, learningRate: 1e-2)
+    let tokens = [[1, 2, 3, 4, 5]]
+    model.forward(tokens, labels: tokens).loss!.backward()
+    optimizer.step()
+    #expect(magnitude.scalars != before, "a step moves the magnitude")
+  }
+
   @Test func gradientsFlowToAllThreeAsPEFTComputesThem() throws {
     let layer = try Random.withSeed(3) {
       LoRALinear(base: Linear(6, 5), rank: 2, alpha: 4, useDoRA: true)

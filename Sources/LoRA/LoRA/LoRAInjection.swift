@@ -137,14 +137,16 @@ extension Module {
   }
 }
 
-/// Freezes every parameter of `model` except the adapters' A and B, and the copies of
-/// `modules_to_save` that the active adapter trains.
+/// Freezes every parameter of `model` except the adapters' A and B (and DoRA's magnitude
+/// vector: PEFT trains every parameter named `lora_`), and the copies of `modules_to_save`
+/// that the active adapter trains.
 public func markOnlyLoRATrainable(_ model: Module) {
   model.freeze()
   for layer in model.loraLayers.map(\.layer) {
     for adapter in layer.adapters {
       adapter.loraA.requiresGrad = true
       adapter.loraB.requiresGrad = true
+      adapter.magnitude?.requiresGrad = true
     }
   }
   for (_, module, copies) in model.modulesWithCopies where copies.active != nil {
