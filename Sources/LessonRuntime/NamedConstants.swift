@@ -11,8 +11,9 @@ enum NamedConstants {
   static func name(of object: AnyObject) -> String? {
     let target = ObjectIdentifier(object)
     for (name, value) in all {
-      guard let holder = value as? AnyObject, Mirror(reflecting: value).displayStyle == .class
-      else { continue }
+      // A value of a struct would be boxed into a new object, which holds nothing.
+      guard Mirror(reflecting: value).displayStyle == .class else { continue }
+      let holder = value as AnyObject
       if ObjectIdentifier(holder) == target { return name }
       if let module = holder as? Module,
         module.namedModules.contains(where: { ObjectIdentifier($0.1) == target })

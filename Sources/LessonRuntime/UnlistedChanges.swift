@@ -69,7 +69,8 @@ struct UnlistedChanges {
       guard now != entry.fingerprint else { continue }
       let what = Self.describe(entry.value)
       let canBeListed = entry.value is any Restorable
-      let name = entry.name ?? (entry.value as? AnyObject).flatMap(NamedConstants.name(of:))
+      // Unnamed values are the live objects: modules, optimizers, tensors.
+      let name = entry.name ?? NamedConstants.name(of: entry.value as AnyObject)
       guard let name else { return (what, canBeListed) }
       return ("`\(name)` (\(what))", canBeListed)
     }
