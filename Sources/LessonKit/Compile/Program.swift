@@ -196,11 +196,16 @@ extension Program {
   public func lessonLine(_ line: Int) -> Int { lessonPosition(ofProgramLine: line)?.line ?? line }
 
   /// `text` (the compiler's messages, a runtime error) with every `FILE:LINE` of the
-  /// program's numbering written as the lesson's line.
+  /// program's numbering written as the lesson's line. A runtime error names the file as
+  /// `#fileID` does, `Lesson/NAME.md` (the program's module, then the file's last
+  /// component): that is written as the lesson's file too.
   public func rewritingLines(in text: String) -> String {
     guard Self.usesVirtualLines(cells), text.contains(":") else { return text }
     var result = text
-    for file in Set(cells.map(\.file)) where text.contains(file + ":") {
+    for file in Set(cells.map(\.file)) {
+      result = Self.replacingFileID(of: file, in: result)
+    }
+    for file in Set(cells.map(\.file)) where result.contains(file + ":") {
       var rewritten = ""
       var rest = Substring(result)
       while let range = rest.range(of: file + ":") {
@@ -217,5 +222,21 @@ extension Program {
       result = rewritten + rest
     }
     return result
+  }
+
+  /// `text` with `Lesson/NAME:` (NAME the last component of `file`) written as `file:`,
+  /// where it starts a word (not inside a longer path).
+  private static func replacingFileID(of file: String, in text: String) -> String {
+    let fileID = "Lesson/" + (file.split(separator: "/").last.map(String.init) ?? file) + ":"
+    guard fileID != file + ":", text.contains(fileID) else { return text }
+    var rewritten = ""
+    var rest = Substring(text)
+    while let range = rest.range(of: fileID) {
+      let before = rest[..<range.lowerBound]
+      let startsWord = before.last.map { !($0 == "/" || $0.isLetter || $0.isNumber) } ?? true
+      rewritten += before + (startsWord ? file + ":" : String(rest[range]))
+      rest = rest[range.upperBound...]
+    }
+    return rewritten + rest
   }
 }

@@ -36,8 +36,17 @@ struct ProgramLinesTests {
     #expect(before.lessonLine(line) == 12 && after.lessonLine(line) == 14)
     #expect(
       after.rewritingLines(in: "Lesson/l.md:\(line): Fatal error: x\nl.md:\(line):5: error: y")
-        == "Lesson/l.md:14: Fatal error: x\nl.md:14:5: error: y")
+        == "l.md:14: Fatal error: x\nl.md:14:5: error: y")
     #expect(after.rewritingLines(in: "other.md:\(line): z") == "other.md:\(line): z")
+    // A runtime error names the file by its last component after the module (`#fileID`),
+    // also when the lesson was read from a path, as the grader reads a submission.
+    let graded = Program(try Lesson(parsing: moved, path: "/tmp/work/l.md"))
+    #expect(
+      graded.rewritingLines(in: "crashed: Lesson/l.md:\(line): Fatal error: x")
+        == "crashed: /tmp/work/l.md:14: Fatal error: x")
+    #expect(
+      graded.rewritingLines(in: "/elsewhere/Lesson/l.md:\(line): y")
+        == "/elsewhere/Lesson/l.md:\(line): y", "not inside another path")
   }
 
   @Test func checksCrashesAndCompileErrorsNameTheLessonsLines() throws {
