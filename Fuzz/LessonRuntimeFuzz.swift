@@ -55,15 +55,7 @@ func fuzzCacheEntry(_ data: Data) {
 }
 
 /// What the seeds' block listed: a small GPT with LoRA and its AdamW.
-private let cacheEntryTarget: (model: GPT, optimizer: AdamW) = {
-  let model = GPT(GPTConfig(vocabSize: 5, blockSize: 4, nEmbd: 4, nHead: 2, nLayer: 1))
-  _ = try! applyLoRA(to: model, targets: ["query"], rank: 2, alpha: 4)
-  let optimizer = AdamW(model.trainableParameters, learningRate: 1e-2)
-  let loss = model.forward([[1, 2, 3, 4]], targets: [[2, 3, 4, 0]]).loss!
-  loss.backward()
-  optimizer.step()
-  return (model, optimizer)
-}()
+private let cacheEntryTarget = smallTrainedGPT()
 
 /// With `FUZZ_WRITE_SEEDS` naming a folder, writes the seeds (`Fuzz/Corpus/cache-entry`):
 /// entries the store saved, of a block that printed, checked and wrote a file, and of one

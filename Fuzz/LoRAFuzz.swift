@@ -72,16 +72,23 @@ private func fuzzQuantized(_ data: Data) {
   }
 }
 
-/// The model and optimizer `saved-state` restores into, and the state they save: the
-/// seeds (`Fuzz/Corpus/saved-state`) are that state after a step, written by the harness
-/// when `FUZZ_WRITE_SEEDS` names a folder.
-private let stateTarget: (model: GPT, optimizer: AdamW) = {
+/// A small GPT with LoRA on its queries and its AdamW, one step in: what the saved states of
+/// `saved-state` and `cache-entry` are restored into.
+func smallTrainedGPT() -> (model: GPT, optimizer: AdamW) {
   let model = GPT(GPTConfig(vocabSize: 5, blockSize: 4, nEmbd: 4, nHead: 2, nLayer: 1))
   _ = try! applyLoRA(to: model, targets: ["query"], rank: 2, alpha: 4)
   let optimizer = AdamW(model.trainableParameters, learningRate: 1e-2)
   let loss = model.forward([[1, 2, 3, 4]], targets: [[2, 3, 4, 0]]).loss!
   loss.backward()
   optimizer.step()
+  return (model, optimizer)
+}
+
+/// The model and optimizer `saved-state` restores into, and the state they save: the
+/// seeds (`Fuzz/Corpus/saved-state`) are that state after a step, written by the harness
+/// when `FUZZ_WRITE_SEEDS` names a folder.
+private let stateTarget: (model: GPT, optimizer: AdamW) = {
+  let (model, optimizer) = smallTrainedGPT()
   if let folder = ProcessInfo.processInfo.environment["FUZZ_WRITE_SEEDS"] {
     for (name, value) in [
       ("model", try! model.savedState()), ("adamw", try! optimizer.savedState()),
