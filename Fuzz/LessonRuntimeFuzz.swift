@@ -18,7 +18,7 @@ private let fuzzStore = CellCacheStore(
   folder: NSTemporaryDirectory() + "fuzz-cache-entry-\(getpid())", salt: "", limit: 1 << 30)
 
 func fuzzCacheEntry(_ data: Data) {
-  writeCacheEntrySeeds()
+  _ = cacheEntrySeedsWritten
   var parts: [Data] = []
   var rest = data[...]
   while let range = rest.range(of: separator), parts.count < 8 {
@@ -60,8 +60,8 @@ private let cacheEntryTarget = smallTrainedGPT()
 /// With `FUZZ_WRITE_SEEDS` naming a folder, writes the seeds (`Fuzz/Corpus/cache-entry`):
 /// entries the store saved, of a block that printed, checked and wrote a file, and of one
 /// that did none of these.
-private let writeCacheEntrySeeds: () -> Void = {
-  guard let folder = ProcessInfo.processInfo.environment["FUZZ_WRITE_SEEDS"] else { return {} }
+private let cacheEntrySeedsWritten: Void = {
+  guard let folder = ProcessInfo.processInfo.environment["FUZZ_WRITE_SEEDS"] else { return }
   let (model, optimizer) = cacheEntryTarget
   let states = [try! model.savedState(), try! optimizer.savedState()]
   let check = RuntimeEvent.check(Check(passed: true, message: "the loss fell", line: 41))
@@ -96,5 +96,4 @@ private let writeCacheEntrySeeds: () -> Void = {
     try! input.write(to: URL(fileURLWithPath: "\(folder)/seed-\(name)"))
     try! FileManager.default.removeItem(atPath: store.folder)
   }
-  return {}
 }()

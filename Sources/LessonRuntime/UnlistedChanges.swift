@@ -34,8 +34,7 @@ struct UnlistedChanges {
     // What the constants reach is fingerprinted with them, not again on its own.
     var reached = listed
     for (name, value) in NamedConstants.all {
-      var state = ReachableState(skipping: listed)
-      state.add(value)
+      let state = Self.state(of: value, skipping: listed)
       reached.formUnion(state.objects)
       watched.append(Watched(name: name, value: value, fingerprint: state.hash.hex))
     }
@@ -50,23 +49,17 @@ struct UnlistedChanges {
     }
     for object in live
     where !reached.contains(ObjectIdentifier(object)) && !inner.contains(ObjectIdentifier(object)) {
-      watched.append(Watched(name: nil, value: object, fingerprint: Self.fingerprint(object)))
+      watched.append(
+        Watched(
+          name: nil, value: object, fingerprint: Self.state(of: object, skipping: listed).hash.hex))
     }
   }
 
   /// The first watched value the block changed, described for a refusal, and whether it
   /// could be listed (it is `Restorable`); `nil` when it changed none.
   func changed() -> (what: String, canBeListed: Bool)? {
-    for entry in watched {
-      let now: String
-      if entry.name != nil {
-        var state = ReachableState(skipping: listed)
-        state.add(entry.value)
-        now = state.hash.hex
-      } else {
-        now = Self.fingerprint(entry.value)
-      }
-      guard now != entry.fingerprint else { continue }
+    for entry in watched
+    where Self.state(of: entry.value, skipping: listed).hash.hex != entry.fingerprint {
       let what = Self.describe(entry.value)
       let canBeListed = entry.value is any Restorable
       // Unnamed values are the live objects: modules, optimizers, tensors.
@@ -77,9 +70,13 @@ struct UnlistedChanges {
     return nil
   }
 
-  private static func fingerprint(_ value: Any) -> String {
-    guard let object = value as? any Restorable else { return "" }
-    return (try? object.savedState().fingerprint) ?? "cannot be saved"
+  /// What can change inside `value`, outside what the block lists.
+  private static func state(of value: Any, skipping listed: Set<ObjectIdentifier>)
+    -> ReachableState
+  {
+    var state = ReachableState(skipping: listed)
+    state.add(value)
+    return state
   }
 
   /// `value` in a few words: its kind and size.

@@ -63,16 +63,8 @@ func dataFingerprints(of paths: [String], in folder: String, excluding outputs: 
     }
   }
   return files.filter { !outputs.contains($0) }.compactMap { file -> String? in
-    var info = stat()
-    guard stat(folder + "/" + file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-      return nil
-    }
-    #if os(Linux)
-      let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-    #else
-      let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
-    #endif
-    return "\(file)=\(info.st_size):\(modified):\(info.st_ino)"
+    guard let stamp = fileStamp(folder + "/" + file), stamp.isRegularFile else { return nil }
+    return "\(file)=\(stamp.text)"
   }.sorted()
 }
 

@@ -102,19 +102,20 @@ func fileFingerprints(of paths: [String]) -> [String: String] {
   for path in paths {
     let files =
       [path] + (FileManager.default.subpaths(atPath: path) ?? []).map { path + "/" + $0 }
-    for file in files {
-      var info = stat()
-      guard stat(file, &info) == 0 else {
-        result[file] = "missing"
-        continue
-      }
-      #if os(Linux)
-        let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-      #else
-        let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
-      #endif
-      result[file] = "\(info.st_size):\(modified):\(info.st_ino)"
-    }
+    for file in files { result[file] = fileStamp(file)?.text ?? "missing" }
   }
   return result
+}
+
+/// A file's size, modification time and inode as `SIZE:SECONDS.NANOSECONDS:INODE`, and
+/// whether it is a regular file; `nil` when nothing is there.
+func fileStamp(_ path: String) -> (text: String, isRegularFile: Bool)? {
+  var info = stat()
+  guard stat(path, &info) == 0 else { return nil }
+  #if os(Linux)
+    let modified = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+  #else
+    let modified = "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
+  #endif
+  return ("\(info.st_size):\(modified):\(info.st_ino)", info.st_mode & S_IFMT == S_IFREG)
 }
