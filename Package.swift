@@ -12,6 +12,10 @@ let package = Package(
     // own globals and type metadata: the runtime would see another random generator and
     // other `Module` types than the lesson's.)
     .library(name: "LessonSupport", type: .dynamic, targets: ["LoRA", "LessonRuntime"]),
+    // Preloaded into lesson programs (and what they start) by the runner: it notes the files
+    // they write, so that a cached block keeps them. C only (SwiftPM's link adds the Swift
+    // runtime as a dependency, which costs a child process about 1.5 ms to load).
+    .library(name: "LessonWriteHook", type: .dynamic, targets: ["CWriteHook"]),
     .executable(name: "lessons", targets: ["lessons"]),
     .executable(name: "lessons-grade", targets: ["lessons-grade"]),
     .executable(name: "lessons-serve", targets: ["lessons-serve"]),
@@ -45,6 +49,8 @@ let package = Package(
     .target(name: "LessonRuntime", dependencies: ["LoRA", "LessonEvents", "CProcessControl"]),
     // The one call the runner makes that Swift cannot: prctl, to reap what a lesson leaves.
     .target(name: "CProcessControl"),
+    // The files a lesson program writes, noted by interposing libc's open, rename and unlink.
+    .target(name: "CWriteHook"),
     // The runner: parse, plan and compile, run, render.
     .target(name: "LessonKit", dependencies: ["CCmark", "CProcessControl", "LessonEvents"]),
     // What the runner reads with a real Swift parser: the names a cached block uses, and

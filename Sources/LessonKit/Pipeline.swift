@@ -84,7 +84,8 @@ extension Compiler {
       return .notRun(LessonError(file: lesson.path, "the run was cancelled"))
     }
     observer?(.started(lesson))
-    let supervisor = Supervisor(limits: limits, directory: directory, environment: environment)
+    var supervisor = Supervisor(limits: limits, directory: directory, environment: environment)
+    supervisor.writeHook = toolchain.writeHook
     do {
       return .ran(
         lesson,

@@ -17,7 +17,8 @@ public struct Toolchain: Sendable {
     let modules = directory + "/Modules"
     for module in ["LoRA", "LessonRuntime"] {
       guard FileManager.default.fileExists(atPath: directory + "/" + supportLibraryName),
-        FileManager.default.fileExists(atPath: modules + "/\(module).swiftmodule")
+        FileManager.default.fileExists(atPath: modules + "/\(module).swiftmodule"),
+        writeHookName.map({ FileManager.default.fileExists(atPath: directory + "/" + $0) }) ?? true
       else {
         throw LessonError(
           file: "lessons",
@@ -37,6 +38,10 @@ public struct Toolchain: Sendable {
     }
     return Toolchain(swiftc: swiftc, libraryDirectory: directory)
   }
+
+  /// The library the runner preloads into lesson programs to see the files they write
+  /// (`CWriteHook`), where there is one (Linux).
+  public var writeHook: String? { writeHookName.map { libraryDirectory + "/" + $0 } }
 
   /// The build cache beside the libraries: compiled lessons, the key runs and the
   /// grader's secret.
@@ -64,6 +69,16 @@ let supportLibraryName: String = {
     return "libLessonSupport.dylib"
   #else
     return "libLessonSupport.so"
+  #endif
+}()
+
+/// The file name of the write hook's library, where it is built (Linux: it interposes
+/// glibc's calls).
+let writeHookName: String? = {
+  #if os(Linux)
+    return "libLessonWriteHook.so"
+  #else
+    return nil
   #endif
 }()
 

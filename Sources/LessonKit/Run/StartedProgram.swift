@@ -18,12 +18,14 @@ struct StartedProgram {
 /// event channel on descriptor 3 (a pipe) and the channel's key readable once on
 /// descriptor 4; inside `limits.sandbox` when there is one.
 ///
-/// Outside a sandbox the program gets the runner's environment and runs in `directory`;
+/// Outside a sandbox the program gets the runner's environment and runs in `directory`,
+/// with `writeHook` preloaded and its log in the run's folder;
 /// inside, it gets an allowlist, and runs as `prlimit ... -- bwrap ... -- PROGRAM`, so that
 /// the kernel's CPU-time and file-size limits hold for everything in it.
 func startProgram(
   _ executable: String, stdout: String, stderr: String, key: String, directory: String?,
-  environment extra: [String: String] = [:], limits: RunLimits, runFolder: String
+  environment extra: [String: String] = [:], writeHook: String? = nil, limits: RunLimits,
+  runFolder: String
 ) throws -> StartedProgram {
   let (eventsRead, eventsWrite) = try makePipe()
   let (keyRead, keyWrite) = try makePipe()
@@ -57,10 +59,18 @@ func startProgram(
       [try prlimitPath()] + rlimits + ["--", sandbox.bwrap]
       + sandbox.arguments(executable: sealed, seccompDescriptor: seccompPath == nil ? nil : 5)
   } else {
-    // Only the runner hands a program a cell cache: never one inherited from the shell.
+    // Only the runner hands a program a cell cache and a write log: never ones inherited
+    // from the shell.
     environment = ProcessInfo.processInfo.environment.filter {
-      !$0.key.hasPrefix("LESSONS_CELL_CACHE")
+      !$0.key.hasPrefix("LESSONS_CELL_CACHE") && $0.key != "LESSONS_WRITE_LOG"
     }.merging(extra) { _, new in new }
+    if let writeHook {
+      let log = runFolder + "/writes.log"
+      FileManager.default.createFile(atPath: log, contents: nil)
+      environment["LESSONS_WRITE_LOG"] = log
+      environment["LD_PRELOAD"] = ([writeHook] + [environment["LD_PRELOAD"]].compactMap { $0 })
+        .joined(separator: ":")
+    }
     if let directory { environment["LESSONS_DIRECTORY"] = directory }
     if let threads = limits.blasThreads {
       environment["OPENBLAS_NUM_THREADS"] = "\(threads)"

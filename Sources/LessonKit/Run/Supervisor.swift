@@ -20,6 +20,9 @@ public struct Supervisor {
   public var directory: String?
   /// Variables added to the program's environment (outside a sandbox): the cell cache's.
   public var environment: [String: String]
+  /// The write hook's library, preloaded into the program (outside a sandbox) so that its
+  /// cached blocks see every file it and its children write; `nil`: none.
+  public var writeHook: String?
 
   /// A supervisor with these limits, folder and variables.
   public init(
@@ -49,7 +52,7 @@ public struct Supervisor {
     let start = Date()
     let started = try startProgram(
       executable.path, stdout: stdoutPath, stderr: stderrPath, key: key, directory: directory,
-      environment: environment, limits: limits, runFolder: folder)
+      environment: environment, writeHook: writeHook, limits: limits, runFolder: folder)
     let process = started.process
     let slot = RunningProgram.register(
       process, files: [stdoutPath, stderrPath, folder + "/seccomp.bpf"], folder: folder)

@@ -10,12 +10,14 @@ import Testing
 /// never reads a cache.
 @Suite("Cached blocks", .serialized)
 struct CellCacheTests {
-  /// A folder for one test: the lesson, its data, the cache home and the run log.
+  /// A folder for one test: the lesson, its data, the cache home and the folder of runs.
   struct Workspace {
     let folder: URL
     var cacheHome: URL { folder.appendingPathComponent("cache-home") }
-    /// Outside the lesson's folder, whose files a hit would write back as the block left them.
-    var log: URL { URL(fileURLWithPath: folder.path + "-runs.log") }
+    /// Where a block counts its runs: one empty folder each, outside the lesson's folder.
+    /// The cache keeps and refuses files, not folders, so this is the one side effect a hit
+    /// neither replays nor minds.
+    var runs: URL { URL(fileURLWithPath: folder.path + "-runs") }
     /// A file outside the lesson's folder, for a block to write through the library.
     var outside: URL { URL(fileURLWithPath: folder.path + "-outside.safetensors") }
     var lesson: URL { folder.appendingPathComponent("fit.md") }
@@ -27,7 +29,7 @@ struct CellCacheTests {
         at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
       try "1 2 3 4".write(
         to: folder.appendingPathComponent("data/targets.txt"), atomically: true, encoding: .utf8)
-      try "".write(to: log, atomically: true, encoding: .utf8)
+      try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
       try CellCacheTests.fitLesson.write(to: lesson, atomically: true, encoding: .utf8)
     }
 
@@ -39,16 +41,15 @@ struct CellCacheTests {
       let result = try lessons(
         ["run", file, "--json"] + extra, in: folder,
         environment: [
-          "XDG_CACHE_HOME": cacheHome.path, "CACHE_TEST_LOG": log.path,
+          "XDG_CACHE_HOME": cacheHome.path, "CACHE_TEST_RUNS": runs.path,
           "CACHE_TEST_OUTSIDE": outside.path,
         ].merging(environment) { _, new in new })
       return (result.status, result.stdout)
     }
 
-    /// How many times the block really ran: it appends a line to the log each time, a
-    /// side effect that a hit does not replay.
+    /// How many times the block really ran: it makes a folder in `runs` each time.
     var computations: Int {
-      ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+      ((try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []).count
     }
 
     func edit(_ old: String, _ new: String) throws {
@@ -75,12 +76,10 @@ struct CellCacheTests {
     The fit.
 
     ```swift
-    let log = ProcessInfo.processInfo.environment["CACHE_TEST_LOG"]
+    let runs = ProcessInfo.processInfo.environment["CACHE_TEST_RUNS"]
     let losses = try cached("fit", layer, optimizer) {
-      if let log, let handle = FileHandle(forWritingAtPath: log) {
-        handle.seekToEndOfFile()
-        handle.write(Data("ran\\n".utf8))
-        handle.closeFile()
+      if let runs {
+        try FileManager.default.createDirectory(atPath: runs + "/\\(UUID())", withIntermediateDirectories: true)
       }
       let text = try String(contentsOfFile: "data/targets.txt", encoding: .utf8)
       let target = Tensor(shape: [4, 1], scalars: text.split(separator: " ").map { Float($0)! })
@@ -225,8 +224,8 @@ struct CellCacheTests {
     let copy = work.folder.appendingPathComponent("build")
     try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
     for item in [
-      "lessons", "lessons-syntax", supportLibraryName, "Modules", "CKernels.build",
-      "CProcessControl.build",
+      "lessons", "lessons-syntax", supportLibraryName, "libLessonWriteHook.so", "Modules",
+      "CKernels.build", "CProcessControl.build",
     ] {
       try FileManager.default.copyItem(
         at: build.appendingPathComponent(item), to: copy.appendingPathComponent(item))
@@ -237,7 +236,7 @@ struct CellCacheTests {
       process.arguments = ["run", "fit.md", "--json"]
       process.currentDirectoryURL = work.folder
       process.environment = ProcessInfo.processInfo.environment.merging([
-        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_LOG": work.log.path,
+        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_RUNS": work.runs.path,
       ]) { _, new in new }
       process.standardOutput = FileHandle.nullDevice
       try process.run()
@@ -373,48 +372,63 @@ struct CellCacheTests {
       "\(bumpReport)")
   }
 
-  @Test("the files a block writes come back on a hit; one that removes a file stops")
+  @Test(
+    "the files a block writes, by the library, Foundation or a child process, come back on a hit; one that removes a file or adds to one stops"
+  )
   func writtenFiles() throws {
     let work = try Workspace()
+    // Outside the lesson's folder: only the library's announcements and the write hook see them.
+    let plain = URL(fileURLWithPath: work.folder.path + "-outside.txt")
+    let child = URL(fileURLWithPath: work.folder.path + "-child.txt")
+    let scratch = URL(fileURLWithPath: work.folder.path + "-scratch.txt")
+    defer {
+      for file in [work.outside, plain, child, scratch] {
+        try? FileManager.default.removeItem(at: file)
+      }
+    }
+    /// A path as the JSON document writes it.
+    func json(_ file: URL) -> String { file.path.replacingOccurrences(of: "/", with: "\\/") }
     try """
     # Files
 
     ```swift
     let layer = Linear(2, 2)
     let outside = URL(fileURLWithPath: ProcessInfo.processInfo.environment["CACHE_TEST_OUTSIDE"]!)
-    let log = ProcessInfo.processInfo.environment["CACHE_TEST_LOG"]!
+    let runs = ProcessInfo.processInfo.environment["CACHE_TEST_RUNS"]!
     ```
 
     ```swift
     try cached("save", layer) {
-      let handle = FileHandle(forWritingAtPath: log)!
-      handle.seekToEndOfFile()
-      handle.write(Data("ran\\n".utf8))
-      handle.closeFile()
+      try FileManager.default.createDirectory(atPath: runs + "/\\(UUID())", withIntermediateDirectories: true)
       try FileManager.default.createDirectory(atPath: "out", withIntermediateDirectories: true)
       try "saved \\(layer.weight.shape)".write(toFile: "out/report.txt", atomically: true, encoding: .utf8)
       try Safetensors(tensors: ["w": layer.weight], metadata: [:]).write(to: outside)
+      try "by Foundation".write(toFile: "\(plain.path)", atomically: false, encoding: .utf8)
+      _ = system("echo by a child > '\(child.path)'")
     }
     print(try String(contentsOfFile: "out/report.txt", encoding: .utf8))
     print(try Safetensors(contentsOf: outside).tensors["w"]!.scalars == layer.weight.scalars)
     ```
     """.write(to: work.lesson, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(at: work.outside) }
     try "keep".write(
       to: work.folder.appendingPathComponent("scratch.txt"), atomically: true, encoding: .utf8)
+    try "keep".write(to: scratch, atomically: true, encoding: .utf8)
     let report = work.folder.appendingPathComponent("out/report.txt")
     let (status, first) = try work.run()
     #expect(status == 0, "\(first)")
     #expect(work.computations == 1)
     let weights = try Data(contentsOf: work.outside)
-    // Gone before the next run, which is a hit: both come back as the block wrote them.
-    try FileManager.default.removeItem(at: report)
-    try FileManager.default.removeItem(at: work.outside)
+    // Gone before the next run, which is a hit: all come back as the block wrote them.
+    for file in [report, work.outside, plain, child] {
+      try FileManager.default.removeItem(at: file)
+    }
     let (hit, second) = try work.run()
     #expect(hit == 0, "\(second)")
     #expect(work.computations == 1, "the block did not run again")
     #expect(try String(contentsOf: report, encoding: .utf8) == "saved [2, 2]")
     #expect(try Data(contentsOf: work.outside) == weights)
+    #expect(try String(contentsOf: plain, encoding: .utf8) == "by Foundation")
+    #expect(try String(contentsOf: child, encoding: .utf8) == "by a child\n")
     #expect(try Self.withoutTimings(first) == Self.withoutTimings(second))
 
     // More than a quarter of a 1 MiB cache: run, said, not cached.
@@ -430,16 +444,24 @@ struct CellCacheTests {
       #expect(document.contains("big.bin"))
     }
 
+    // What a hit could not redo, done by a child process outside the lesson's folder.
     try work.edit(
       "try cached(\"save\", layer) {",
-      "try cached(\"save\", layer) {\n  try FileManager.default.removeItem(atPath: \"scratch.txt\")"
-    )
+      "try cached(\"save\", layer) {\n  _ = system(\"rm '\(scratch.path)'\")")
     let (removed, refusal) = try work.run()
     #expect(removed == 2)
     #expect(
       refusal.contains(
-        "cached(\\\"save\\\") removed scratch.txt, which a cache hit could not remove again"),
+        "cached(\\\"save\\\") removed \(json(scratch)), which a cache hit could not remove again"),
       "\(refusal)")
+    try work.edit("_ = system(\"rm ", "_ = system(\"echo more >> ")
+    try "keep".write(to: scratch, atomically: true, encoding: .utf8)
+    let (added, addition) = try work.run()
+    #expect(added == 2)
+    #expect(
+      addition.contains(
+        "cached(\\\"save\\\") added to \(json(scratch)) or changed it in place, which a cache hit could not do again"
+      ), "\(addition)")
   }
 
   @Test("a block whose value holds NaN and infinities caches it")
@@ -506,7 +528,7 @@ struct CellCacheTests {
     let graded = try lessons(
       ["grade", "fit.md", "--key", "key.md", "--json"], in: work.folder,
       environment: [
-        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_LOG": work.log.path,
+        "XDG_CACHE_HOME": work.cacheHome.path, "CACHE_TEST_RUNS": work.runs.path,
         "LESSONS_CELL_CACHE": work.cells.path,
       ])
     // The grade's report (LessonGrading's `GradeReport`), read as JSON.
