@@ -97,3 +97,24 @@ private let cacheEntrySeedsWritten: Void = {
     try! FileManager.default.removeItem(atPath: store.folder)
   }
 }()
+
+// `write-log`: the write hook's log as a cached block reads it (`WriteLog.parse`), then each
+// file's records folded into what a hit must do (`FileOutcome`), with the file there or not.
+// Records that parse write back to the same bytes and parse again to the same records.
+func fuzzWriteLog(_ data: Data) {
+  let records = WriteLog.parse(data)
+  var again = Data()
+  for record in records {
+    precondition(record.path.hasPrefix("/"))
+    again.append(record.operation.rawValue)
+    again.append(Data(" \(record.stamp ?? "-") \(record.path)".utf8))
+    again.append(0)
+  }
+  precondition(WriteLog.parse(again) == records)
+  var byPath: [String: [WriteLog.Record]] = [:]
+  for record in records { byPath[record.path, default: []].append(record) }
+  for (_, records) in byPath {
+    _ = FileOutcome(records, now: nil)
+    _ = FileOutcome(records, now: records.last?.stamp ?? "0:0:0")
+  }
+}

@@ -18,6 +18,7 @@
 //   double quantization, the JSON state) and as an 8-bit one's, each weight that reads
 //   dequantized and multiplied.
 // - `cache-entry`: the cell cache's reader (LessonRuntimeFuzz.swift).
+// - `write-log`: the write hook's log, as a cached block reads it (LessonRuntimeFuzz.swift).
 import Foundation
 
 private let target = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? ""
@@ -36,10 +37,11 @@ public func fuzzOneInput(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
   case "quantized": fuzzQuantized(data)
   case "saved-state": fuzzSavedState(data)
   case "cache-entry": fuzzCacheEntry(data)
+  case "write-log": fuzzWriteLog(data)
   default:
     fatalError(
       "FUZZ_TARGET must be safetensors, adapter-config, checkpoint, tokenizer, bpe, "
-        + "quantized, saved-state or cache-entry, not '\(target)'")
+        + "quantized, saved-state, cache-entry or write-log, not '\(target)'")
   }
   return 0
 }

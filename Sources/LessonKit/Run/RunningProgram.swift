@@ -27,7 +27,7 @@ public enum RunningProgram {
       table.initialize(repeating: nil, count: capacity * pathsPerSlot)
       return table
     }()
-  private static let pathsPerSlot = 4
+  private static let pathsPerSlot = 6
   private static let lock = NSLock()
 
   /// Records a running program's group and its run folder's `files` and `folder`, to be

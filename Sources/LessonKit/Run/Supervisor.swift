@@ -55,7 +55,11 @@ public struct Supervisor {
       environment: environment, writeHook: writeHook, limits: limits, runFolder: folder)
     let process = started.process
     let slot = RunningProgram.register(
-      process, files: [stdoutPath, stderrPath, folder + "/seccomp.bpf"], folder: folder)
+      process,
+      files: [stdoutPath, stderrPath]
+        + ["seccomp.bpf", "lesson", "writes.log"].map {
+          folder + "/" + $0
+        }, folder: folder)
     defer { RunningProgram.unregister(slot) }
 
     var recorder = RunRecorder()

@@ -221,6 +221,14 @@ extension CarelessUserTests {
         _ = system("setsid sleep \(seconds) &")
         """)
     defer { if runner.isRunning { kill(runner.processIdentifier, SIGKILL) } }
+    // `system` returns once `sh` has put the job in the background, perhaps before `setsid`
+    // has become `sleep`.
+    let started = Date()
+    while processes(withCommandLine: ["sleep", seconds]).isEmpty,
+      Date().timeIntervalSince(started) < 10
+    {
+      usleep(50_000)
+    }
     #expect(!processes(withCommandLine: ["sleep", seconds]).isEmpty, "the lesson never got going")
     kill(runner.processIdentifier, SIGKILL)
     runner.waitUntilExit()
