@@ -105,7 +105,8 @@ func fuzzWriteLog(_ data: Data) {
   let records = WriteLog.parse(data)
   var again = Data()
   for record in records {
-    precondition(record.path.hasPrefix("/"))
+    // Bytes, not characters: "/" and a combining mark after it are one Character.
+    precondition(record.path.utf8.first == UInt8(ascii: "/"))
     again.append(record.operation.rawValue)
     again.append(Data(" \(record.stamp ?? "-") \(record.path)".utf8))
     again.append(0)
