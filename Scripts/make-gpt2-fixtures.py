@@ -23,8 +23,9 @@ seeded random weights; its logits, its loss with labels, and its loss with label
 - tokenizer/: a byte-level BPE (1,000 tokens) that Hugging Face tokenizers trains on Tiny Shakespeare with
   GPT-2's pre-tokenizer, as vocab.json + merges.txt and tokenizer.json, and the ids transformers'
   GPT2Tokenizer and tokenizers' Tokenizer (which agree) give for texts that exercise every rule.
-- lora-c_attn/, lora-c_attn-c_proj/: PEFT adapters over tiny/ (seed 001's and seed 004's targets,
-  fan_in_fan_out=True as PEFT needs for Conv1D), with random lora_B so they change the logits.
+- lora-c_attn/, lora-c_attn-c_proj/: PEFT adapters over tiny/ (the targets of the Russian PEFT
+  overview, c_attn, and of the Chinese teaching guide, c_attn + c_proj; fan_in_fan_out=True as PEFT
+  needs for Conv1D), with random lora_B so they change the logits.
 """
 
 import json

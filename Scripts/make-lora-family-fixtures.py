@@ -15,7 +15,7 @@ The model is the tiny GPT-2 of make-gpt2-fixtures.py (Fixtures/gpt2/tiny), which
   random and the magnitudes moved away from the norms they start at; expected.json holds PEFT's logits.
   The char-level GPT's DoRA adapters are make-torch-fixtures.py's.
 - pissa-char/, olora-char/, pissa-gpt2/: get_peft_model with init_lora_weights="pissa" or "olora" over the
-  char-level GPT of make-torch-fixtures.py (its seed 0 weights: Fixtures/torch/seed000) and over the tiny
+  char-level GPT of make-torch-fixtures.py (its random weights from seed 0: Fixtures/torch/seed000) and over the tiny
   GPT-2. initial.safetensors holds, for each adapted module, the A and B PEFT started from and the residual
   base weight it left (<module>.lora_A, <module>.lora_B, <module>.residual, the weight as the layer
   stores it); then lora_B moves (as training would), the adapter is saved, and expected.json holds PEFT's

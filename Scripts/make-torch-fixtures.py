@@ -7,7 +7,7 @@
 
 Everything lands in Tests/LoRATests/Fixtures/torch/, committed, so the Swift tests need no Python:
 
-- seed000/model.safetensors: the state_dict of seed 000's GPTLanguageModel (a tiny one, random
+- seed000/model.safetensors: the state_dict of the char GPT's GPTLanguageModel (Karpathy's gpt.py) (a tiny one, random
   weights), saved with safetensors.torch.save_file; seed000/expected.json: its config, the input
   tokens and the logits.
 - adapters/<case>/: a folder written by PEFT's save_pretrained over that model, and
@@ -21,7 +21,7 @@ target_modules in adapter_config.json may change, since PEFT keeps them in a Pyt
 
 With --check, each folder in swift-saved/ (written by the Swift test suite) is loaded by PEFT over
 the same base, and its logits are compared with the ones Swift recorded beside it; and the course's
-base model, Lessons/models/base-gpt.safetensors, is loaded strictly into seed 000's class and its
+base model, Lessons/models/base-gpt.safetensors, is loaded strictly into that class and its
 logits compared with swift-saved/base-gpt-logits.json.
 """
 
@@ -48,7 +48,7 @@ CONFIG = dict(vocab_size=65, block_size=16, n_embd=24, n_head=3, n_layer=2, drop
 TOKENS = [[46, 1, 39, 51, 1, 58, 46, 43, 1, 49, 47, 52, 45, 6], [0, 13, 21, 1, 30, 27, 14, 27, 32, 10, 1, 32, 53, 1]]
 
 
-# --- seed 000's model (Karpathy's "Let's build GPT" gpt.py), parameterised ----------------------
+# --- the char GPT (Karpathy's "Let's build GPT" gpt.py), parameterised ----------------------
 
 
 class Head(nn.Module):
@@ -271,7 +271,7 @@ def check_swift_saved():
 
 
 def check_base_model():
-    """The course's base model loads strictly into seed 000's PyTorch class and gives Swift's logits."""
+    """The course's base model loads strictly into the char GPT's PyTorch class and gives Swift's logits."""
     lessons = ROOT.parents[3] / "Lessons" / "models"
     description = json.loads((lessons / "base-gpt.json").read_text())["config"]
     config = dict(
