@@ -160,41 +160,23 @@ static mode_t mode_argument(int flags, va_list arguments) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(arguments, mode_t) : 0;
 }
 
-int openat(int directory, const char *path, int flags, ...) {
-  REAL(openat);
-  va_list arguments;
-  va_start(arguments, flags);
-  mode_t mode = mode_argument(flags, arguments);
-  va_end(arguments);
-  return opened_at(directory, path, flags, mode, real_openat);
-}
+/// One of the open calls, `name` with `parameters`: its mode read as open(2) reads it (only
+/// with O_CREAT or O_TMPFILE), then opened from `directory` through libc's `real` (openat or
+/// openat64) and noted.
+#define OPEN_CALL(name, parameters, directory, real)               \
+  int name parameters {                                            \
+    REAL(real);                                                    \
+    va_list arguments;                                             \
+    va_start(arguments, flags);                                    \
+    mode_t mode = mode_argument(flags, arguments);                 \
+    va_end(arguments);                                             \
+    return opened_at(directory, path, flags, mode, real_##real);   \
+  }
 
-int openat64(int directory, const char *path, int flags, ...) {
-  REAL(openat64);
-  va_list arguments;
-  va_start(arguments, flags);
-  mode_t mode = mode_argument(flags, arguments);
-  va_end(arguments);
-  return opened_at(directory, path, flags, mode, real_openat64);
-}
-
-int open(const char *path, int flags, ...) {
-  REAL(openat);
-  va_list arguments;
-  va_start(arguments, flags);
-  mode_t mode = mode_argument(flags, arguments);
-  va_end(arguments);
-  return opened_at(AT_FDCWD, path, flags, mode, real_openat);
-}
-
-int open64(const char *path, int flags, ...) {
-  REAL(openat64);
-  va_list arguments;
-  va_start(arguments, flags);
-  mode_t mode = mode_argument(flags, arguments);
-  va_end(arguments);
-  return opened_at(AT_FDCWD, path, flags, mode, real_openat64);
-}
+OPEN_CALL(openat, (int directory, const char *path, int flags, ...), directory, openat)
+OPEN_CALL(openat64, (int directory, const char *path, int flags, ...), directory, openat64)
+OPEN_CALL(open, (const char *path, int flags, ...), AT_FDCWD, openat)
+OPEN_CALL(open64, (const char *path, int flags, ...), AT_FDCWD, openat64)
 
 // The checked forms that _FORTIFY_SOURCE builds call (no mode: no O_CREAT).
 int __open_2(const char *path, int flags) { return open(path, flags); }
@@ -227,50 +209,51 @@ static FILE *stream_opened(FILE *stream, int flags, int existed) {
   return stream;
 }
 
+/// Whether `path` was there before a stream opened with `flags` (1 when it is only read).
+static int existed_before(const char *path, int flags) {
+  return !writes(flags) || !path || regular(AT_FDCWD, path) >= 0;
+}
+
 FILE *fopen(const char *path, const char *mode) {
   REAL(fopen);
-  int flags = stream_flags(mode);
-  int existed = writes(flags) ? regular(AT_FDCWD, path) >= 0 : 1;
+  int flags = stream_flags(mode), existed = existed_before(path, flags);
   return stream_opened(real_fopen(path, mode), flags, existed);
 }
 
 FILE *fopen64(const char *path, const char *mode) {
   REAL(fopen64);
-  int flags = stream_flags(mode);
-  int existed = writes(flags) ? regular(AT_FDCWD, path) >= 0 : 1;
+  int flags = stream_flags(mode), existed = existed_before(path, flags);
   return stream_opened(real_fopen64(path, mode), flags, existed);
 }
 
 FILE *freopen(const char *path, const char *mode, FILE *stream) {
   REAL(freopen);
-  int flags = stream_flags(mode);
-  int existed = writes(flags) && path ? regular(AT_FDCWD, path) >= 0 : 1;
+  int flags = stream_flags(mode), existed = existed_before(path, flags);
   return stream_opened(real_freopen(path, mode, stream), flags, existed);
 }
 
 FILE *freopen64(const char *path, const char *mode, FILE *stream) {
   REAL(freopen64);
-  int flags = stream_flags(mode);
-  int existed = writes(flags) && path ? regular(AT_FDCWD, path) >= 0 : 1;
+  int flags = stream_flags(mode), existed = existed_before(path, flags);
   return stream_opened(real_freopen64(path, mode, stream), flags, existed);
+}
+
+/// Notes a file cut to `length` (emptied, or changed in place) when the cut worked.
+static int truncated(int result, const char *path, off64_t length) {
+  char buffer[PATH_MAX];
+  if (result == 0 && regular(AT_FDCWD, path) == 1)
+    note(length == 0 ? 'T' : 'W', absolute(AT_FDCWD, path, buffer));
+  return result;
 }
 
 int truncate(const char *path, off_t length) {
   REAL(truncate);
-  int result = real_truncate(path, length);
-  char buffer[PATH_MAX];
-  if (result == 0 && regular(AT_FDCWD, path) == 1)
-    note(length == 0 ? 'T' : 'W', absolute(AT_FDCWD, path, buffer));
-  return result;
+  return truncated(real_truncate(path, length), path, length);
 }
 
 int truncate64(const char *path, off64_t length) {
   REAL(truncate64);
-  int result = real_truncate64(path, length);
-  char buffer[PATH_MAX];
-  if (result == 0 && regular(AT_FDCWD, path) == 1)
-    note(length == 0 ? 'T' : 'W', absolute(AT_FDCWD, path, buffer));
-  return result;
+  return truncated(real_truncate64(path, length), path, length);
 }
 
 /// A rename: the old name removed, the new one written (created when nothing was there).
