@@ -22,8 +22,9 @@ import LoRA
 /// - What it restores: each of `state` (modules with their adapters, optimizers, tensors:
 ///   anything `Restorable`), written back in place; the value `body` returns (any
 ///   `Codable`); the library's random generator, where `body` left it; and the files `body`
-///   wrote (`FileWatch`: any under the lesson's folder, and those the library wrote
-///   anywhere), written again where they differ. What `body` printed, checked, tabulated or
+///   wrote (`FileWatch`: any under the lesson's folder, those the library wrote anywhere,
+///   and those the write hook saw it or a process it started write anywhere), written again
+///   where they differ. What `body` printed, checked, tabulated or
 ///   plotted is replayed, so the cell reads the same.
 /// - What the key covers: every cell that ran before this one and this cell's code (the
 ///   runner compiles a hash of them into the program), the library build and the lesson's
@@ -32,7 +33,8 @@ import LoRA
 /// - What it refuses, since a hit would leave it stale: at run time (`CachedBlockError`), a
 ///   module, optimizer or trainable tensor that `body` changed without listing it in
 ///   `state`, and anything inside a top-level constant that `body` uses (a frozen tensor's
-///   values, an object's properties), named; a file `body` removed. At compile time (the
+///   values, an object's properties), named; a file `body` removed, or one that was there
+///   before and that it added to or changed in place. At compile time (the
 ///   runner's check), a `var` from outside the block that `body` uses. A block whose files
 ///   are more than a cache entry keeps (a quarter of the cache) runs, and is not cached.
 ///
