@@ -78,16 +78,40 @@ struct WriteLog {
 
   /// A file's size and modification time, as the hook writes them; `nil` when it is not a
   /// regular file.
-  static func stamp(of path: String) -> String? {
-    var info = stat()
-    guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+  static func stamp(of path: String) -> String? { FileStamp(path: path)?.text }
+}
+
+/// A regular file as `lstat` describes it: enough to see that it was written (a rename
+/// onto it changes the inode, a write the size or the time).
+struct FileStamp: Equatable {
+  var size: Int
+  var seconds: Int
+  var nanoseconds: Int
+  var inode: UInt64
+
+  /// What `info` describes, when it is a regular file.
+  init?(_ info: stat) {
+    guard info.st_mode & S_IFMT == S_IFREG else { return nil }
     #if os(Linux)
       let modified = info.st_mtim
     #else
       let modified = info.st_mtimespec
     #endif
-    return "\(info.st_size):\(modified.tv_sec):\(modified.tv_nsec)"
+    size = Int(info.st_size)
+    seconds = Int(modified.tv_sec)
+    nanoseconds = Int(modified.tv_nsec)
+    inode = UInt64(info.st_ino)
   }
+
+  /// The file at `path` (not followed when it is a link), when it is a regular file.
+  init?(path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return nil }
+    self.init(info)
+  }
+
+  /// As the write hook writes it: `SIZE:SECONDS:NANOSECONDS`.
+  var text: String { "\(size):\(seconds):\(nanoseconds)" }
 }
 
 /// What a block did to one file, from its records in order, judged by how the file is
@@ -139,7 +163,7 @@ enum FileOutcome: Equatable {
     case (_, true, _): self = .written
     case (let now?, _, true):
       // Opened for writing and left as it was: nothing happened to it.
-      self = !replaced && openedAs != nil && openedAs == now ? .nothing : .changedInPlace
+      self = !replaced && openedAs == now ? .nothing : .changedInPlace
     default:
       // Removed, then made again by something the hook does not see: kept as it ends.
       self = .written

@@ -17,24 +17,12 @@ import LoRA
 /// file as this run left it. Names that start with a dot, and the folders they name, are
 /// not looked at.
 final class FileWatch {
-  /// A file as `stat` describes it: enough to see that it was written.
-  private struct Stamp: Equatable {
-    var size: Int
-    var modified: timespec
-    var inode: UInt64
-
-    static func == (a: Stamp, b: Stamp) -> Bool {
-      a.size == b.size && a.inode == b.inode && a.modified.tv_sec == b.modified.tv_sec
-        && a.modified.tv_nsec == b.modified.tv_nsec
-    }
-  }
-
   /// Files looked at, at most: a bigger folder is watched in part.
   static let fileLimit = 10_000
 
   /// The folder the program runs in, as an absolute path.
   let folder: String
-  private let before: [String: Stamp]
+  private let before: [String: FileStamp]
   private var announced: [String] = []
   private let previousObserver: ((URL) -> Void)?
   /// Where the write hook's log ended as the block began.
@@ -155,8 +143,8 @@ final class FileWatch {
 
   /// The regular files under `folder`, by path relative to it: dot-names left out, at most
   /// `fileLimit`.
-  private static func files(under folder: String) -> [String: Stamp] {
-    var result: [String: Stamp] = [:]
+  private static func files(under folder: String) -> [String: FileStamp] {
+    var result: [String: FileStamp] = [:]
     var pending = [""]
     while let relative = pending.popLast(), result.count < fileLimit {
       guard let directory = opendir(relative.isEmpty ? folder : folder + "/" + relative) else {
@@ -173,14 +161,7 @@ final class FileWatch {
         guard lstat(folder + "/" + path, &info) == 0 else { continue }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: pending.append(path)
-        case S_IFREG:
-          #if os(Linux)
-            let modified = info.st_mtim
-          #else
-            let modified = info.st_mtimespec
-          #endif
-          result[path] = Stamp(
-            size: Int(info.st_size), modified: modified, inode: UInt64(info.st_ino))
+        case S_IFREG: result[path] = FileStamp(info)
         default: break
         }
       }

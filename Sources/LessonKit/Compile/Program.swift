@@ -202,10 +202,9 @@ extension Program {
   public func rewritingLines(in text: String) -> String {
     guard Self.usesVirtualLines(cells), text.contains(":") else { return text }
     var result = text
-    for file in Set(cells.map(\.file)) {
-      result = Self.replacingFileID(of: file, in: result)
-    }
-    for file in Set(cells.map(\.file)) where result.contains(file + ":") {
+    let files = Set(cells.map(\.file))
+    for file in files { result = Self.replacingFileID(of: file, in: result) }
+    for file in files where result.contains(file + ":") {
       var rewritten = ""
       var rest = Substring(result)
       while let range = rest.range(of: file + ":") {
